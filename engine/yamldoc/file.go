@@ -1,0 +1,104 @@
+package yamldoc
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// MaxFileSize bounds the size of a spec or rule file (1 MiB).
+const MaxFileSize = 1 << 20
+
+// File is a parsed YAML document with its source lines.
+type File struct {
+	Path  string
+	Root  *yaml.Node // the document's top node (a mapping for specs and rule files)
+	lines []string
+}
+
+// ReadFile reads and parses the YAML file at path.
+func ReadFile(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse parses data, read from path, as one YAML document.
+func Parse(path string, data []byte) (*File, error) {
+	f := &File{Path: path, lines: strings.Split(string(data), "\n")}
+	if len(data) > MaxFileSize {
+		return nil, f.Errorf(Pos{File: path}, "file is %d bytes; the limit is %d", len(data), MaxFileSize)
+	}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, errEOF(err)) {
+			return nil, f.Errorf(Pos{File: path, Line: 1, Col: 1}, "file is empty")
+		}
+		return nil, f.syntaxError(err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, f.Errorf(Pos{File: path, Line: 1, Col: 1}, "file is empty")
+	}
+	f.Root = doc.Content[0]
+	return f, nil
+}
+
+func errEOF(err error) error {
+	if err != nil && err.Error() == "EOF" {
+		return err
+	}
+	return errNotEOF
+}
+
+var errNotEOF = errors.New("not eof")
+
+// syntaxError turns yaml.v3's "yaml: line N: msg" into a positioned error.
+func (f *File) syntaxError(err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if n, tail, ok := strings.Cut(rest, ":"); ok {
+			fmt.Sscanf(n, "%d", &line)
+			msg = strings.TrimSpace(tail)
+		}
+	}
+	e := f.Errorf(Pos{File: f.Path, Line: line, Col: 1}, "invalid YAML: %s", msg)
+	if text := f.Line(line); strings.Contains(text, "?}") || strings.Contains(text, "?,") {
+		e.Msg += ` (inside {...} a trailing ? starts a YAML key: quote the value, e.g. "int?")`
+	}
+	return e
+}
+
+// Pos returns the position of n in f.
+func (f *File) Pos(n *yaml.Node) Pos {
+	if n == nil {
+		return Pos{File: f.Path}
+	}
+	return Pos{File: f.Path, Line: n.Line, Col: n.Column}
+}
+
+// Line returns the text of line n (from 1), or "".
+func (f *File) Line(n int) string {
+	if n < 1 || n > len(f.lines) {
+		return ""
+	}
+	return strings.TrimRight(f.lines[n-1], "\r")
+}
+
+// Errorf returns a positioned error at pos, with the source line attached.
+func (f *File) Errorf(pos Pos, format string, args ...any) *Error {
+	e := &Error{Pos: pos, Msg: fmt.Sprintf(format, args...), Line: f.Line(pos.Line)}
+	for _, a := range args {
+		if err, ok := a.(error); ok {
+			e.Err = err
+		}
+	}
+	return e
+}
