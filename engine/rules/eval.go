@@ -1,0 +1,244 @@
+package rules
+
+import (
+	"fmt"
+
+	"github.com/expr-lang/expr/vm"
+
+	"pipeline/engine/schema"
+)
+
+// Decision is what a ruleset decided for one record: the deciding rule's id
+// ("default" for the default, "" when nothing matched), its outcome and
+// reason, and the ruleset version.
+type Decision struct {
+	Rule    string
+	Outcome string
+	Reason  string
+	Version int
+}
+
+// Evaluator evaluates one ruleset, record after record, reusing its
+// environment and virtual machine. It is not safe for concurrent use: give
+// each goroutine its own.
+type Evaluator struct {
+	rs      *Ruleset
+	env     map[string]any
+	vm      vm.VM
+	binds   []bind
+	cols    [][]int // per input: layout column of each declared field
+	rows    []schema.Row
+	layouts []*schema.Schema
+	outputs []any
+	pending []any
+	letsSet bool
+	wrote   uint64 // bit i: the last Eval wrote into the row of input i
+}
+
+// Wrote reports whether the last Eval wrote a field of record input i.
+func (e *Evaluator) Wrote(i int) bool { return e.wrote&(1<<uint(i)) != 0 }
+
+type bind struct {
+	key   string
+	input int
+	col   int
+}
+
+// NewEvaluator binds the ruleset to the layouts of the rows it will be
+// given: layouts maps a record input's name to the schema of its rows. A
+// record input missing from layouts is given as rows of its declared fields,
+// in order. It fails when a layout lacks a declared field or has an
+// incompatible type.
+func (rs *Ruleset) NewEvaluator(layouts map[string]*schema.Schema) (*Evaluator, error) {
+	e := &Evaluator{rs: rs, env: map[string]any{}, cols: make([][]int, len(rs.Inputs)),
+		rows: make([]schema.Row, len(rs.Inputs)), layouts: make([]*schema.Schema, len(rs.Inputs)),
+		outputs: make([]any, len(rs.Outputs))}
+	for i, in := range rs.Inputs {
+		if !in.Record {
+			continue
+		}
+		layout := layouts[in.Name]
+		if layout == nil {
+			layout = schema.MustNew(in.Name, in.Fields, "")
+		}
+		e.layouts[i] = layout
+		e.cols[i] = make([]int, len(in.Fields))
+		for j, f := range in.Fields {
+			col, ok := layout.Column(f.Name)
+			if !ok {
+				return nil, fmt.Errorf("ruleset %s reads %s.%s, but %s has no column %q (columns: %v)", rs.Name, in.Name, f.Name, layout.Name, f.Name, layout.Names())
+			}
+			if !sameKind(f.Type, col.Type) {
+				return nil, fmt.Errorf("ruleset %s declares %s.%s as %s, but %s.%s is %s", rs.Name, in.Name, f.Name, f.Type, layout.Name, f.Name, col.Type)
+			}
+			if col.Type.Nullable && !f.Type.Nullable {
+				return nil, fmt.Errorf("ruleset %s declares %s.%s as %s, but %s.%s may be null: declare it %s?", rs.Name, in.Name, f.Name, f.Type, layout.Name, f.Name, f.Type)
+			}
+			e.cols[i][j] = layout.Index(f.Name)
+		}
+	}
+	for _, r := range rs.refs {
+		e.binds = append(e.binds, bind{key: r.key, input: r.input, col: e.cols[r.input][r.field]})
+	}
+	return e, nil
+}
+
+func sameKind(a, b schema.Type) bool {
+	return a.Kind == b.Kind || (a.Kind == schema.DateTime && b.Kind == schema.Date)
+}
+
+// Layout returns the schema rows of the named record input must have.
+func (e *Evaluator) Layout(input int) *schema.Schema { return e.layouts[input] }
+
+// Output returns the value the last Eval gave output i (see Ruleset.Output).
+func (e *Evaluator) Output(i int) any { return e.outputs[i] }
+
+// Eval evaluates the ruleset for one record. vals holds one value per
+// input: a schema.Row (in the bound layout) for a record input, or the
+// scalar's value. The deciding rule's assignments are applied: record fields
+// are written into the given rows, outputs are kept for Output.
+func (e *Evaluator) Eval(vals []any) (Decision, error) {
+	if err := e.bind(vals); err != nil {
+		return Decision{}, err
+	}
+	r, err := e.decide()
+	if err != nil || r == nil {
+		return Decision{Version: e.rs.Version}, err
+	}
+	d := Decision{Rule: r.id, Outcome: r.outcome, Version: e.rs.Version}
+	if len(r.reason.progs) > 0 {
+		if err := e.setLets(); err != nil {
+			return d, err
+		}
+	}
+	if d.Reason, err = r.reason.render(e); err != nil {
+		return d, fmt.Errorf("rule %s: reason: %w", r.id, err)
+	}
+	if err := e.apply(r.id, r.sets); err != nil {
+		return d, err
+	}
+	if len(e.rs.then) > 0 {
+		for i, o := range e.rs.Outputs {
+			e.env[o.Name] = e.outputs[i]
+		}
+		if err := e.apply(r.id, e.rs.then); err != nil {
+			return d, err
+		}
+	}
+	return d, nil
+}
+
+func (e *Evaluator) bind(vals []any) error {
+	if len(vals) != len(e.rs.Inputs) {
+		return fmt.Errorf("ruleset %s takes %d inputs, got %d", e.rs.Name, len(e.rs.Inputs), len(vals))
+	}
+	for i, in := range e.rs.Inputs {
+		if in.Record {
+			row, ok := vals[i].(schema.Row)
+			if !ok || len(row) != len(e.layouts[i].Columns) {
+				return fmt.Errorf("input %s: want a row of %d columns", in.Name, len(e.layouts[i].Columns))
+			}
+			e.rows[i] = row
+		} else {
+			e.env[in.Name] = vals[i]
+		}
+	}
+	for _, b := range e.binds {
+		e.env[b.key] = e.rows[b.input][b.col]
+	}
+	e.letsSet = false
+	e.wrote = 0
+	return nil
+}
+
+// setLets evaluates every let into the environment, once per record, for
+// the paths that need them one by one (reasons, errors, explanations).
+func (e *Evaluator) setLets() error {
+	if e.letsSet {
+		return nil
+	}
+	for _, l := range e.rs.lets {
+		v, err := e.run(l.prog)
+		if err != nil {
+			return fmt.Errorf("let %s: %w", l.name, err)
+		}
+		e.env[l.name] = v
+	}
+	e.letsSet = true
+	return nil
+}
+
+// decide returns the first rule whose when holds (the default last), or
+// nil. The fast path runs one program holding every let and condition; when
+// it fails, the slow path finds which let or rule failed.
+func (e *Evaluator) decide() (*rule, error) {
+	if e.rs.decide != nil {
+		if v, err := e.run(e.rs.decide); err == nil {
+			if i, ok := v.(int); ok && i >= 0 {
+				return e.rs.rules[i], nil
+			}
+			return nil, nil
+		}
+	}
+	if err := e.setLets(); err != nil {
+		return nil, err
+	}
+	for _, r := range e.rs.rules {
+		if r.when == nil {
+			return r, nil
+		}
+		v, err := e.run(r.when)
+		if err != nil {
+			return nil, fmt.Errorf("rule %s: %w", r.id, err)
+		}
+		if v == true {
+			return r, nil
+		}
+	}
+	return nil, nil
+}
+
+// apply evaluates every assignment first, then stores them, so each sees
+// the values from before the rule applied.
+func (e *Evaluator) apply(id string, sets []assign) error {
+	e.pending = e.pending[:0]
+	for _, a := range sets {
+		var v any
+		var err error
+		if a.copyInput >= 0 {
+			v = e.rows[a.copyInput][e.cols[a.copyInput][a.copyField]]
+		} else {
+			v, err = e.run(a.prog)
+		}
+		if err != nil {
+			return fmt.Errorf("rule %s: set %s: %w", id, a.target, err)
+		}
+		if a.input >= 0 {
+			v, err = e.layouts[a.input].Columns[e.cols[a.input][a.field]].Type.Coerce(v)
+		} else {
+			v, err = a.typ.Coerce(v)
+		}
+		if err != nil {
+			return fmt.Errorf("rule %s: set %s: %w", id, a.target, err)
+		}
+		e.pending = append(e.pending, v)
+	}
+	for i, a := range sets {
+		if a.input >= 0 {
+			e.wrote |= 1 << uint(a.input)
+			e.rows[a.input][e.cols[a.input][a.field]] = e.pending[i]
+		} else {
+			e.outputs[a.output] = e.pending[i]
+		}
+	}
+	return nil
+}
+
+// run evaluates one program in the current environment; a panic or error
+// inside expr becomes an error.
+func (e *Evaluator) run(p *vm.Program) (v any, err error) {
+	if p == nil {
+		return nil, fmt.Errorf("expression did not compile")
+	}
+	return e.vm.Run(p, e.env)
+}

@@ -1,0 +1,178 @@
+package rules
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/expr-lang/expr/vm"
+
+	"pipeline/engine/schema"
+	"pipeline/engine/yamldoc"
+)
+
+// Input is a value a ruleset reads: a record with typed fields, or a scalar.
+type Input struct {
+	Name   string
+	Record bool
+	Fields []schema.Column // the fields a record input declares
+	Type   schema.Type     // the type of a scalar input
+	Pos    yamldoc.Pos
+}
+
+// Field returns the index of the named field of a record input, or -1.
+func (in *Input) Field(name string) int {
+	for i, f := range in.Fields {
+		if f.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// Output is a named scalar a ruleset computes, such as a decision table's result.
+type Output struct {
+	Name string
+	Type schema.Type
+	Pos  yamldoc.Pos
+}
+
+// Ruleset is a compiled rule file. It is immutable and safe to share; each
+// goroutine evaluates it through its own Evaluator.
+type Ruleset struct {
+	Name    string
+	Version int
+	Path    string
+	Inputs  []Input
+	Outputs []Output
+
+	lets   []let
+	rules  []*rule     // in order; the default, if any, is last with when == nil
+	decide *vm.Program // every let and when in one program: gives the index of the deciding rule, or -1
+	then   []assign    // applied after the deciding rule's, seeing its outputs
+	refs   []ref       // the record fields the expressions read
+	tests  []testSpec
+	file   *yamldoc.File
+}
+
+// HasDefault reports whether the ruleset decides every record.
+func (rs *Ruleset) HasDefault() bool {
+	return len(rs.rules) > 0 && rs.rules[len(rs.rules)-1].when == nil
+}
+
+// Input returns the index of the named input, or -1.
+func (rs *Ruleset) Input(name string) int {
+	for i := range rs.Inputs {
+		if rs.Inputs[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// Output returns the index of the named output, or -1.
+func (rs *Ruleset) Output(name string) int {
+	for i := range rs.Outputs {
+		if rs.Outputs[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// RuleIDs returns the ids of the rules in order, the default last as "default".
+func (rs *Ruleset) RuleIDs() []string {
+	ids := make([]string, len(rs.rules))
+	for i, r := range rs.rules {
+		ids[i] = r.id
+	}
+	return ids
+}
+
+type let struct {
+	name string
+	prog *vm.Program
+	src  string
+	deps []string // lets it reads
+}
+
+type rule struct {
+	id      string
+	when    *vm.Program // nil for the default
+	whenSrc string
+	outcome string
+	reason  template
+	sets    []assign
+	pos     yamldoc.Pos
+}
+
+// whenSource returns the rule's condition as written, or "true" for the default.
+func (r *rule) whenSource() string {
+	if r.when == nil {
+		return "true"
+	}
+	return r.whenSrc
+}
+
+// assign is one `set` entry: a record field or an output receives a value.
+type assign struct {
+	target string
+	input  int // record input written, or -1 for an output
+	field  int // field of the input (declared order)
+	output int // output written, when input < 0
+	typ    schema.Type
+	prog   *vm.Program // the expression with the lets it reads declared in front
+	src    string
+	// copyInput and copyField name the record field the expression only
+	// reads, when it is that simple: the value is copied without running it.
+	copyInput, copyField int
+}
+
+// ref binds one "record.field" key of the environment to an input field.
+type ref struct {
+	key   string
+	input int
+	field int
+}
+
+// template is a reason with {{expr}} placeholders.
+type template struct {
+	text  []string      // literal parts, len(progs)+1 of them
+	progs []*vm.Program // placeholders between them
+}
+
+func (t template) render(e *Evaluator) (string, error) {
+	if len(t.progs) == 0 {
+		if len(t.text) == 0 {
+			return "", nil
+		}
+		return t.text[0], nil
+	}
+	var b strings.Builder
+	for i, p := range t.progs {
+		b.WriteString(t.text[i])
+		v, err := e.run(p)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(formatValue(v))
+	}
+	b.WriteString(t.text[len(t.progs)])
+	return b.String(), nil
+}
+
+// formatValue prints a value as a person reads it in a reason or an explanation.
+func formatValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case Dec:
+		return x.String()
+	case string:
+		return x
+	}
+	if t := schema.TypeOfGo(reflect.TypeOf(v)); t != schema.Invalid {
+		return schema.Type{Kind: t, Scale: schema.AnyScale}.Format(v)
+	}
+	return fmt.Sprint(v)
+}

@@ -1,0 +1,163 @@
+package rules
+
+import (
+	"fmt"
+	"strings"
+
+	"pipeline/engine/schema"
+	"pipeline/engine/yamldoc"
+)
+
+// TestResult is the result of one test written in a rule file.
+type TestResult struct {
+	Ruleset string
+	Name    string
+	Pos     yamldoc.Pos
+	Err     error // nil when the test passed
+}
+
+// Passed reports whether the test passed.
+func (r TestResult) Passed() bool { return r.Err == nil }
+
+// NumTests returns how many tests the rule file holds.
+func (rs *Ruleset) NumTests() int { return len(rs.tests) }
+
+// RunTests runs the tests written in the rule file, in order.
+func (rs *Ruleset) RunTests() []TestResult {
+	results := make([]TestResult, 0, len(rs.tests))
+	for i := range rs.tests {
+		t := &rs.tests[i]
+		name := t.Name.Value
+		if name == "" {
+			name = fmt.Sprintf("test %d", i+1)
+		}
+		results = append(results, TestResult{Ruleset: rs.Name, Name: name, Pos: t.Pos, Err: rs.runTest(t)})
+	}
+	return results
+}
+
+func (rs *Ruleset) runTest(t *testSpec) error {
+	e, err := rs.NewEvaluator(nil)
+	if err != nil {
+		return err
+	}
+	vals, err := rs.given(t)
+	if err != nil {
+		return err
+	}
+	d, err := e.Eval(vals)
+	x := t.Expect
+	if x.Error.Set() {
+		switch {
+		case err == nil:
+			return rs.file.Errorf(x.Error.Pos, "want an error containing %q, got outcome %q by rule %s", x.Error.Value, d.Outcome, d.Rule)
+		case !strings.Contains(err.Error(), x.Error.Value):
+			return rs.file.Errorf(x.Error.Pos, "want an error containing %q, got: %v", x.Error.Value, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return rs.file.Errorf(t.Pos, "evaluation failed: %v", err)
+	}
+	var fails []string
+	check := func(what string, want yamldoc.String, got string) {
+		if want.Set() && want.Value != got {
+			fails = append(fails, fmt.Sprintf("%s: want %q, got %q", what, want.Value, got))
+		}
+	}
+	check("outcome", x.Outcome, d.Outcome)
+	check("rule", x.Rule, d.Rule)
+	check("reason", x.Reason, d.Reason)
+	for _, s := range x.Set {
+		got, typ, err := rs.target(e, vals, s.Key)
+		if err != nil {
+			return rs.file.Errorf(s.Pos, "%v", err)
+		}
+		want, err := typ.Parse(s.Value.Value)
+		if err != nil {
+			return rs.file.Errorf(s.Value.Pos, "expected %s: %v", s.Key, err)
+		}
+		if schema.Compare(want, got) != 0 {
+			fails = append(fails, fmt.Sprintf("%s: want %s, got %s", s.Key, typ.Format(want), formatValue(got)))
+		}
+	}
+	if len(fails) > 0 {
+		return rs.file.Errorf(x.Pos, "%s (decided by rule %s: %s)", strings.Join(fails, "; "), d.Rule, d.Reason)
+	}
+	return nil
+}
+
+// target returns the value of "record.field" or an output after evaluation.
+func (rs *Ruleset) target(e *Evaluator, vals []any, name string) (any, schema.Type, error) {
+	if rec, field, ok := strings.Cut(name, "."); ok {
+		i := rs.Input(rec)
+		if i < 0 || !rs.Inputs[i].Record || rs.Inputs[i].Field(field) < 0 {
+			return nil, schema.Type{}, fmt.Errorf("%s is not a field of a record input", name)
+		}
+		return vals[i].(schema.Row)[rs.Inputs[i].Field(field)], rs.Inputs[i].Fields[rs.Inputs[i].Field(field)].Type, nil
+	}
+	o := rs.Output(name)
+	if o < 0 {
+		return nil, schema.Type{}, fmt.Errorf("%s is neither an output nor record.field", name)
+	}
+	return e.Output(o), rs.Outputs[o].Type, nil
+}
+
+// given builds the input values of a test: declared fields not given are
+// null when nullable and zero otherwise.
+func (rs *Ruleset) given(t *testSpec) ([]any, error) {
+	vals := make([]any, len(rs.Inputs))
+	for i, in := range rs.Inputs {
+		g, ok := t.Given.Get(in.Name)
+		if !in.Record {
+			v := zeroValue(in.Type)
+			if ok {
+				var err error
+				if v, err = in.Type.Parse(g.Scalar.Value); err != nil {
+					return nil, rs.file.Errorf(g.Pos, "given %s: %v", in.Name, err)
+				}
+			}
+			vals[i] = v
+			continue
+		}
+		row := make(schema.Row, len(in.Fields))
+		for j, f := range in.Fields {
+			row[j] = zeroValue(f.Type)
+		}
+		for _, gf := range g.Fields {
+			j := in.Field(gf.Key)
+			if j < 0 {
+				return nil, rs.file.Errorf(gf.Pos, "given %s.%s: %s declares no such field", in.Name, gf.Key, in.Name)
+			}
+			v, err := in.Fields[j].Type.Parse(gf.Value.Value)
+			if err != nil {
+				return nil, rs.file.Errorf(gf.Value.Pos, "given %s.%s: %v", in.Name, gf.Key, err)
+			}
+			row[j] = v
+		}
+		vals[i] = row
+	}
+	for _, g := range t.Given {
+		if rs.Input(g.Key) < 0 {
+			return nil, rs.file.Errorf(g.Pos, "given %s: the ruleset has no such input", g.Key)
+		}
+	}
+	return vals, nil
+}
+
+func zeroValue(t schema.Type) any {
+	if t.Nullable {
+		return nil
+	}
+	switch t.Kind {
+	case schema.String:
+		return ""
+	case schema.Bool:
+		return false
+	}
+	v, _ := t.Parse("0")
+	if v == nil && (t.Kind == schema.Date || t.Kind == schema.DateTime) {
+		v, _ = t.Parse("1970-01-01")
+	}
+	return v
+}
