@@ -1,0 +1,253 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"pipeline/engine/port"
+	"pipeline/engine/schema"
+	"pipeline/engine/spec"
+	"pipeline/engine/stage"
+	"pipeline/engine/yamldoc"
+)
+
+// MemoryKind is the connector kind dry-run uses in place of service kinds.
+const MemoryKind = "memory"
+
+// Load reads a spec and checks it against the registry: connector kinds
+// and options, schemas, references, stages and every rule file, with every
+// expression type-checked. The returned plan is ready to Open.
+func Load(path string, env yamldoc.Env, reg *port.Registry) (*stage.Plan, error) {
+	s, err := spec.Load(path, env)
+	if err != nil {
+		return nil, err
+	}
+	var errs yamldoc.Errors
+	for _, c := range s.Connectors {
+		if err := reg.Check(connectorConfig(s, c)); err != nil {
+			errs = append(errs, s.File.Errorf(c.Value.Kind.Pos, "connector %s: %v", c.Key, err))
+		}
+	}
+	plan, err := stage.Build(s)
+	if err != nil {
+		var more yamldoc.Errors
+		if errors.As(err, &more) {
+			errs = append(errs, more...)
+		} else {
+			return nil, err
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return plan, nil
+}
+
+func connectorConfig(s *spec.Spec, c yamldoc.Entry[spec.Connector]) port.Config {
+	opts := map[string]string{}
+	for _, o := range c.Value.Options {
+		opts[o.Key] = o.Value.Value
+	}
+	return port.Config{Name: c.Key, Kind: c.Value.Kind.Value, Options: opts, Dir: filepath.Dir(s.File.Path)}
+}
+
+// Options configure Open.
+type Options struct {
+	// Registry maps connector kinds to constructors. Required.
+	Registry *port.Registry
+	// DryRun replaces every service connector (MySQL, Kafka...) with the memory kind.
+	DryRun bool
+	// ExportDir, when set, receives every exported file instead of the spec's paths.
+	ExportDir string
+	// Log receives progress and summaries; nil discards them.
+	Log *slog.Logger
+	// Follow keeps stream stages consuming until the context ends.
+	Follow bool
+}
+
+// Pipeline is an opened plan: its connectors, tables and topics.
+type Pipeline struct {
+	plan  *stage.Plan
+	opts  Options
+	log   *slog.Logger
+	conns map[string]port.Connector
+
+	mu     sync.Mutex
+	tables map[string]port.Table
+	topics map[string]port.Topic
+	dead   []port.DeadLetter
+}
+
+// Open connects the plan's connectors. Close releases them.
+func Open(ctx context.Context, plan *stage.Plan, opts Options) (*Pipeline, error) {
+	p := &Pipeline{plan: plan, opts: opts, log: opts.Log, conns: map[string]port.Connector{},
+		tables: map[string]port.Table{}, topics: map[string]port.Topic{}}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	for _, c := range plan.Spec.Connectors {
+		cfg := connectorConfig(plan.Spec, c)
+		kind, ok := opts.Registry.Lookup(cfg.Kind)
+		if !ok {
+			p.Close()
+			return nil, fmt.Errorf("connector %s: unknown kind %q", c.Key, cfg.Kind)
+		}
+		if opts.DryRun && kind.Service {
+			if kind, ok = opts.Registry.Lookup(MemoryKind); !ok {
+				p.Close()
+				return nil, fmt.Errorf("dry-run needs the %s connector kind registered", MemoryKind)
+			}
+		}
+		conn, err := kind.New(ctx, cfg)
+		if err != nil {
+			p.Close()
+			return nil, fmt.Errorf("connector %s (%s): %w", c.Key, kind.Name, err)
+		}
+		p.conns[c.Key] = conn
+	}
+	return p, nil
+}
+
+// Close closes every connector.
+func (p *Pipeline) Close() error {
+	var errs []error
+	for name, c := range p.conns {
+		if err := c.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing connector %s: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Table implements stage.Resources.
+func (p *Pipeline) Table(ctx context.Context, ref spec.Ref, s *schema.Schema) (port.Table, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if t, ok := p.tables[ref.String()]; ok {
+		return t, nil
+	}
+	c, ok := p.conns[ref.Connector].(port.Tables)
+	if !ok {
+		return nil, fmt.Errorf("connector %s does not hold tables (wanted for %s)", ref.Connector, ref)
+	}
+	t, err := c.Table(ctx, s)
+	if err != nil {
+		return nil, fmt.Errorf("opening table %s: %w", ref, err)
+	}
+	p.tables[ref.String()] = t
+	return t, nil
+}
+
+// Topic implements stage.Resources.
+func (p *Pipeline) Topic(ctx context.Context, ref spec.Ref, ts port.TopicSpec) (port.Topic, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if t, ok := p.topics[ref.String()]; ok {
+		return t, nil
+	}
+	c, ok := p.conns[ref.Connector].(port.Topics)
+	if !ok {
+		return nil, fmt.Errorf("connector %s does not hold topics (wanted for %s)", ref.Connector, ref)
+	}
+	t, err := c.Topic(ctx, ts)
+	if err != nil {
+		return nil, fmt.Errorf("opening topic %s: %w", ref, err)
+	}
+	p.topics[ref.String()] = t
+	return t, nil
+}
+
+// Files implements stage.Resources.
+func (p *Pipeline) Files(ctx context.Context, ref spec.Ref) (port.Files, error) {
+	c, ok := p.conns[ref.Connector].(port.Files)
+	if !ok {
+		return nil, fmt.Errorf("connector %s does not hold files (wanted for %s)", ref.Connector, ref)
+	}
+	return c, nil
+}
+
+// StageResult is what one stage did.
+type StageResult struct {
+	Name  string
+	Kind  string
+	Stats stage.Stats
+}
+
+// Summary is what a run did, stage by stage.
+type Summary struct {
+	Stages      []StageResult
+	DeadLetters []port.DeadLetter
+	Elapsed     time.Duration
+}
+
+// Dead returns the number of dead letters.
+func (s Summary) Dead() int { return len(s.DeadLetters) }
+
+// Run runs the named stages in spec order (every stage when names is
+// empty), then writes the dead letters where the spec says.
+func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
+	start := time.Now()
+	var sum Summary
+	run, err := p.selectStages(names)
+	if err != nil {
+		return sum, err
+	}
+	rt := &stage.Runtime{Resources: p, Log: p.log, Follow: p.opts.Follow, ExportDir: p.opts.ExportDir,
+		DeadLetter: func(d port.DeadLetter) {
+			p.mu.Lock()
+			p.dead = append(p.dead, d)
+			p.mu.Unlock()
+		}}
+	for _, r := range run {
+		p.log.Info("stage starting", "stage", r.Name(), "kind", r.Kind())
+		st, err := r.Run(ctx, rt)
+		sum.Stages = append(sum.Stages, StageResult{Name: r.Name(), Kind: r.Kind(), Stats: st})
+		p.log.Info("stage done", "stage", r.Name(), "in", st.In, "out", st.Out, "dead", st.Dead,
+			"seconds", fmt.Sprintf("%.3f", st.Elapsed.Seconds()), "records_per_s", int64(st.Rate()))
+		if err != nil {
+			sum.DeadLetters = p.deadLetters()
+			return sum, fmt.Errorf("stage %s: %w", r.Name(), err)
+		}
+	}
+	sum.DeadLetters = p.deadLetters()
+	sum.Elapsed = time.Since(start)
+	if err := p.writeDeadLetters(ctx, sum.DeadLetters); err != nil {
+		return sum, err
+	}
+	return sum, nil
+}
+
+func (p *Pipeline) selectStages(names []string) ([]stage.Runner, error) {
+	if len(names) == 0 {
+		return p.plan.Stages, nil
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		if p.plan.Stage(n) == nil {
+			var all []string
+			for _, s := range p.plan.Stages {
+				all = append(all, s.Name())
+			}
+			return nil, fmt.Errorf("no stage named %q (stages: %v)", n, all)
+		}
+		want[n] = true
+	}
+	var run []stage.Runner
+	for _, s := range p.plan.Stages {
+		if want[s.Name()] {
+			run = append(run, s)
+		}
+	}
+	return run, nil
+}
+
+func (p *Pipeline) deadLetters() []port.DeadLetter {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]port.DeadLetter(nil), p.dead...)
+}

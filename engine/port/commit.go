@@ -1,0 +1,64 @@
+package port
+
+import (
+	"context"
+	"errors"
+
+	"pipeline/engine/schema"
+)
+
+// Offset is the range of offsets a batch consumed in one partition of a
+// topic: From is the offset of its first record, Next the offset after its last.
+type Offset struct {
+	Topic     string
+	Partition int32
+	From      int64
+	Next      int64
+}
+
+// ErrStale is returned by Committer.Commit when the stored offset of a
+// partition is neither the batch's From (apply) nor its Next (already
+// applied): another consumer has moved the partition on, and the batch
+// must not be applied.
+var ErrStale = errors.New("stale batch: the partition's committed offset has moved on (another consumer owns it)")
+
+// TableWrite is a set of rows to upsert into one table.
+type TableWrite struct {
+	Table string // table name (the schema's name)
+	Rows  []schema.Row
+}
+
+// Batch is everything one micro-batch of a stream stage changes: rows to
+// upsert into tables, and the consumer group's next offsets.
+type Batch struct {
+	Group   string
+	Writes  []TableWrite
+	Offsets []Offset
+}
+
+// Committer is implemented by table connectors that can apply a Batch
+// atomically: every write and the offsets in one transaction. A stream
+// stage whose output lives in a Committer is effectively-once: on start and
+// on every partition assignment it resumes from the committed offsets, so a
+// batch is applied entirely or not at all, and never twice.
+type Committer interface {
+	Tables
+	// Commit applies b in one transaction. For each partition it first
+	// reads the stored next offset: equal to From (or none stored), the
+	// batch is applied and Next stored; equal to Next, the batch was applied
+	// before (a retry after an unknown outcome) and Commit returns nil
+	// without writing; anything else returns ErrStale. So a batch is safe to
+	// retry whole, and is never applied twice.
+	Commit(ctx context.Context, b Batch) error
+	// Offsets returns the committed next offsets of group for topic, by partition.
+	Offsets(ctx context.Context, group, topic string) (map[int32]int64, error)
+}
+
+// Transactor is implemented by table connectors that can make several
+// operations atomic. InTx runs fn with a context that carries one
+// transaction: every table operation of this connector made with that
+// context joins it. It commits when fn returns nil and rolls back otherwise.
+type Transactor interface {
+	Tables
+	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+}

@@ -1,0 +1,156 @@
+package port
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"pipeline/engine/schema"
+)
+
+// Source says where a record came from: a file and line, or a topic,
+// partition and offset. The zero Source is "unknown".
+type Source struct {
+	File      string
+	Line      int
+	Topic     string
+	Partition int32
+	Offset    int64
+}
+
+// String formats the source as file:line or topic/partition/offset.
+func (s Source) String() string {
+	switch {
+	case s.File != "":
+		return fmt.Sprintf("%s:%d", s.File, s.Line)
+	case s.Topic != "":
+		return fmt.Sprintf("%s/%d/%d", s.Topic, s.Partition, s.Offset)
+	}
+	return "unknown"
+}
+
+// Table is a keyed set of rows of one schema.
+type Table interface {
+	// Schema returns the table's schema; its key column is the table's key.
+	Schema() *schema.Schema
+	// Get looks up rows by key. The result has one entry per key, nil where
+	// no row has that key. Implementations serve the whole slice in as few
+	// round trips as they can.
+	Get(ctx context.Context, keys []any) ([]schema.Row, error)
+	// Scan calls fn for every row in key order. fn must not keep the row
+	// past the call unless it clones it.
+	Scan(ctx context.Context, fn func(schema.Row) error) error
+	// Upsert inserts rows, replacing any row with the same key.
+	Upsert(ctx context.Context, rows []schema.Row) error
+	// Truncate removes every row.
+	Truncate(ctx context.Context) error
+}
+
+// Message is one record read from a topic. Row is nil when the payload
+// could not be decoded; Err then says why and Payload holds the raw bytes.
+type Message struct {
+	Source  Source
+	Row     schema.Row
+	Payload []byte
+	Err     error
+}
+
+// ConsumeOptions tune Topic.Consume.
+type ConsumeOptions struct {
+	Group     string // consumer group; "" consumes alone from the start
+	BatchSize int    // most messages handed to one call of the handler; 0 means 1000
+	Follow    bool   // keep waiting for new records instead of returning when drained
+	// Positions, when set, gives the offsets to start from for partitions
+	// this consumer is assigned (on start and on every rebalance), from a
+	// store the handler commits to (see Committer). Partitions it returns no
+	// offset for start at the beginning. When Positions is set the topic
+	// commits nothing itself: the store is the source of truth.
+	Positions func(ctx context.Context, partitions []int32) (map[int32]int64, error)
+}
+
+// Topic is an ordered, partitioned log of records of one schema.
+type Topic interface {
+	// Schema returns the schema of the topic's records.
+	Schema() *schema.Schema
+	// Publish appends rows, partitioned by the topic's key column, in order.
+	Publish(ctx context.Context, rows []schema.Row) error
+	// Consume hands batches of messages to handle, in order within each
+	// partition. It returns when the topic is drained (unless opts.Follow),
+	// when ctx ends, or with the first error handle returns. After handle
+	// returns nil, the batch's offsets count as consumed (committed to the
+	// group unless opts.Positions is set).
+	Consume(ctx context.Context, opts ConsumeOptions, handle func(context.Context, []Message) error) error
+}
+
+// RowError is a row that could not be read. Readers return it for one bad
+// row and stay usable: the caller dead-letters the row and reads on.
+type RowError struct {
+	Source  Source
+	Payload string
+	Err     error
+}
+
+// Error names the source and what was wrong.
+func (e *RowError) Error() string { return fmt.Sprintf("%s: %v", e.Source, e.Err) }
+
+// Unwrap returns the underlying error.
+func (e *RowError) Unwrap() error { return e.Err }
+
+// RowReader reads typed rows from a file. Read returns io.EOF after the
+// last row and *RowError for a row it could not parse; any other error ends reading.
+type RowReader interface {
+	Read() (schema.Row, Source, error)
+	Close() error
+}
+
+// RowWriter writes typed rows to a file. Close flushes and reports the first write error.
+type RowWriter interface {
+	Write(schema.Row) error
+	Close() error
+}
+
+// TopicSpec describes a topic to a connector.
+type TopicSpec struct {
+	Name       string
+	Schema     *schema.Schema
+	Key        string // column whose value partitions records ("" round-robins)
+	Partitions int    // partitions to create a missing topic with
+}
+
+// Connector is an instance of a connector kind, configured by a spec.
+// It implements one or more of Tables, Topics and Files.
+type Connector interface {
+	Close() error
+}
+
+// Tables is a connector that serves keyed tables.
+type Tables interface {
+	Connector
+	// Table returns the table named s.Name with schema s, creating it when missing.
+	Table(ctx context.Context, s *schema.Schema) (Table, error)
+}
+
+// Topics is a connector that serves topics.
+type Topics interface {
+	Connector
+	// Topic returns the described topic, creating it when missing.
+	Topic(ctx context.Context, spec TopicSpec) (Topic, error)
+}
+
+// Files is a connector that reads and writes row files.
+type Files interface {
+	Connector
+	// Open opens the file at path (relative to the connector's folder) for reading rows of s.
+	Open(ctx context.Context, path string, s *schema.Schema) (RowReader, error)
+	// Create creates or truncates the file at path for writing rows of s.
+	Create(ctx context.Context, path string, s *schema.Schema) (RowWriter, error)
+}
+
+// DeadLetter is a record that a stage could not process, kept with the reason.
+type DeadLetter struct {
+	Stage   string
+	Source  Source
+	Reason  string
+	Payload string
+	Time    time.Time
+}

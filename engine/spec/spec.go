@@ -1,0 +1,207 @@
+package spec
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"pipeline/engine/yamldoc"
+)
+
+// Spec is a pipeline as a spec file declares it.
+type Spec struct {
+	Name        yamldoc.String         `yaml:"name"`
+	Description string                 `yaml:"description"`
+	Connectors  yamldoc.Map[Connector] `yaml:"connectors"`
+	Tables      yamldoc.Map[Table]     `yaml:"tables"`
+	Topics      yamldoc.Map[Topic]     `yaml:"topics"`
+	DeadLetters yamldoc.String         `yaml:"dead_letters"`
+	Stages      []Stage                `yaml:"stages"`
+	Pos         yamldoc.Pos            `yaml:"-"`
+	File        *yamldoc.File          `yaml:"-"`
+}
+
+// Connector is a named connector: its kind and kind-specific options.
+type Connector struct {
+	Kind    yamldoc.String
+	Options yamldoc.Map[yamldoc.String]
+	Pos     yamldoc.Pos
+}
+
+// UnmarshalNode takes "kind" and keeps every other key as an option.
+func (c *Connector) UnmarshalNode(d *yamldoc.Decoder, n *yaml.Node) error {
+	c.Pos = d.File.Pos(n)
+	var all yamldoc.Map[yamldoc.String]
+	if err := d.Decode(n, &all); err != nil {
+		return nil // recorded in d
+	}
+	for _, e := range all {
+		if e.Key == "kind" {
+			c.Kind = e.Value
+		} else {
+			c.Options = append(c.Options, e)
+		}
+	}
+	if !c.Kind.Set() {
+		return d.File.Errorf(c.Pos, "connector has no \"kind\"")
+	}
+	return nil
+}
+
+// Table is the schema of a keyed table.
+type Table struct {
+	Key     yamldoc.String              `yaml:"key"`
+	Columns yamldoc.Map[yamldoc.String] `yaml:"columns"`
+	Pos     yamldoc.Pos                 `yaml:"-"`
+}
+
+// Topic is a topic whose records have the columns of a table schema.
+type Topic struct {
+	Schema     yamldoc.String `yaml:"schema"`
+	Key        yamldoc.String `yaml:"key"`
+	Partitions int            `yaml:"partitions"`
+	Pos        yamldoc.Pos    `yaml:"-"`
+}
+
+// Stage is one step of the pipeline. Which fields apply depends on Kind.
+type Stage struct {
+	Name yamldoc.String `yaml:"name"`
+	Kind yamldoc.String `yaml:"kind"`
+	Pos  yamldoc.Pos    `yaml:"-"`
+
+	// load and export: files to copy.
+	Copy []Copy `yaml:"copy"`
+
+	// publish and stream: source and destination.
+	From yamldoc.String `yaml:"from"`
+	To   yamldoc.String `yaml:"to"`
+
+	// stream
+	As        yamldoc.String              `yaml:"as"`
+	Group     yamldoc.String              `yaml:"group"`
+	Lookup    yamldoc.Map[yamldoc.String] `yaml:"lookup"`
+	Rules     yamldoc.String              `yaml:"rules"`
+	Save      []yamldoc.String            `yaml:"save"`
+	Emit      yamldoc.Map[yamldoc.String] `yaml:"emit"`
+	BatchSize int                         `yaml:"batch_size"`
+
+	// batch
+	Steps []Step `yaml:"steps"`
+}
+
+// Stage kinds and the keys each accepts.
+var stageKeys = map[string][]string{
+	"load":    {"name", "kind", "copy"},
+	"export":  {"name", "kind", "copy"},
+	"publish": {"name", "kind", "from", "to"},
+	"stream":  {"name", "kind", "from", "as", "group", "lookup", "rules", "save", "to", "emit", "batch_size"},
+	"batch":   {"name", "kind", "steps"},
+}
+
+// StageKinds returns the stage kinds a spec may use.
+func StageKinds() []string {
+	kinds := make([]string, 0, len(stageKeys))
+	for k := range stageKeys {
+		kinds = append(kinds, k)
+	}
+	slices.Sort(kinds)
+	return kinds
+}
+
+type plainStage Stage
+
+// UnmarshalNode checks the keys against the stage's kind, then decodes.
+func (s *Stage) UnmarshalNode(d *yamldoc.Decoder, n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return d.File.Errorf(d.File.Pos(n), "a stage is a mapping with name and kind")
+	}
+	kind := ""
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "kind" {
+			kind = n.Content[i+1].Value
+		}
+	}
+	keys, ok := stageKeys[kind]
+	if !ok {
+		if kind == "" {
+			return d.File.Errorf(d.File.Pos(n), "stage has no \"kind\" (one of %s)", strings.Join(StageKinds(), ", "))
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == "kind" {
+				return d.File.Errorf(d.File.Pos(n.Content[i+1]), "unknown stage kind %q (one of %s)", kind, strings.Join(StageKinds(), ", "))
+			}
+		}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i]; !slices.Contains(keys, k.Value) {
+			d.Errorf(k, "a %s stage has no key %q (keys: %s)", kind, k.Value, strings.Join(keys, ", "))
+		}
+	}
+	_ = d.Decode(n, (*plainStage)(s))
+	if !s.Name.Set() {
+		d.Errorf(n, "stage has no \"name\"")
+	}
+	return nil
+}
+
+// Copy is one file copied by a load or export stage.
+type Copy struct {
+	From    yamldoc.String   `yaml:"from"`
+	To      yamldoc.String   `yaml:"to"`
+	Columns []yamldoc.String `yaml:"columns"`
+	Pos     yamldoc.Pos      `yaml:"-"`
+}
+
+// Step is one set-based step of a batch stage: for every row of the
+// table it updates (optionally filtered), join aggregates and lookups,
+// evaluate a ruleset and set columns.
+type Step struct {
+	Name      yamldoc.String              `yaml:"name"`
+	Update    yamldoc.String              `yaml:"update"`
+	As        yamldoc.String              `yaml:"as"`
+	Where     yamldoc.String              `yaml:"where"`
+	Aggregate *Aggregate                  `yaml:"aggregate"`
+	Lookup    yamldoc.Map[yamldoc.String] `yaml:"lookup"`
+	Rules     yamldoc.String              `yaml:"rules"`
+	Set       yamldoc.Map[yamldoc.String] `yaml:"set"`
+	Pos       yamldoc.Pos                 `yaml:"-"`
+}
+
+// Aggregate groups the rows of another table by a key that matches the
+// updated table's key, and computes values per group: sum(expr),
+// count(), min(expr), max(expr).
+type Aggregate struct {
+	From   yamldoc.String              `yaml:"from"`
+	As     yamldoc.String              `yaml:"as"`
+	Where  yamldoc.String              `yaml:"where"`
+	By     yamldoc.String              `yaml:"by"`
+	Values yamldoc.Map[yamldoc.String] `yaml:"values"`
+	Pos    yamldoc.Pos                 `yaml:"-"`
+}
+
+// Load reads the spec at path, expanding ${VAR} references from env.
+func Load(path string, env yamldoc.Env) (*Spec, error) {
+	f, err := yamldoc.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading spec: %w", err)
+	}
+	return Decode(f, env)
+}
+
+// Decode decodes a parsed spec file.
+func Decode(f *yamldoc.File, env yamldoc.Env) (*Spec, error) {
+	d := &yamldoc.Decoder{File: f, Env: env, Expand: true}
+	s := &Spec{File: f}
+	if err := d.Decode(f.Root, s); err != nil {
+		return nil, err
+	}
+	if !s.Name.Set() {
+		return nil, f.Errorf(s.Pos, "spec has no \"name\"")
+	}
+	if len(s.Stages) == 0 {
+		return nil, f.Errorf(s.Pos, "spec has no stages")
+	}
+	return s, nil
+}

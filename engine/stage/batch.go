@@ -1,0 +1,273 @@
+package stage
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"pipeline/engine/port"
+	"pipeline/engine/rules"
+	"pipeline/engine/schema"
+	"pipeline/engine/spec"
+	"pipeline/engine/yamldoc"
+)
+
+// batchStage runs set-based steps over tables, in order.
+type batchStage struct {
+	name  string
+	steps []*step
+}
+
+func (s *batchStage) Name() string { return s.name }
+func (s *batchStage) Kind() string { return "batch" }
+
+// step updates the rows of one table: filter, join an aggregate of another
+// table and keyed lookups, evaluate a ruleset, set columns.
+type step struct {
+	name    string
+	target  spec.Ref
+	schema  *schema.Schema
+	sc      *scope // target, aggregate values, lookups, ruleset outputs
+	where   *bound // over target and aggregate values only
+	agg     *aggregate
+	lookups []lookup
+	rules   *bound
+	outVars []int // scope variable of each ruleset output
+	set     *bound
+}
+
+func (b *builder) batchStage(st *spec.Stage) Runner {
+	s := &batchStage{name: st.Name.Value}
+	if len(st.Steps) == 0 {
+		b.errorf(st.Pos, "batch stage %s has no steps", s.name)
+	}
+	for i := range st.Steps {
+		if p := b.step(s.name, i, &st.Steps[i]); p != nil {
+			s.steps = append(s.steps, p)
+		}
+	}
+	if len(s.steps) != len(st.Steps) {
+		return nil
+	}
+	return s
+}
+
+func (b *builder) step(stage string, i int, sp *spec.Step) *step {
+	p := &step{name: sp.Name.Value, sc: &scope{}}
+	if p.name == "" {
+		p.name = fmt.Sprintf("%s step %d", stage, i+1)
+	}
+	var ok bool
+	if p.target, p.schema, ok = b.tableRef(sp.Update, "update"); !ok {
+		if !sp.Update.Set() {
+			b.errorf(sp.Pos, "step %s: say which table it updates (update: connector:table)", p.name)
+		}
+		return nil
+	}
+	as := sp.As.Value
+	if as == "" {
+		as = p.schema.Name
+	}
+	if !namePattern.MatchString(as) {
+		b.errorf(sp.As.Pos, "step %s: %q is not a usable name", p.name, as)
+		return nil
+	}
+	p.sc.addRecord(as, p.schema)
+	if sp.Aggregate != nil {
+		if p.agg = b.aggregate(p, sp.Aggregate); p.agg == nil {
+			return nil
+		}
+	}
+	p.where = b.filter(p.sc, sp.Where, p.name)
+	for _, l := range sp.Lookup {
+		lk, ok := b.lookup(p.sc, l, false)
+		if !ok {
+			return nil
+		}
+		p.lookups = append(p.lookups, lk)
+	}
+	if sp.Rules.Set() {
+		rs := b.ruleset(sp.Rules)
+		if rs == nil {
+			return nil
+		}
+		if p.rules = b.bind(rs, p.sc, sp.Rules.Pos); p.rules == nil {
+			return nil
+		}
+		for _, o := range rs.Outputs {
+			if p.sc.index(o.Name) >= 0 {
+				b.errorf(sp.Rules.Pos, "ruleset %s output %q has the name of a record or value of the step", rs.Name, o.Name)
+				return nil
+			}
+			p.outVars = append(p.outVars, p.sc.addScalar(o.Name, o.Type))
+		}
+	}
+	var set yamldoc.Map[yamldoc.String]
+	for _, e := range sp.Set {
+		if p.schema.Index(e.Key) < 0 {
+			b.errorf(e.Pos, "set %s: table %s has no such column (columns: %s)", e.Key, p.schema.Name, joinNames(p.schema.Names()))
+			continue
+		}
+		if e.Key == p.schema.KeyName() {
+			b.errorf(e.Pos, "set %s: the key of %s cannot change", e.Key, p.schema.Name)
+			continue
+		}
+		set = append(set, yamldoc.Entry[yamldoc.String]{Key: as + "." + e.Key, Pos: e.Pos, Value: e.Value})
+	}
+	if len(set) == 0 {
+		b.errorf(sp.Pos, "step %s sets nothing: list column: expression under set", p.name)
+		return nil
+	}
+	p.set = b.define(p.sc, rules.Definition{Name: p.name + " set", Default: &rules.RuleDef{ID: "set", Set: set, Pos: sp.Pos}})
+	if p.set == nil || (sp.Where.Set() && p.where == nil) {
+		return nil
+	}
+	return p
+}
+
+func (s *batchStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
+	start := time.Now()
+	var st Stats
+	for _, p := range s.steps {
+		if err := p.run(ctx, rt, s.name, &st); err != nil {
+			st.Elapsed = time.Since(start)
+			return st, fmt.Errorf("stage %s, step %s: %w", s.name, p.name, err)
+		}
+	}
+	st.Elapsed = time.Since(start)
+	return st, nil
+}
+
+// run executes one step: every row of the target table that passes the
+// filter is evaluated, and the rows it changed are written back in batches.
+func (p *step) run(ctx context.Context, rt *Runtime, stage string, st *Stats) error {
+	table, err := rt.Resources.Table(ctx, p.target, p.schema)
+	if err != nil {
+		return err
+	}
+	var groups map[any][]any
+	if p.agg != nil {
+		if groups, err = p.agg.run(ctx, rt); err != nil {
+			return err
+		}
+	}
+	var where *evaluator
+	if p.where != nil {
+		where = p.where.evaluator()
+	}
+	// Collect the rows to evaluate first: lookups are then read in batches,
+	// and the table is not written while it is scanned.
+	var vars [][]any
+	err = table.Scan(ctx, func(r schema.Row) error {
+		st.In++
+		v := make([]any, len(p.sc.names))
+		v[0] = r
+		if p.agg != nil {
+			p.agg.bind(v, groups[r[p.schema.Key]])
+		}
+		if where != nil {
+			ok, err := where.matches(v)
+			if err != nil {
+				deadLetter(rt, st, stage, port.Source{}, payloadOf(p.schema, r), fmt.Sprintf("step %s: where: %v", p.name, err))
+				return nil
+			}
+			if !ok {
+				return nil
+			}
+		}
+		v[0] = r.Clone()
+		vars = append(vars, v)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", p.target, err)
+	}
+	if vars, err = p.fetchLookups(ctx, rt, stage, st, vars); err != nil {
+		return err
+	}
+	return p.apply(ctx, rt, stage, st, table, vars)
+}
+
+// fetchLookups binds each lookup's rows, one Get per lookup and batch of keys.
+func (p *step) fetchLookups(ctx context.Context, rt *Runtime, stage string, st *Stats, vars [][]any) ([][]any, error) {
+	for _, l := range p.lookups {
+		t, err := rt.Resources.Table(ctx, l.ref, l.schema)
+		if err != nil {
+			return nil, err
+		}
+		found := map[any]schema.Row{}
+		var keys []any
+		for _, v := range vars {
+			k := v[l.from].(schema.Row)[l.field]
+			if _, ok := found[k]; !ok && k != nil {
+				found[k] = nil
+				keys = append(keys, k)
+			}
+		}
+		for lo := 0; lo < len(keys); lo += writeBatch {
+			chunk := keys[lo:min(lo+writeBatch, len(keys))]
+			rows, err := t.Get(ctx, chunk)
+			if err != nil {
+				return nil, fmt.Errorf("looking up %s: %w", l.ref, err)
+			}
+			for i, r := range rows {
+				found[chunk[i]] = r
+			}
+		}
+		kept := vars[:0]
+		for _, v := range vars {
+			k := v[l.from].(schema.Row)[l.field]
+			if r := found[k]; r != nil {
+				v[l.v] = r
+				kept = append(kept, v)
+				continue
+			}
+			deadLetter(rt, st, stage, port.Source{}, payloadOf(p.schema, v[0].(schema.Row)),
+				fmt.Sprintf("step %s: lookup %s: no row in %s with %s = %s (from %s)", p.name, l.name, l.schema.Name, l.schema.KeyName(), keyText(k), l.expr))
+		}
+		vars = kept
+	}
+	return vars, nil
+}
+
+// apply evaluates the ruleset and assignments for every collected row and
+// writes the changed rows.
+func (p *step) apply(ctx context.Context, rt *Runtime, stage string, st *Stats, table port.Table, vars [][]any) error {
+	var rulesEval *evaluator
+	if p.rules != nil {
+		rulesEval = p.rules.evaluator()
+	}
+	set := p.set.evaluator()
+	changed := make([]schema.Row, 0, min(len(vars), writeBatch))
+	for _, v := range vars {
+		row := v[0].(schema.Row)
+		if rulesEval != nil {
+			if _, err := rulesEval.eval(v); err != nil {
+				deadLetter(rt, st, stage, port.Source{}, payloadOf(p.schema, row), fmt.Sprintf("step %s: ruleset %s: %v", p.name, rulesEval.bd.rs.Name, err))
+				continue
+			}
+			for i, o := range p.outVars {
+				v[o] = rulesEval.Output(i)
+			}
+		}
+		if _, err := set.eval(v); err != nil {
+			deadLetter(rt, st, stage, port.Source{}, payloadOf(p.schema, row), fmt.Sprintf("step %s: set: %v", p.name, err))
+			continue
+		}
+		changed = append(changed, row)
+		if len(changed) == writeBatch {
+			if err := table.Upsert(ctx, changed); err != nil {
+				return fmt.Errorf("writing %s: %w", p.target, err)
+			}
+			st.Out += int64(len(changed))
+			changed = make([]schema.Row, 0, writeBatch)
+		}
+	}
+	if len(changed) > 0 {
+		if err := table.Upsert(ctx, changed); err != nil {
+			return fmt.Errorf("writing %s: %w", p.target, err)
+		}
+		st.Out += int64(len(changed))
+	}
+	return nil
+}

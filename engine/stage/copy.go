@@ -1,0 +1,204 @@
+package stage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"pipeline/engine/port"
+	"pipeline/engine/schema"
+	"pipeline/engine/spec"
+)
+
+// writeBatch is how many rows loads and updates write per call.
+const writeBatch = 5000
+
+// copyJob is one file loaded into a table, or one table exported to a file.
+type copyJob struct {
+	file   spec.Ref
+	table  spec.Ref
+	schema *schema.Schema // the table's schema
+	out    *schema.Schema // export: the columns written
+	cols   []int          // export: table column of each written column
+}
+
+// copyStage loads files into tables (load) or writes tables to files (export).
+type copyStage struct {
+	name string
+	load bool
+	jobs []copyJob
+}
+
+func (s *copyStage) Name() string { return s.name }
+
+func (s *copyStage) Kind() string {
+	if s.load {
+		return "load"
+	}
+	return "export"
+}
+
+func (b *builder) copyStage(st *spec.Stage, load bool) Runner {
+	s := &copyStage{name: st.Name.Value, load: load}
+	if len(st.Copy) == 0 {
+		b.errorf(st.Pos, "%s stage %s has nothing to copy: list {from, to} under copy", s.Kind(), s.name)
+	}
+	for _, c := range st.Copy {
+		fileSide, tableSide := c.From, c.To
+		if !load {
+			fileSide, tableSide = c.To, c.From
+		}
+		fref, ok1 := b.fileRef(fileSide, "file")
+		tref, ts, ok2 := b.tableRef(tableSide, "table")
+		if !ok1 || !ok2 {
+			continue
+		}
+		job := copyJob{file: fref, table: tref, schema: ts, out: ts}
+		if len(c.Columns) > 0 {
+			if load {
+				b.errorf(c.Columns[0].Pos, "columns applies to export; a load maps the file's header to the table's columns")
+				continue
+			}
+			var cols []schema.Column
+			for _, name := range c.Columns {
+				i := ts.Index(name.Value)
+				if i < 0 {
+					b.errorf(name.Pos, "table %s has no column %q (columns: %s)", ts.Name, name.Value, joinNames(ts.Names()))
+					continue
+				}
+				job.cols = append(job.cols, i)
+				cols = append(cols, ts.Columns[i])
+			}
+			job.out = schema.MustNew(ts.Name, cols, "")
+		}
+		s.jobs = append(s.jobs, job)
+	}
+	return s
+}
+
+func (s *copyStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
+	start := time.Now()
+	var st Stats
+	for _, j := range s.jobs {
+		var err error
+		if s.load {
+			err = s.loadOne(ctx, rt, j, &st)
+		} else {
+			err = s.exportOne(ctx, rt, j, &st)
+		}
+		if err != nil {
+			st.Elapsed = time.Since(start)
+			return st, err
+		}
+	}
+	st.Elapsed = time.Since(start)
+	return st, nil
+}
+
+// loadOne replaces the table's rows with the file's, as the loader of a
+// fresh run must: the table ends up holding exactly the file.
+func (s *copyStage) loadOne(ctx context.Context, rt *Runtime, j copyJob, st *Stats) error {
+	files, err := rt.Resources.Files(ctx, j.file)
+	if err != nil {
+		return err
+	}
+	table, err := rt.Resources.Table(ctx, j.table, j.schema)
+	if err != nil {
+		return err
+	}
+	r, err := files.Open(ctx, j.file.Name, j.schema)
+	if err != nil {
+		return fmt.Errorf("load %s: %w", j.file, err)
+	}
+	defer r.Close()
+	if err := table.Truncate(ctx); err != nil {
+		return fmt.Errorf("load %s: emptying table %s: %w", j.file, j.table, err)
+	}
+	return drain(ctx, rt, st, s.name, r, func(batch []schema.Row) error {
+		if err := table.Upsert(ctx, batch); err != nil {
+			return fmt.Errorf("load %s into %s: %w", j.file, j.table, err)
+		}
+		st.Out += int64(len(batch))
+		return nil
+	})
+}
+
+// drain reads every row of r in batches of writeBatch, handing each batch
+// to flush and sending rows that do not parse to the dead-letter sink.
+func drain(ctx context.Context, rt *Runtime, st *Stats, stage string, r port.RowReader, flush func([]schema.Row) error) error {
+	batch := make([]schema.Row, 0, writeBatch)
+	for {
+		row, src, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			if len(batch) == 0 {
+				return nil
+			}
+			return flush(batch)
+		}
+		var re *port.RowError
+		switch {
+		case errors.As(err, &re):
+			st.In++
+			deadLetter(rt, st, stage, re.Source, re.Payload, re.Err.Error())
+			continue
+		case err != nil:
+			return fmt.Errorf("%s: %w", src, err)
+		}
+		st.In++
+		batch = append(batch, row)
+		if len(batch) == writeBatch {
+			if err := flush(batch); err != nil {
+				return err
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			batch = make([]schema.Row, 0, writeBatch)
+		}
+	}
+}
+
+func (s *copyStage) exportOne(ctx context.Context, rt *Runtime, j copyJob, st *Stats) error {
+	files, err := rt.Resources.Files(ctx, j.file)
+	if err != nil {
+		return err
+	}
+	table, err := rt.Resources.Table(ctx, j.table, j.schema)
+	if err != nil {
+		return err
+	}
+	path := j.file.Name
+	if rt.ExportDir != "" {
+		path = filepath.Join(rt.ExportDir, filepath.Base(path))
+	}
+	w, err := files.Create(ctx, path, j.out)
+	if err != nil {
+		return fmt.Errorf("export %s: %w", j.file, err)
+	}
+	proj := make(schema.Row, len(j.cols))
+	err = table.Scan(ctx, func(r schema.Row) error {
+		st.In++
+		out := r
+		if j.cols != nil {
+			for i, c := range j.cols {
+				proj[i] = r[c]
+			}
+			out = proj
+		}
+		if err := w.Write(out); err != nil {
+			return err
+		}
+		st.Out++
+		return nil
+	})
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("export %s to %s: %w", j.table, j.file, err)
+	}
+	return nil
+}

@@ -1,0 +1,96 @@
+package stage
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"strings"
+	"time"
+
+	"pipeline/engine/port"
+	"pipeline/engine/schema"
+	"pipeline/engine/spec"
+)
+
+// Resources gives runners the tables, topics and files of the pipeline's
+// connectors, opened on first use.
+type Resources interface {
+	Table(ctx context.Context, ref spec.Ref, s *schema.Schema) (port.Table, error)
+	Topic(ctx context.Context, ref spec.Ref, t port.TopicSpec) (port.Topic, error)
+	Files(ctx context.Context, ref spec.Ref) (port.Files, error)
+}
+
+// Runtime is what a runner needs while it runs.
+type Runtime struct {
+	Resources Resources
+	// DeadLetter receives records a stage could not process. It must be safe for concurrent use.
+	DeadLetter func(port.DeadLetter)
+	Log        *slog.Logger
+	// Follow keeps stream stages consuming until ctx ends instead of stopping when drained.
+	Follow bool
+	// Group overrides the consumer group of stream stages ("" keeps the spec's).
+	Group string
+	// ExportDir, when set, receives every exported file (by its base name)
+	// instead of the path the spec gives: dry-run --out.
+	ExportDir string
+}
+
+// Stats counts what one run of a stage did.
+type Stats struct {
+	In      int64 // records read
+	Out     int64 // records written
+	Dead    int64 // records sent to the dead-letter sink
+	Elapsed time.Duration
+}
+
+// Rate returns records in per second.
+func (s Stats) Rate() float64 {
+	if s.Elapsed <= 0 {
+		return 0
+	}
+	return float64(s.In) / s.Elapsed.Seconds()
+}
+
+// Runner runs one stage.
+type Runner interface {
+	Name() string
+	Kind() string
+	Run(ctx context.Context, rt *Runtime) (Stats, error)
+}
+
+// deadLetter sends one record to the runtime's sink and counts it.
+func deadLetter(rt *Runtime, st *Stats, stage string, src port.Source, payload, reason string) {
+	st.Dead++
+	if rt.DeadLetter != nil {
+		rt.DeadLetter(port.DeadLetter{Stage: stage, Source: src, Reason: reason, Payload: payload, Time: time.Now().UTC()})
+	}
+}
+
+// payloadOf formats a row as comma-separated text for a dead letter.
+func payloadOf(s *schema.Schema, r schema.Row) string {
+	var b []byte
+	for i, c := range s.Columns {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if i < len(r) {
+			b = c.Type.Append(b, r[i])
+		}
+	}
+	return string(b)
+}
+
+// keyText formats a key for messages.
+func keyText(v any) string {
+	if v == nil {
+		return "null"
+	}
+	t := schema.Type{Kind: schema.TypeOfGo(reflect.TypeOf(v)), Scale: schema.AnyScale}
+	if t.Kind == schema.Invalid {
+		return fmt.Sprint(v)
+	}
+	return t.Format(v)
+}
+
+func joinNames(names []string) string { return strings.Join(names, ", ") }

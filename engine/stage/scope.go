@@ -1,0 +1,174 @@
+package stage
+
+import (
+	"pipeline/engine/rules"
+	"pipeline/engine/schema"
+	"pipeline/engine/yamldoc"
+)
+
+// scope lists the variables the expressions of a stage may read: records
+// (rows of a schema) and scalars. At run time their values travel in a
+// []any in the same order.
+type scope struct {
+	names   []string
+	schemas []*schema.Schema // nil for a scalar
+	types   []schema.Type    // the type of a scalar
+}
+
+func (sc *scope) index(name string) int {
+	for i, n := range sc.names {
+		if n == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func (sc *scope) addRecord(name string, s *schema.Schema) int {
+	sc.names = append(sc.names, name)
+	sc.schemas = append(sc.schemas, s)
+	sc.types = append(sc.types, schema.Type{})
+	return len(sc.names) - 1
+}
+
+func (sc *scope) addScalar(name string, t schema.Type) int {
+	sc.names = append(sc.names, name)
+	sc.schemas = append(sc.schemas, nil)
+	sc.types = append(sc.types, t)
+	return len(sc.names) - 1
+}
+
+// inputs declares every variable as a ruleset input.
+func (sc *scope) inputs() []rules.Input {
+	ins := make([]rules.Input, len(sc.names))
+	for i, n := range sc.names {
+		if s := sc.schemas[i]; s != nil {
+			ins[i] = rules.Input{Name: n, Record: true, Fields: s.Columns}
+		} else {
+			ins[i] = rules.Input{Name: n, Type: sc.types[i]}
+		}
+	}
+	return ins
+}
+
+func (sc *scope) layouts() map[string]*schema.Schema {
+	m := map[string]*schema.Schema{}
+	for i, n := range sc.names {
+		if sc.schemas[i] != nil {
+			m[n] = sc.schemas[i]
+		}
+	}
+	return m
+}
+
+// bound is a ruleset whose inputs are mapped to the variables of a scope.
+type bound struct {
+	rs  *rules.Ruleset
+	idx []int // scope variable of each ruleset input
+	lay map[string]*schema.Schema
+}
+
+// bind maps a ruleset's inputs to scope variables by name and checks that
+// the layouts fit, so that lint reports mismatches.
+func (b *builder) bind(rs *rules.Ruleset, sc *scope, pos yamldoc.Pos) *bound {
+	bd := &bound{rs: rs, idx: make([]int, len(rs.Inputs)), lay: sc.layouts()}
+	ok := true
+	for i, in := range rs.Inputs {
+		j := sc.index(in.Name)
+		switch {
+		case j < 0:
+			b.errorf(pos, "ruleset %s reads input %q, but this stage has no such record or value (it has: %s)", rs.Name, in.Name, joinNames(sc.names))
+			ok = false
+		case in.Record != (sc.schemas[j] != nil):
+			b.errorf(pos, "ruleset %s reads %q as a %s, but in this stage it is a %s", rs.Name, in.Name, recordWord(in.Record), recordWord(!in.Record))
+			ok = false
+		case !in.Record && !in.Type.AssignableFrom(sc.types[j]) && !sc.types[j].AssignableFrom(in.Type):
+			b.errorf(pos, "ruleset %s reads %q as %s, but in this stage it is %s", rs.Name, in.Name, in.Type, sc.types[j])
+			ok = false
+		}
+		bd.idx[i] = j
+	}
+	if !ok {
+		return nil
+	}
+	if _, err := rs.NewEvaluator(bd.lay); err != nil {
+		b.errorf(pos, "%v", err)
+		return nil
+	}
+	return bd
+}
+
+func recordWord(record bool) string {
+	if record {
+		return "record"
+	}
+	return "value"
+}
+
+// evaluator is a bound ruleset ready to evaluate against scope values.
+type evaluator struct {
+	*rules.Evaluator
+	bd   *bound
+	vals []any
+}
+
+func (bd *bound) evaluator() *evaluator {
+	e, err := bd.rs.NewEvaluator(bd.lay)
+	if err != nil {
+		panic("stage: ruleset bound at build time no longer binds: " + err.Error())
+	}
+	return &evaluator{Evaluator: e, bd: bd, vals: make([]any, len(bd.idx))}
+}
+
+// eval evaluates the ruleset with the scope's current values.
+func (e *evaluator) eval(vars []any) (rules.Decision, error) {
+	for i, j := range e.bd.idx {
+		e.vals[i] = vars[j]
+	}
+	return e.Eval(e.vals)
+}
+
+// wroteVar reports whether the last eval wrote into the record of scope variable v.
+func (e *evaluator) wroteVar(v int) bool {
+	for i, j := range e.bd.idx {
+		if j == v && e.Wrote(i) {
+			return true
+		}
+	}
+	return false
+}
+
+// define compiles a stage-level ruleset over the whole scope.
+func (b *builder) define(sc *scope, def rules.Definition) *bound {
+	def.Inputs = append(sc.inputs(), def.Inputs...)
+	rs, err := rules.Define(b.f, def)
+	if err != nil {
+		b.addErr(yamldoc.Pos{File: b.f.Path}, err)
+		return nil
+	}
+	full := &scope{names: append([]string(nil), sc.names...), schemas: append([]*schema.Schema(nil), sc.schemas...), types: append([]schema.Type(nil), sc.types...)}
+	for _, in := range def.Inputs[len(sc.names):] {
+		if in.Record {
+			full.addRecord(in.Name, schema.MustNew(in.Name, in.Fields, ""))
+		} else {
+			full.addScalar(in.Name, in.Type)
+		}
+	}
+	return b.bind(rs, full, yamldoc.Pos{File: b.f.Path})
+}
+
+// filter compiles a `where` expression: nil when there is none.
+func (b *builder) filter(sc *scope, where yamldoc.String, name string) *bound {
+	if !where.Set() {
+		return nil
+	}
+	return b.define(sc, rules.Definition{Name: name + " where",
+		Rules:   []rules.RuleDef{{ID: "match", When: where, Outcome: "match", Pos: where.Pos}},
+		Default: &rules.RuleDef{ID: "skip", Outcome: "skip"}})
+}
+
+// matches evaluates a filter.
+func (e *evaluator) matches(vars []any) (bool, error) {
+	d, err := e.eval(vars)
+	return d.Outcome == "match", err
+}

@@ -1,0 +1,373 @@
+package stage
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"pipeline/engine/port"
+	"pipeline/engine/rules"
+	"pipeline/engine/schema"
+	"pipeline/engine/spec"
+	"pipeline/engine/yamldoc"
+)
+
+// decisionSchema is the record `decision` that emit expressions read.
+var decisionSchema = schema.MustNew("decision", []schema.Column{
+	{Name: "rule", Type: schema.StringType},
+	{Name: "outcome", Type: schema.StringType},
+	{Name: "reason", Type: schema.StringType},
+	{Name: "version", Type: schema.IntType},
+}, "")
+
+const (
+	decisionVar = "decision"
+	outVar      = "_out"
+)
+
+// lookup is a keyed read of a table row for each record.
+type lookup struct {
+	name   string
+	ref    spec.Ref
+	schema *schema.Schema
+	from   int // scope variable whose field gives the key
+	field  int // that field's column
+	v      int // scope variable the row is bound to
+	save   bool
+	expr   string // as written, for messages
+}
+
+// streamStage decides every record of a topic with a ruleset, in order per
+// key, and writes one output row per record plus the state it changed.
+type streamStage struct {
+	name      string
+	topic     spec.Ref
+	tspec     port.TopicSpec
+	group     string
+	batchSize int
+	sc        *scope
+	lookups   []lookup
+	rules     *bound
+	emit      *bound
+	out       spec.Ref
+	outSchema *schema.Schema
+}
+
+func (s *streamStage) Name() string { return s.name }
+func (s *streamStage) Kind() string { return "stream" }
+
+func (b *builder) streamStage(st *spec.Stage) Runner {
+	s := &streamStage{name: st.Name.Value, group: st.Group.Value, batchSize: st.BatchSize, sc: &scope{}}
+	if s.group == "" {
+		s.group = s.name
+	}
+	var ok bool
+	if s.topic, s.tspec, ok = b.topicRef(st.From, "from"); !ok {
+		return nil
+	}
+	if !namePattern.MatchString(st.As.Value) || st.As.Value == decisionVar {
+		b.errorf(st.Pos, "stream stage %s: \"as\" must name the record (e.g. as: tx); %q is not usable", s.name, st.As.Value)
+		return nil
+	}
+	s.sc.addRecord(st.As.Value, s.tspec.Schema)
+	saves := map[string]bool{}
+	for _, sv := range st.Save {
+		saves[sv.Value] = true
+		if _, ok := st.Lookup.Get(sv.Value); !ok {
+			b.errorf(sv.Pos, "save %q: not a lookup of this stage", sv.Value)
+		}
+	}
+	for _, l := range st.Lookup {
+		lk, ok := b.lookup(s.sc, l, saves[l.Key])
+		if !ok {
+			return nil
+		}
+		s.lookups = append(s.lookups, lk)
+	}
+	if st.Rules.Set() {
+		if rs := b.ruleset(st.Rules); rs != nil {
+			s.rules = b.bind(rs, s.sc, st.Rules.Pos)
+		}
+	} else {
+		b.errorf(st.Pos, "stream stage %s has no rules", s.name)
+	}
+	var outSchema *schema.Schema
+	if s.out, outSchema, ok = b.tableRef(st.To, "to"); !ok {
+		if !st.To.Set() {
+			b.errorf(st.Pos, "stream stage %s has no \"to\" table for its decisions", s.name)
+		}
+		return nil
+	}
+	s.outSchema = outSchema
+	s.emit = b.emitRules(s, st)
+	if s.rules == nil || s.emit == nil {
+		return nil
+	}
+	return s
+}
+
+// lookup compiles one entry of a stage's lookup mapping and adds its variable.
+func (b *builder) lookup(sc *scope, l yamldoc.Entry[yamldoc.String], save bool) (lookup, bool) {
+	if !namePattern.MatchString(l.Key) || sc.index(l.Key) >= 0 || l.Key == decisionVar {
+		b.errorf(l.Pos, "lookup name %q must be a new name", l.Key)
+		return lookup{}, false
+	}
+	ref, err := spec.ParseLookup(l.Value)
+	if err != nil {
+		b.errorf(l.Value.Pos, "%v", err)
+		return lookup{}, false
+	}
+	if !b.connector(ref.Ref) {
+		return lookup{}, false
+	}
+	ts, ok := b.plan.Tables[ref.Name]
+	if !ok {
+		b.errorf(l.Value.Pos, "no table named %q under tables", ref.Name)
+		return lookup{}, false
+	}
+	if ts.Key < 0 {
+		b.errorf(l.Value.Pos, "table %s has no key to look rows up by", ref.Name)
+		return lookup{}, false
+	}
+	from := sc.index(ref.KeyRecord)
+	if from < 0 || sc.schemas[from] == nil {
+		b.errorf(l.Value.Pos, "the key of %s comes from %q, which is not a record defined before it (records: %s)", l.Key, ref.KeyRecord, joinNames(sc.names))
+		return lookup{}, false
+	}
+	field := sc.schemas[from].Index(ref.KeyField)
+	if field < 0 {
+		b.errorf(l.Value.Pos, "%s has no field %q (fields: %s)", ref.KeyRecord, ref.KeyField, joinNames(sc.schemas[from].Names()))
+		return lookup{}, false
+	}
+	if kt, ft := ts.Columns[ts.Key].Type, sc.schemas[from].Columns[field].Type; kt.Kind != ft.Kind {
+		b.errorf(l.Value.Pos, "%s.%s is %s but the key %s.%s is %s", ref.KeyRecord, ref.KeyField, ft, ts.Name, ts.KeyName(), kt)
+		return lookup{}, false
+	}
+	v := sc.addRecord(l.Key, ts)
+	return lookup{name: l.Key, ref: ref.Ref, schema: ts, from: from, field: field, v: v, save: save, expr: l.Value.Value}, true
+}
+
+// emitRules compiles the output row: emit expressions, and every output
+// column named like a column of the record copied from it.
+func (b *builder) emitRules(s *streamStage, st *spec.Stage) *bound {
+	rec := s.sc.names[0]
+	var set yamldoc.Map[yamldoc.String]
+	for _, e := range st.Emit {
+		if s.outSchema.Index(e.Key) < 0 {
+			b.errorf(e.Pos, "emit %s: table %s has no such column (columns: %s)", e.Key, s.outSchema.Name, joinNames(s.outSchema.Names()))
+			continue
+		}
+		set = append(set, yamldoc.Entry[yamldoc.String]{Key: outVar + "." + e.Key, Pos: e.Pos, Value: e.Value})
+	}
+	for _, c := range s.outSchema.Columns {
+		if _, ok := st.Emit.Get(c.Name); ok {
+			continue
+		}
+		if s.tspec.Schema.Index(c.Name) >= 0 {
+			set = append(set, yamldoc.Entry[yamldoc.String]{Key: outVar + "." + c.Name, Pos: st.Pos,
+				Value: yamldoc.String{Value: rec + "." + c.Name, Pos: st.Pos}})
+			continue
+		}
+		if !c.Type.Nullable {
+			b.errorf(st.Pos, "column %s.%s is not nullable, and neither emit nor %s gives it a value", s.outSchema.Name, c.Name, rec)
+		}
+	}
+	return b.define(s.sc, rules.Definition{Name: s.name + " emit",
+		Inputs: []rules.Input{
+			{Name: decisionVar, Record: true, Fields: decisionSchema.Columns},
+			{Name: outVar, Record: true, Fields: s.outSchema.Columns},
+		},
+		Default: &rules.RuleDef{ID: "emit", Set: set, Pos: st.Pos}})
+}
+
+// streamRun is the state of one run of a stream stage: the lookup caches
+// are the per-key state, kept coherent with the stage's own writes.
+type streamRun struct {
+	s      *streamStage
+	rt     *Runtime
+	st     *Stats
+	rules  *evaluator
+	emit   *evaluator
+	tables map[string]port.Table
+	cache  map[string]map[any]schema.Row
+	dirty  map[string][]schema.Row
+	marked map[string]map[any]bool
+	vars   [][]any // per message of the batch: scope values, then decision and output
+	ok     []bool
+	outs   []schema.Row
+}
+
+func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
+	start := time.Now()
+	var st Stats
+	r := &streamRun{s: s, rt: rt, st: &st, rules: s.rules.evaluator(), emit: s.emit.evaluator(),
+		tables: map[string]port.Table{}, cache: map[string]map[any]schema.Row{},
+		dirty: map[string][]schema.Row{}, marked: map[string]map[any]bool{}}
+	topic, err := rt.Resources.Topic(ctx, s.topic, s.tspec)
+	if err != nil {
+		return st, err
+	}
+	tables := []spec.Ref{s.out}
+	schemas := []*schema.Schema{s.outSchema}
+	for _, l := range s.lookups {
+		tables, schemas = append(tables, l.ref), append(schemas, l.schema)
+	}
+	for i, ref := range tables {
+		if r.tables[ref.String()] != nil {
+			continue
+		}
+		if r.tables[ref.String()], err = rt.Resources.Table(ctx, ref, schemas[i]); err != nil {
+			return st, err
+		}
+		r.cache[ref.String()] = map[any]schema.Row{}
+		r.marked[ref.String()] = map[any]bool{}
+	}
+	group := s.group
+	if rt.Group != "" {
+		group = rt.Group
+	}
+	err = topic.Consume(ctx, port.ConsumeOptions{Group: group, BatchSize: s.batchSize, Follow: rt.Follow}, r.batch)
+	st.Elapsed = time.Since(start)
+	return st, err
+}
+
+// batch decides one batch of messages and writes its results.
+func (r *streamRun) batch(ctx context.Context, msgs []port.Message) error {
+	s := r.s
+	n := len(s.sc.names) + 2
+	for len(r.vars) < len(msgs) {
+		r.vars = append(r.vars, make([]any, n))
+	}
+	r.ok = r.ok[:0]
+	for i, m := range msgs {
+		r.st.In++
+		ok := m.Err == nil && m.Row != nil
+		if !ok {
+			reason := "undecodable record"
+			if m.Err != nil {
+				reason = m.Err.Error()
+			}
+			deadLetter(r.rt, r.st, s.name, m.Source, string(m.Payload), reason)
+		}
+		r.vars[i][0] = m.Row
+		r.ok = append(r.ok, ok)
+	}
+	for _, l := range s.lookups {
+		if err := r.fetch(ctx, l, msgs); err != nil {
+			return err
+		}
+	}
+	r.outs = r.outs[:0]
+	for i, m := range msgs {
+		if r.ok[i] {
+			r.decide(m, r.vars[i])
+		}
+	}
+	return r.flush(ctx)
+}
+
+// fetch resolves one lookup for every message of the batch, reading the
+// keys not cached yet in one call.
+func (r *streamRun) fetch(ctx context.Context, l lookup, msgs []port.Message) error {
+	id := l.ref.String()
+	cache := r.cache[id]
+	var keys []any
+	seen := map[any]bool{}
+	for i := range msgs {
+		if !r.ok[i] {
+			continue
+		}
+		k := r.vars[i][l.from].(schema.Row)[l.field]
+		if _, hit := cache[k]; !hit && k != nil && !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) > 0 {
+		rows, err := r.tables[id].Get(ctx, keys)
+		if err != nil {
+			return fmt.Errorf("stage %s: looking up %s: %w", r.s.name, id, err)
+		}
+		for i, row := range rows {
+			if row != nil {
+				cache[keys[i]] = row.Clone()
+			}
+		}
+	}
+	for i, m := range msgs {
+		if !r.ok[i] {
+			continue
+		}
+		k := r.vars[i][l.from].(schema.Row)[l.field]
+		row, hit := cache[k]
+		if !hit {
+			r.ok[i] = false
+			deadLetter(r.rt, r.st, r.s.name, m.Source, payloadOf(r.s.tspec.Schema, m.Row),
+				fmt.Sprintf("lookup %s: no row in %s with %s = %s (from %s)", l.name, l.schema.Name, l.schema.KeyName(), keyText(k), l.expr))
+			continue
+		}
+		r.vars[i][l.v] = row
+	}
+	return nil
+}
+
+// decide evaluates the ruleset and the output row for one message.
+func (r *streamRun) decide(m port.Message, vars []any) {
+	s := r.s
+	d, err := r.rules.eval(vars)
+	if err != nil {
+		deadLetter(r.rt, r.st, s.name, m.Source, payloadOf(s.tspec.Schema, m.Row), fmt.Sprintf("ruleset %s: %v", r.rules.bd.rs.Name, err))
+		return
+	}
+	nv := len(s.sc.names)
+	vars[nv] = schema.Row{d.Rule, d.Outcome, d.Reason, d.Version}
+	out := s.outSchema.NewRow()
+	vars[nv+1] = out
+	if _, err := r.emit.eval(vars); err != nil {
+		deadLetter(r.rt, r.st, s.name, m.Source, payloadOf(s.tspec.Schema, m.Row), fmt.Sprintf("emit: %v", err))
+		return
+	}
+	r.outs = append(r.outs, out)
+	for _, l := range s.lookups {
+		if l.save && r.rules.wroteVar(l.v) {
+			r.markDirty(l, vars[l.v].(schema.Row))
+		}
+	}
+}
+
+func (r *streamRun) markDirty(l lookup, row schema.Row) {
+	id := l.ref.String()
+	k := l.schema.KeyOf(row)
+	if !r.marked[id][k] {
+		r.marked[id][k] = true
+		r.dirty[id] = append(r.dirty[id], row)
+	}
+}
+
+// flush writes the batch's output rows and changed state.
+func (r *streamRun) flush(ctx context.Context) error {
+	if len(r.outs) > 0 {
+		if err := r.tables[r.s.out.String()].Upsert(ctx, r.outs); err != nil {
+			return fmt.Errorf("stage %s: writing %s: %w", r.s.name, r.s.out, err)
+		}
+		r.st.Out += int64(len(r.outs))
+		r.outs = make([]schema.Row, 0, cap(r.outs))
+	}
+	for id, rows := range r.dirty {
+		if len(rows) == 0 {
+			continue
+		}
+		// The table keeps the rows it is given, and the cache keeps
+		// changing them: hand it copies.
+		copies := make([]schema.Row, len(rows))
+		for i, row := range rows {
+			copies[i] = row.Clone()
+		}
+		if err := r.tables[id].Upsert(ctx, copies); err != nil {
+			return fmt.Errorf("stage %s: writing %s: %w", r.s.name, id, err)
+		}
+		r.dirty[id] = rows[:0]
+		clear(r.marked[id])
+	}
+	return nil
+}
