@@ -1,0 +1,228 @@
+package csv
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	stdcsv "encoding/csv"
+
+	"pipeline/engine/port"
+	"pipeline/engine/schema"
+)
+
+// bom is the UTF-8 byte order mark some programs write at the start of a file.
+var bom = []byte{0xEF, 0xBB, 0xBF}
+
+// readBufferSize is the size of the buffer between the input and the csv parser.
+const readBufferSize = 64 << 10
+
+// Reader reads typed rows from csv text that starts with a header row.
+// It implements port.RowReader.
+type Reader struct {
+	name   string
+	cr     *stdcsv.Reader
+	closer io.Closer   // closed by Close; nil when the caller owns the input
+	at     io.ReaderAt // the input again, to quote malformed records as written; nil when unavailable
+	base   int64       // offset in at of the first byte the csv parser sees
+
+	width int           // columns in the schema
+	cols  []int         // schema column of each header field
+	types []schema.Type // type of each header field
+	names []string      // name of each header field
+
+	err error // the error that ended reading
+}
+
+var _ port.RowReader = (*Reader)(nil)
+
+// NewReader reads the header row from r and maps its fields by name to the
+// columns of s. Every header field must name a column of s, and every column
+// of s that is not nullable must be in the header; nullable columns missing
+// from it read as null. A UTF-8 byte order mark at the start is skipped, and
+// lines may end in LF or CRLF. name is the file name used in sources and
+// errors. Close does not close r.
+func NewReader(r io.Reader, name string, s *schema.Schema) (*Reader, error) {
+	if err := checkSchema(s, name); err != nil {
+		return nil, err
+	}
+	rd := &Reader{name: name, width: len(s.Columns)}
+	if ra, ok := r.(io.ReaderAt); ok {
+		if sk, ok := r.(io.Seeker); ok {
+			if off, err := sk.Seek(0, io.SeekCurrent); err == nil {
+				rd.at, rd.base = ra, off
+			}
+		}
+	}
+	br := bufio.NewReaderSize(r, readBufferSize)
+	if b, _ := br.Peek(len(bom)); bytes.Equal(b, bom) {
+		var skip [3]byte
+		_, _ = io.ReadFull(br, skip[:])
+		rd.base += int64(len(bom))
+	}
+	rd.cr = stdcsv.NewReader(br) // uses br as is: it is a big enough *bufio.Reader
+	rd.cr.ReuseRecord = true
+	rd.cr.FieldsPerRecord = -1
+	if err := rd.readHeader(s); err != nil {
+		return nil, err
+	}
+	return rd, nil
+}
+
+// readHeader reads the header row and maps its fields to the columns of s.
+func (r *Reader) readHeader(s *schema.Schema) error {
+	head, err := r.cr.Read()
+	switch {
+	case err == io.EOF:
+		return fmt.Errorf("file %s is empty: want a header row", r.name)
+	case errors.As(err, new(*stdcsv.ParseError)):
+		return fmt.Errorf("%s: header row: %w", r.name, err)
+	case err != nil:
+		return fmt.Errorf("read %s: %w", r.name, err)
+	}
+	line := 1
+	if len(head) > 0 {
+		line, _ = r.cr.FieldPos(0)
+	}
+	r.cols = make([]int, len(head))
+	r.types = make([]schema.Type, len(head))
+	r.names = make([]string, len(head))
+	seen := make([]bool, len(s.Columns))
+	var unknown, twice []string
+	for i, h := range head {
+		c := s.Index(h)
+		switch {
+		case c < 0:
+			unknown = append(unknown, strconv.Quote(h))
+			continue
+		case seen[c]:
+			twice = append(twice, h)
+			continue
+		}
+		seen[c] = true
+		r.cols[i], r.types[i], r.names[i] = c, s.Columns[c].Type, h
+	}
+	var missing []string
+	for c, col := range s.Columns {
+		if !seen[c] && !col.Type.Nullable {
+			missing = append(missing, col.Name)
+		}
+	}
+	var problems []string
+	if len(missing) > 0 {
+		problems = append(problems, "missing columns "+strings.Join(missing, ", "))
+	}
+	if len(unknown) > 0 {
+		problems = append(problems, "unknown columns "+strings.Join(unknown, ", "))
+	}
+	if len(twice) > 0 {
+		problems = append(problems, "columns named twice "+strings.Join(twice, ", "))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s:%d: header: %s (schema %s has columns %s)",
+			r.name, line, strings.Join(problems, "; "), s.Name, strings.Join(s.Names(), ", "))
+	}
+	return nil
+}
+
+// Read returns the next row and where it starts. It returns io.EOF after the
+// last row, and *port.RowError for a row that is not valid csv, has the wrong
+// number of fields or has a field that does not parse; reading then goes on
+// with the next row. Any other error ends reading.
+func (r *Reader) Read() (schema.Row, port.Source, error) {
+	if r.err != nil {
+		return nil, port.Source{File: r.name}, r.err
+	}
+	start := r.cr.InputOffset()
+	rec, err := r.cr.Read()
+	if err != nil {
+		return r.fail(err, start, rec)
+	}
+	src := port.Source{File: r.name}
+	if len(rec) > 0 {
+		src.Line, _ = r.cr.FieldPos(0)
+	}
+	if len(rec) != len(r.cols) {
+		return nil, src, &port.RowError{Source: src, Payload: joinRecord(rec),
+			Err: fmt.Errorf("has %d fields, header has %d", len(rec), len(r.cols))}
+	}
+	row := make(schema.Row, r.width)
+	for i, field := range rec {
+		v, err := r.types[i].Parse(field)
+		if err != nil {
+			return nil, src, &port.RowError{Source: src, Payload: joinRecord(rec),
+				Err: fmt.Errorf("column %s: %w", r.names[i], err)}
+		}
+		row[r.cols[i]] = v
+	}
+	return row, src, nil
+}
+
+// fail is Read for an error of the csv parser for the record that starts at
+// offset start: a *port.RowError when reading can go on past the record, and
+// otherwise the error that ends reading.
+func (r *Reader) fail(err error, start int64, rec []string) (schema.Row, port.Source, error) {
+	if err == io.EOF {
+		return nil, port.Source{}, io.EOF
+	}
+	var pe *stdcsv.ParseError
+	end := r.cr.InputOffset()
+	if !errors.As(err, &pe) || end <= start {
+		r.err = fmt.Errorf("read %s: %w", r.name, err)
+		return nil, port.Source{File: r.name}, r.err
+	}
+	what := "field " + strconv.Itoa(len(rec)+1)
+	if len(rec) < len(r.names) {
+		what = "column " + r.names[len(rec)]
+	}
+	src := port.Source{File: r.name, Line: pe.StartLine}
+	return nil, src, &port.RowError{Source: src, Payload: r.raw(start, end, rec),
+		Err: fmt.Errorf("%s: %w at line %d, byte %d", what, pe.Err, pe.Line, pe.Column)}
+}
+
+// raw returns the text of the input from offset start to end without blank
+// lines before it and without the line ending after it. It falls back to the
+// fields read so far when the input cannot be read again.
+func (r *Reader) raw(start, end int64, rec []string) string {
+	if r.at == nil {
+		return joinRecord(rec)
+	}
+	b := make([]byte, end-start)
+	if n, _ := r.at.ReadAt(b, r.base+start); n < len(b) {
+		return joinRecord(rec)
+	}
+	for {
+		switch {
+		case bytes.HasPrefix(b, []byte("\n")):
+			b = b[1:]
+			continue
+		case bytes.HasPrefix(b, []byte("\r\n")):
+			b = b[2:]
+			continue
+		}
+		break
+	}
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	b = bytes.TrimSuffix(b, []byte("\r"))
+	return string(b)
+}
+
+// Close ends reading and closes the file the reader was opened on.
+func (r *Reader) Close() error {
+	if r.err == nil {
+		r.err = fmt.Errorf("read %s: reader is closed", r.name)
+	}
+	if r.closer == nil {
+		return nil
+	}
+	c := r.closer
+	r.closer = nil
+	if err := c.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", r.name, err)
+	}
+	return nil
+}

@@ -1,0 +1,357 @@
+package memory
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"pipeline/engine/port"
+	"pipeline/engine/schema"
+)
+
+// Table is an in-process keyed table. It implements port.Table and is safe
+// for concurrent use.
+//
+// Rows are shared, not copied: the caller must not change a row after
+// passing it to Upsert, and rows returned by Get and handed to Scan's fn are
+// the stored rows, which the caller must clone (schema.Row.Clone) before
+// changing.
+//
+// Keys are used as Go map keys exactly as given: nothing is normalised, so
+// decimals 1.0 and 1.00, or equal instants in different locations, are
+// different keys.
+type Table struct {
+	schema  *schema.Schema
+	key     int          // index of the key column
+	keyType reflect.Type // Go type every key must have; nil when the column kind is invalid
+
+	mu   sync.RWMutex
+	rows []schema.Row // in the order their keys were first stored
+	// ascending is true while every new key was greater than the one before,
+	// so rows is in key order and binary search finds keys: no index is
+	// needed, which keeps the common case of ascending keys cheap. Once a key
+	// arrives out of order, index maps keys to positions in rows, and order
+	// is a permutation of the positions 0..len(order)-1 in key order, brought
+	// up to date by Scan; ascLen is how many rows were in key order then.
+	ascending bool
+	index     keyIndex
+	ascLen    int
+	order     []int
+}
+
+var _ port.Table = (*Table)(nil)
+
+func newTable(s *schema.Schema) *Table {
+	t := &Table{schema: s, key: s.Key, ascending: true}
+	if s.Columns[s.Key].Type.Kind != schema.Invalid {
+		t.keyType = s.Columns[s.Key].Type.GoType()
+	}
+	return t
+}
+
+// Schema returns the table's schema.
+func (t *Table) Schema() *schema.Schema { return t.schema }
+
+// Len returns the number of rows in the table.
+func (t *Table) Len() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return len(t.rows)
+}
+
+// Get returns the stored row for each key, nil where no row has that key
+// (including a nil key or a key of another Go type than the key column's).
+func (t *Table) Get(ctx context.Context, keys []any) ([]schema.Row, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memory table %s: get: %w", t.schema.Name, err)
+	}
+	out := make([]schema.Row, len(keys))
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for i, k := range keys {
+		if k == nil || !t.validKey(k) {
+			continue
+		}
+		if p, ok := t.find(k); ok {
+			out[i] = t.rows[p]
+		}
+	}
+	return out, nil
+}
+
+// find returns the position in rows of the row whose key is k, a valid key.
+// The caller holds the lock.
+func (t *Table) find(k any) (int, bool) {
+	if !t.ascending {
+		return t.index.get(k)
+	}
+	n := len(t.rows)
+	i := sort.Search(n, func(i int) bool { return schema.Compare(t.rows[i][t.key], k) >= 0 })
+	// Keys that compare equal may still be different keys (1.0 and 1.00).
+	for ; i < n && schema.Compare(t.rows[i][t.key], k) == 0; i++ {
+		if t.rows[i][t.key] == k {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// Upsert stores rows, replacing any row with the same key; the last of
+// several rows with one key wins. Each row must have one value per column
+// and a non-nil key of the key column's Go type. Upsert checks every row
+// before storing any, so a failed call changes nothing. The rows are stored
+// as given and must not be changed afterwards.
+func (t *Table) Upsert(ctx context.Context, rows []schema.Row) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory table %s: upsert: %w", t.schema.Name, err)
+	}
+	ascending := true // whether the keys of rows ascend
+	for i, r := range rows {
+		if err := t.checkRow(r); err != nil {
+			return fmt.Errorf("memory table %s: upsert row %d: %w", t.schema.Name, i, err)
+		}
+		if ascending && i > 0 && schema.Compare(r[t.key], rows[i-1][t.key]) <= 0 {
+			ascending = false
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ascending && ascending {
+		if n := len(t.rows); n == 0 || schema.Compare(rows[0][t.key], t.rows[n-1][t.key]) > 0 {
+			// The common case: every key is new and greater than those stored.
+			t.rows = append(grow(t.rows, len(rows)), rows...)
+			return nil
+		}
+	}
+	t.rows = grow(t.rows, len(rows))
+	for i, r := range rows {
+		k := r[t.key]
+		if t.ascending {
+			if n := len(t.rows); n == 0 || schema.Compare(k, t.rows[n-1][t.key]) > 0 {
+				t.rows = append(t.rows, r)
+				continue
+			}
+		}
+		if p, ok := t.find(k); ok {
+			t.rows[p] = r
+			continue
+		}
+		if t.ascending {
+			t.unsort(len(rows) - i)
+		}
+		t.index.put(k, len(t.rows))
+		t.rows = append(t.rows, r)
+	}
+	return nil
+}
+
+// grow returns s with room for n more elements, at least doubling its
+// capacity when it has to grow: append alone grows large slices by a quarter,
+// copying them over and over while a big table or topic fills up batch by batch.
+func grow[E any](s []E, n int) []E {
+	if cap(s)-len(s) >= n {
+		return s
+	}
+	return slices.Grow(s, max(n, len(s)))
+}
+
+// unsort records that keys no longer arrive in order: it indexes the rows
+// stored so far, with room for more new keys. The caller holds the write lock.
+func (t *Table) unsort(more int) {
+	t.ascending, t.ascLen = false, len(t.rows)
+	t.index = newKeyIndex(t.schema.Columns[t.key].Type.Kind, len(t.rows)+more)
+	for p, r := range t.rows {
+		t.index.put(r[t.key], p)
+	}
+}
+
+// checkRow reports why r cannot be stored, or nil.
+func (t *Table) checkRow(r schema.Row) error {
+	if len(r) != len(t.schema.Columns) {
+		return fmt.Errorf("has %d values, want %d (%s)", len(r), len(t.schema.Columns), describe(t.schema))
+	}
+	k := r[t.key]
+	if k == nil {
+		return fmt.Errorf("key column %s is null", t.schema.KeyName())
+	}
+	if !t.validKey(k) {
+		return fmt.Errorf("key column %s holds a %T, want a %s", t.schema.KeyName(), k, t.schema.Columns[t.key].Type)
+	}
+	return nil
+}
+
+// validKey reports whether k, a non-nil value, has the key column's Go type
+// and can be used as a map key without a panic.
+func (t *Table) validKey(k any) bool {
+	if t.keyType != nil {
+		return reflect.TypeOf(k) == t.keyType
+	}
+	return reflect.ValueOf(k).Comparable()
+}
+
+// Scan calls fn for every row in ascending key order (schema.Compare) and
+// stops at the first error fn returns, which it returns wrapped. It sees the
+// rows as they were when it started, and holds no lock while fn runs, so fn
+// may call any method of the table.
+func (t *Table) Scan(ctx context.Context, fn func(schema.Row) error) error {
+	snap := t.snapshot()
+	for i, r := range snap {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("memory table %s: scan: %w", t.schema.Name, err)
+			}
+		}
+		if err := fn(r); err != nil {
+			return fmt.Errorf("memory table %s: scan: %w", t.schema.Name, err)
+		}
+	}
+	return nil
+}
+
+// snapshot returns the rows in key order, sorting the order first when keys
+// arrived out of order since the last sort.
+func (t *Table) snapshot() []schema.Row {
+	t.mu.RLock()
+	if t.ascending || len(t.order) == len(t.rows) {
+		snap := t.ordered()
+		t.mu.RUnlock()
+		return snap
+	}
+	t.mu.RUnlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.sortOrder()
+	return t.ordered()
+}
+
+// ordered copies the rows in key order; the caller holds the lock and the order is up to date.
+func (t *Table) ordered() []schema.Row {
+	if t.ascending {
+		return slices.Clone(t.rows)
+	}
+	snap := make([]schema.Row, len(t.order))
+	for i, p := range t.order {
+		snap[i] = t.rows[p]
+	}
+	return snap
+}
+
+// sortOrder brings order up to date: it sorts the positions added since the
+// last sort and merges them into the sorted ones. The caller holds the write lock.
+func (t *Table) sortOrder() {
+	if t.ascending {
+		return
+	}
+	if len(t.order) < t.ascLen {
+		// Rows stored while keys still ascended are in order already.
+		for p := len(t.order); p < t.ascLen; p++ {
+			t.order = append(t.order, p)
+		}
+	}
+	n := len(t.order)
+	if n == len(t.rows) {
+		return
+	}
+	tail := make([]int, 0, len(t.rows)-n)
+	for p := n; p < len(t.rows); p++ {
+		tail = append(tail, p)
+	}
+	switch t.schema.Columns[t.key].Type.Kind {
+	case schema.Int:
+		sortPositions(t.rows, t.key, tail, cmp.Compare[int])
+	case schema.String:
+		sortPositions(t.rows, t.key, tail, strings.Compare)
+	default:
+		sortPositions(t.rows, t.key, tail, schema.Compare)
+	}
+	less := func(a, b int) bool { return schema.Compare(t.rows[a][t.key], t.rows[b][t.key]) < 0 }
+	if n == 0 {
+		t.order = tail
+		return
+	}
+	merged := make([]int, 0, len(t.rows))
+	i, j := 0, 0
+	for i < n && j < len(tail) {
+		if less(tail[j], t.order[i]) {
+			merged = append(merged, tail[j])
+			j++
+		} else {
+			merged = append(merged, t.order[i])
+			i++
+		}
+	}
+	merged = append(merged, t.order[i:]...)
+	t.order = append(merged, tail[j:]...)
+}
+
+// sortPositions sorts ps, positions in rows, by the rows' keys, which are
+// all of Go type K. Sorting copies of the keys next to their positions saves
+// following two pointers per comparison.
+func sortPositions[K any](rows []schema.Row, key int, ps []int, compare func(a, b K) int) {
+	type keyPos struct {
+		k K
+		p int
+	}
+	kps := make([]keyPos, len(ps))
+	for i, p := range ps {
+		k, _ := rows[p][key].(K)
+		kps[i] = keyPos{k, p}
+	}
+	slices.SortFunc(kps, func(a, b keyPos) int { return compare(a.k, b.k) })
+	for i := range kps {
+		ps[i] = kps[i].p
+	}
+}
+
+// Truncate removes every row.
+func (t *Table) Truncate(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory table %s: truncate: %w", t.schema.Name, err)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.rows, t.index, t.order = nil, nil, nil
+	t.ascending, t.ascLen = true, 0
+	return nil
+}
+
+// keyIndex maps keys to positions in a table's rows.
+type keyIndex interface {
+	get(k any) (int, bool)
+	put(k any, p int)
+}
+
+// newKeyIndex returns an index for keys of kind k with room for n keys. Int
+// keys get a map keyed by int, which avoids hashing and comparing boxed values.
+func newKeyIndex(k schema.Kind, n int) keyIndex {
+	if k == schema.Int {
+		return make(mapIndex[int], n)
+	}
+	return make(mapIndex[any], n)
+}
+
+// mapIndex is a keyIndex over keys of Go type K.
+type mapIndex[K comparable] map[K]int
+
+func (m mapIndex[K]) get(k any) (int, bool) {
+	x, ok := k.(K)
+	if !ok {
+		return 0, false
+	}
+	p, ok := m[x]
+	return p, ok
+}
+
+func (m mapIndex[K]) put(k any, p int) {
+	if x, ok := k.(K); ok {
+		m[x] = p
+	}
+}

@@ -1,0 +1,325 @@
+package memory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"pipeline/engine/port"
+	"pipeline/engine/schema"
+)
+
+// Topic is a handle on an in-process partitioned log. It implements
+// port.Topic and is safe for concurrent use. Handles on one topic name share
+// the log; each partitions what it publishes by its own key column.
+//
+// Rows are shared, not copied: the caller must not change a row after
+// passing it to Publish, and Message.Row is the published row, which a
+// handler must clone before changing.
+//
+// Consumer groups keep their committed offsets in the topic. Memory topics do
+// not rebalance: consumers of one group share partitions batch by batch, a
+// partition being handled by at most one of them at a time.
+type Topic struct {
+	log    *topicLog
+	schema *schema.Schema
+	key    int // index of the partitioning column, -1 to round-robin
+}
+
+var _ port.Topic = (*Topic)(nil)
+
+// topicLog is the state handles on one topic share.
+type topicLog struct {
+	name   string
+	schema *schema.Schema // the schema the topic was created with
+
+	mu     sync.Mutex
+	parts  [][]schema.Row // rows by partition; a row's offset is its index
+	next   int            // partition the next round-robin row goes to
+	groups map[string]*group
+	// changes counts publishes and partition releases; wake, when not nil,
+	// is closed at the next change to wake waiting consumers.
+	changes uint64
+	wake    chan struct{}
+}
+
+// group is a consumer group's state in one topic.
+type group struct {
+	committed []int64 // per partition, offset of the next message to hand out
+	busy      []bool  // per partition, whether a consumer is handling a batch of it
+}
+
+func newTopicLog(name string, s *schema.Schema, partitions int) *topicLog {
+	if partitions <= 0 {
+		partitions = 1
+	}
+	return &topicLog{name: name, schema: s, parts: make([][]schema.Row, partitions), groups: map[string]*group{}}
+}
+
+// Schema returns the schema the handle was opened with.
+func (t *Topic) Schema() *schema.Schema { return t.schema }
+
+// Partitions returns the number of partitions of the topic.
+func (t *Topic) Partitions() int { return len(t.log.parts) }
+
+// Len returns the number of messages in the topic, over all partitions.
+func (t *Topic) Len() int {
+	l := t.log
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, p := range l.parts {
+		n += len(p)
+	}
+	return n
+}
+
+// Publish appends rows in order. A row goes to the partition given by the
+// FNV-1a hash of its key column's text form (schema.Type.Append), or to the
+// next partition in turn when the handle has no key column. Every row must
+// have one value per column; Publish checks them all before appending any.
+// The rows are stored as given and must not be changed afterwards.
+func (t *Topic) Publish(ctx context.Context, rows []schema.Row) error {
+	l := t.log
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory topic %s: publish: %w", l.name, err)
+	}
+	for i, r := range rows {
+		if len(r) != len(t.schema.Columns) {
+			return fmt.Errorf("memory topic %s: publish row %d: has %d values, want %d (%s)",
+				l.name, i, len(r), len(t.schema.Columns), describe(t.schema))
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	n := len(l.parts)
+	if t.key < 0 {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for _, r := range rows {
+			l.parts[l.next] = append(grow(l.parts[l.next], 1), r)
+			l.next = (l.next + 1) % n
+		}
+		l.signal()
+		return nil
+	}
+	// Hash before taking the lock, so consumers wait less.
+	typ := t.schema.Columns[t.key].Type
+	parts := make([]uint32, len(rows))
+	var buf []byte
+	for i, r := range rows {
+		buf = typ.Append(buf[:0], r[t.key])
+		parts[i] = fnv1a(buf) % uint32(n)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, r := range rows {
+		l.parts[parts[i]] = append(grow(l.parts[parts[i]], 1), r)
+	}
+	l.signal()
+	return nil
+}
+
+// fnv1a returns the 32-bit FNV-1a hash of b.
+func fnv1a(b []byte) uint32 {
+	const (
+		offset32 = 2166136261
+		prime32  = 16777619
+	)
+	h := uint32(offset32)
+	for _, c := range b {
+		h ^= uint32(c)
+		h *= prime32
+	}
+	return h
+}
+
+// signal counts a change and wakes every consumer waiting for one. The caller holds l.mu.
+func (l *topicLog) signal() {
+	l.changes++
+	if l.wake != nil {
+		close(l.wake)
+		l.wake = nil
+	}
+}
+
+// version returns the change count, to pass to wait later.
+func (l *topicLog) version() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.changes
+}
+
+// wait returns when the topic has changed since version v or ctx is done.
+func (l *topicLog) wait(ctx context.Context, v uint64) {
+	l.mu.Lock()
+	if l.changes != v {
+		l.mu.Unlock()
+		return
+	}
+	if l.wake == nil {
+		l.wake = make(chan struct{})
+	}
+	wake := l.wake
+	l.mu.Unlock()
+	select {
+	case <-wake:
+	case <-ctx.Done():
+	}
+}
+
+// cursor is one Consume call's view of where each partition stands.
+type cursor struct {
+	group *group  // the consumer group, nil when consuming alone
+	own   []int64 // per partition offsets when consuming alone
+}
+
+// claim returns the next batch of partition p for c, at most size rows from
+// offset from, and marks the partition busy for the group. busy reports that
+// another consumer of the group is handling the partition. The caller holds l.mu.
+func (l *topicLog) claim(c *cursor, p, size int) (rows []schema.Row, from int64, busy bool) {
+	if c.group == nil {
+		from = c.own[p]
+	} else {
+		if c.group.busy[p] {
+			return nil, 0, true
+		}
+		from = c.group.committed[p]
+	}
+	part := l.parts[p]
+	end := min(int64(len(part)), from+int64(size))
+	if end <= from {
+		return nil, from, false
+	}
+	if c.group != nil {
+		c.group.busy[p] = true
+	}
+	return part[from:end:end], from, false
+}
+
+// release ends the handling of partition p's batch that ended before offset
+// end, committing end when the handler succeeded. The caller holds l.mu.
+func (l *topicLog) release(c *cursor, p int, end int64, ok bool) {
+	if c.group == nil {
+		if ok {
+			c.own[p] = end
+		}
+		return
+	}
+	if ok {
+		c.group.committed[p] = end
+	}
+	c.group.busy[p] = false
+	l.signal()
+}
+
+// Consume hands handle batches of at most opts.BatchSize messages (1000 when
+// not positive), each from one partition in offset order, taking partitions
+// in turn so they interleave. Alone (opts.Group "") it reads every partition
+// from offset 0; in a group it starts from the group's committed offsets and,
+// after handle returns nil, commits the offset after the batch's last message.
+// When handle fails, Consume returns its error wrapped and leaves the batch
+// uncommitted, so the group's next Consume hands it out again.
+//
+// Without opts.Follow, Consume returns nil once every partition is drained
+// (waiting for other consumers of the group to finish their batches), and
+// ctx's error, wrapped, when ctx ends first. With opts.Follow it waits for
+// new messages instead of returning, and returns nil when ctx ends, that
+// being the normal way to stop following.
+func (t *Topic) Consume(ctx context.Context, opts port.ConsumeOptions, handle func(context.Context, []port.Message) error) error {
+	l := t.log
+	if handle == nil {
+		return fmt.Errorf("memory topic %s: consume: %w", l.name, errNoHandler)
+	}
+	size := opts.BatchSize
+	if size <= 0 {
+		size = 1000
+	}
+	n := len(l.parts)
+	c := &cursor{}
+	if opts.Group == "" {
+		c.own = make([]int64, n)
+	} else {
+		c.group = l.group(opts.Group)
+	}
+	stop := func(err error) error {
+		if opts.Follow {
+			return nil
+		}
+		return fmt.Errorf("memory topic %s: consume: %w", l.name, err)
+	}
+	for {
+		v := l.version()
+		progressed, blocked := false, false
+		for p := range n {
+			if err := ctx.Err(); err != nil {
+				return stop(err)
+			}
+			l.mu.Lock()
+			rows, from, busy := l.claim(c, p, size)
+			l.mu.Unlock()
+			blocked = blocked || busy
+			if len(rows) == 0 {
+				continue
+			}
+			if err := l.handleBatch(ctx, c, p, from, rows, handle); err != nil {
+				return fmt.Errorf("memory topic %s: consume partition %d offsets %d-%d: %w",
+					l.name, p, from, from+int64(len(rows))-1, err)
+			}
+			progressed = true
+		}
+		if progressed {
+			continue
+		}
+		if !blocked && !opts.Follow {
+			return nil
+		}
+		l.wait(ctx, v)
+	}
+}
+
+// handleBatch hands the batch claimed from partition p to handle and then
+// releases the partition, committing the batch when handle returned nil. It
+// releases the partition without committing when handle panics.
+func (l *topicLog) handleBatch(ctx context.Context, c *cursor, p int, from int64, rows []schema.Row,
+	handle func(context.Context, []port.Message) error) (err error) {
+	ok := false
+	defer func() {
+		l.mu.Lock()
+		l.release(c, p, from+int64(len(rows)), ok)
+		l.mu.Unlock()
+	}()
+	err = handle(ctx, l.messages(p, from, rows))
+	ok = err == nil
+	return err
+}
+
+// messages wraps rows, read from partition p starting at offset from, as messages.
+func (l *topicLog) messages(p int, from int64, rows []schema.Row) []port.Message {
+	msgs := make([]port.Message, len(rows))
+	for i, r := range rows {
+		msgs[i] = port.Message{
+			Source: port.Source{Topic: l.name, Partition: int32(p), Offset: from + int64(i)},
+			Row:    r,
+		}
+	}
+	return msgs
+}
+
+// group returns the named consumer group, creating it at offset 0 of every partition.
+func (l *topicLog) group(name string) *group {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	g, ok := l.groups[name]
+	if !ok {
+		n := len(l.parts)
+		g = &group{committed: make([]int64, n), busy: make([]bool, n)}
+		l.groups[name] = g
+	}
+	return g
+}
+
+// errNoHandler is returned by Consume when it is given no handler.
+var errNoHandler = errors.New("no handler")
