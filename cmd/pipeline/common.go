@@ -1,0 +1,60 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"pipeline/engine"
+	"pipeline/engine/stage"
+	"pipeline/engine/yamldoc"
+)
+
+// loadPlan loads and checks the spec named by the first argument.
+func loadPlan(c *cli.Context) (*stage.Plan, error) {
+	if c.NArg() != 1 {
+		return nil, cli.Exit(fmt.Sprintf("usage: pipeline %s SPEC (one spec file, e.g. configs/banking.yaml)", c.Command.Name), 2)
+	}
+	env, err := yamldoc.NewEnv(c.String("env-file"))
+	if err != nil {
+		return nil, err
+	}
+	plan, err := engine.Load(c.Args().First(), env, registry())
+	if err != nil {
+		return nil, cli.Exit(yamldoc.Details(err), 1)
+	}
+	return plan, nil
+}
+
+// logger logs to stderr: stage events with -v, warnings otherwise.
+func logger(c *cli.Context) *slog.Logger {
+	level := slog.LevelWarn
+	if c.Bool("verbose") {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// printSummary prints one line per stage and the dead letters.
+func printSummary(w io.Writer, sum engine.Summary) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "stage\tkind\tin\tout\tdead\tseconds\trecords/s\t")
+	for _, s := range sum.Stages {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%.3f\t%.0f\t\n", s.Name, s.Kind, s.Stats.In, s.Stats.Out, s.Stats.Dead, s.Stats.Elapsed.Seconds(), s.Stats.Rate())
+	}
+	tw.Flush()
+	if n := sum.Dead(); n > 0 {
+		fmt.Fprintf(w, "%d dead letters:\n", n)
+		for i, d := range sum.DeadLetters {
+			if i == 10 {
+				fmt.Fprintf(w, "  ... and %d more (see the dead-letter file)\n", n-10)
+				break
+			}
+			fmt.Fprintf(w, "  %s [%s]: %s\n", d.Source, d.Stage, d.Reason)
+		}
+	}
+}

@@ -1,0 +1,68 @@
+// Command pipeline runs declarative data pipelines described in YAML specs,
+// with business rules written as expr expressions in rule files.
+//
+// It wires connectors (csv files, memory, MySQL, Kafka) to the engine and
+// holds no logic of its own: see the engine package.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"pipeline/engine/yamldoc"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	app := newApp()
+	err := app.RunContext(ctx, interspersed(app, os.Args))
+	stop()
+	if err != nil {
+		var exit cli.ExitCoder
+		if errors.As(err, &exit) {
+			if msg := exit.Error(); msg != "" {
+				fmt.Fprintln(os.Stderr, msg)
+			}
+			os.Exit(exit.ExitCode())
+		}
+		fmt.Fprintln(os.Stderr, "pipeline: "+yamldoc.Details(err))
+		os.Exit(1)
+	}
+}
+
+func newApp() *cli.App {
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
+	return &cli.App{
+		Name:    "pipeline",
+		Usage:   "run declarative data pipelines: YAML specs, expr rules, CSV, Kafka and MySQL",
+		Version: version(),
+		Description: `A spec (configs/*.yaml) declares connectors, table and topic schemas, and
+stages in order: load, publish, stream, batch, export. Business rules live in
+rule files (rules/*.yaml) as expr expressions, compiled once and type-checked
+against the schemas they read.
+
+Typical day:
+   pipeline lint configs/banking.yaml       check specs and every rule they use
+   pipeline test rules                      run the tests written in rule files
+   pipeline dry-run configs/banking.yaml    run offline over CSV fixtures
+   pipeline run configs/banking.yaml        run against Kafka and MySQL`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "env-file", Value: ".env", Usage: "read variables for ${VAR} from `FILE` when it exists (the process environment wins)"},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log each stage as it starts and ends"},
+		},
+		Commands: []*cli.Command{
+			dryRunCommand(),
+			lintCommand(),
+			testCommand(),
+			versionCommand(),
+		},
+		EnableBashCompletion: true,
+		HideHelpCommand:      true,
+	}
+}
