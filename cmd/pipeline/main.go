@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -19,6 +20,11 @@ import (
 )
 
 func main() {
+	// Pipelines allocate many small, short-lived values; trading memory for
+	// fewer collections roughly halves GC time. GOGC still wins when set.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	app := newApp()
 	err := app.RunContext(ctx, interspersed(app, os.Args))
@@ -55,7 +61,11 @@ Typical day:
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "env-file", Value: ".env", Usage: "read variables for ${VAR} from `FILE` when it exists (the process environment wins)"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log each stage as it starts and ends"},
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile to `FILE` (for performance work)"},
+			&cli.StringFlag{Name: "memprofile", Usage: "write an allocation profile to `FILE` at exit (for performance work)"},
 		},
+		Before: startProfile,
+		After:  stopProfile,
 		Commands: []*cli.Command{
 			dryRunCommand(),
 			lintCommand(),

@@ -238,6 +238,11 @@ func (c *compiler) addRule(id string, r *ruleSpec) {
 			cr.sets = append(cr.sets, a)
 		}
 	}
+	cr.boxed = [3]any{cr.id, cr.outcome, nil}
+	if len(cr.reason.progs) == 0 {
+		reason, _ := cr.reason.render(nil)
+		cr.boxed[2] = reason
+	}
 	c.rs.rules = append(c.rs.rules, cr)
 }
 
@@ -278,7 +283,7 @@ func (c *compiler) assignment(s yamldoc.Entry[yamldoc.String]) (assign, bool) {
 	if got := a.prog.Node().Type(); got != nil && got.Kind() != reflect.Interface {
 		k := schema.TypeOfGo(got)
 		if k == schema.Invalid || !a.typ.AssignableFrom(schema.Type{Kind: k, Nullable: a.typ.Nullable}) {
-			c.errorf(s.Value.Pos, "%s is %s but this expression gives %s", s.Key, a.typ, got)
+			c.errorf(s.Value.Pos, "%s is %s but this expression gives %s", s.Key, a.typ, strings.ReplaceAll(got.String(), "decimal.Decimal", "decimal"))
 			return a, false
 		}
 	}
@@ -323,9 +328,6 @@ func (c *compiler) compileExpr(s yamldoc.String, extra []expr.Option) *vm.Progra
 		c.exprError(s, err)
 		return nil
 	}
-	for k := range fp.used {
-		c.used[k] = true
-	}
 	return prog
 }
 
@@ -333,19 +335,48 @@ func (c *compiler) compileExpr(s yamldoc.String, extra []expr.Option) *vm.Progra
 func (c *compiler) exprError(s yamldoc.String, err error) {
 	var fe *file.Error
 	if !errors.As(err, &fe) {
-		c.errorf(s.Pos, "%v", err)
+		c.errorf(s.Pos, "%s", strings.ReplaceAll(err.Error(), "decimal.Decimal", "decimal"))
 		return
 	}
 	pos := c.exprPos(s, fe.Line, fe.Column)
-	msg := fe.Message
+	msg := strings.ReplaceAll(fe.Message, "decimal.Decimal", "decimal")
 	if strings.Contains(msg, "unknown field") || strings.Contains(msg, "unknown name") {
 		msg += " (declare it under inputs, or check its spelling)"
 	}
 	c.d.Add(c.f.Errorf(pos, "%s", msg))
 }
 
-// refs lists the record fields read by any expression, for binding.
+// refs lists the record fields the programs that run through the VM read,
+// for binding. Assignments that merely copy a field read it directly.
 func (c *compiler) refs() {
+	progs := []*vm.Program{c.rs.decide}
+	for _, l := range c.rs.lets {
+		progs = append(progs, l.prog)
+	}
+	sets := append([]assign(nil), c.rs.then...)
+	for _, r := range c.rs.rules {
+		progs = append(progs, r.when)
+		progs = append(progs, r.reason.progs...)
+		sets = append(sets, r.sets...)
+	}
+	for _, a := range sets {
+		if a.copyInput < 0 {
+			progs = append(progs, a.prog)
+		}
+	}
+	for _, p := range progs {
+		if p == nil {
+			continue
+		}
+		v := &identVisitor{names: map[string]bool{}}
+		node := p.Node()
+		ast.Walk(&node, v)
+		for name := range v.names {
+			if c.fields[name] {
+				c.used[name] = true
+			}
+		}
+	}
 	for i, in := range c.rs.Inputs {
 		if !in.Record {
 			continue

@@ -32,6 +32,8 @@ type Evaluator struct {
 	outputs []any
 	pending []any
 	letsSet bool
+	last    *rule  // the rule that decided the last record
+	version any    // the ruleset version, boxed once
 	wrote   uint64 // bit i: the last Eval wrote into the row of input i
 }
 
@@ -87,6 +89,27 @@ func sameKind(a, b schema.Type) bool {
 	return a.Kind == b.Kind || (a.Kind == schema.DateTime && b.Kind == schema.Date)
 }
 
+// DecisionValues stores d, the last decision of e, into four values (rule,
+// outcome, reason, version) as a row holds them. Constant parts are boxed
+// once per ruleset, so this allocates only for reasons with placeholders.
+func (e *Evaluator) DecisionValues(d Decision, vals []any) {
+	if e.version == nil {
+		e.version = e.rs.Version
+	}
+	vals[3] = e.version
+	r := e.last
+	if r == nil || r.id != d.Rule {
+		vals[0], vals[1], vals[2] = d.Rule, d.Outcome, d.Reason
+		return
+	}
+	vals[0], vals[1] = r.boxed[0], r.boxed[1]
+	if r.boxed[2] != nil {
+		vals[2] = r.boxed[2]
+	} else {
+		vals[2] = d.Reason
+	}
+}
+
 // Layout returns the schema rows of the named record input must have.
 func (e *Evaluator) Layout(input int) *schema.Schema { return e.layouts[input] }
 
@@ -105,6 +128,7 @@ func (e *Evaluator) Eval(vals []any) (Decision, error) {
 	if err != nil || r == nil {
 		return Decision{Version: e.rs.Version}, err
 	}
+	e.last = r
 	d := Decision{Rule: r.id, Outcome: r.outcome, Version: e.rs.Version}
 	if len(r.reason.progs) > 0 {
 		if err := e.setLets(); err != nil {
@@ -148,6 +172,7 @@ func (e *Evaluator) bind(vals []any) error {
 	}
 	e.letsSet = false
 	e.wrote = 0
+	e.last = nil
 	return nil
 }
 

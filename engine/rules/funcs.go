@@ -207,36 +207,49 @@ func pow10(n int) int64 {
 }
 
 // zip5 returns the first standalone run of exactly five digits in s (what
-// the regular expression \b\d{5}\b finds), or "" when there is none.
+// the regular expression \b\d{5}\b finds), or "" when there is none. Word
+// characters around it are letters, digits and _, as for \b. It looks only
+// at runs of digits, so most bytes cost one comparison.
 func zip5(s string) string {
-	start := -1
-	for i := 0; i <= len(s); {
-		r, size := rune(0), 1
-		if i < len(s) {
-			r, size = utf8.DecodeRuneInString(s[i:])
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			continue
 		}
-		word := i < len(s) && (r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r))
-		switch {
-		case word && start < 0:
-			start = i
-		case !word && start >= 0:
-			if i-start == 5 && allDigits(s[start:i]) {
-				return s[start:i]
-			}
-			start = -1
+		j := i + 1
+		for j < len(s) && isDigit(s[j]) {
+			j++
 		}
-		i += size
+		if j-i == 5 && !wordBefore(s, i) && !wordAt(s, j) {
+			return s[i:j]
+		}
+		i = j
 	}
 	return ""
 }
 
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+func isWord(r rune) bool {
+	return r == '_' || ('0' <= r && r <= '9') || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') ||
+		(r >= utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)))
+}
+
+// wordBefore reports whether a word character ends just before s[i].
+func wordBefore(s string, i int) bool {
+	if i == 0 {
+		return false
 	}
-	return true
+	r, _ := utf8.DecodeLastRuneInString(s[:i])
+	return isWord(r)
+}
+
+// wordAt reports whether a word character starts at s[j].
+func wordAt(s string, j int) bool {
+	if j >= len(s) {
+		return false
+	}
+	r, _ := utf8.DecodeRuneInString(s[j:])
+	return isWord(r)
 }
 
 // pick returns min (sign -1) or max (sign 1) of two numbers; ints stay ints.

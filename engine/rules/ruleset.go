@@ -93,7 +93,6 @@ type let struct {
 	name string
 	prog *vm.Program
 	src  string
-	deps []string // lets it reads
 }
 
 type rule struct {
@@ -104,14 +103,9 @@ type rule struct {
 	reason  template
 	sets    []assign
 	pos     yamldoc.Pos
-}
-
-// whenSource returns the rule's condition as written, or "true" for the default.
-func (r *rule) whenSource() string {
-	if r.when == nil {
-		return "true"
-	}
-	return r.whenSrc
+	// boxed holds id, outcome and (when constant) reason as interface
+	// values, made once, so that filling a row per record allocates nothing.
+	boxed [3]any
 }
 
 // assign is one `set` entry: a record field or an output receives a value.
