@@ -68,6 +68,8 @@ type Options struct {
 	Log *slog.Logger
 	// Follow keeps stream stages consuming until the context ends.
 	Follow bool
+	// Group overrides the consumer group of stream stages ("" keeps the spec's).
+	Group string
 }
 
 // Pipeline is an opened plan: its connectors, tables and topics.
@@ -162,6 +164,9 @@ func (p *Pipeline) Topic(ctx context.Context, ref spec.Ref, ts port.TopicSpec) (
 	return t, nil
 }
 
+// Connector implements stage.Resources.
+func (p *Pipeline) Connector(ref spec.Ref) port.Connector { return p.conns[ref.Connector] }
+
 // Files implements stage.Resources.
 func (p *Pipeline) Files(ctx context.Context, ref spec.Ref) (port.Files, error) {
 	c, ok := p.conns[ref.Connector].(port.Files)
@@ -197,7 +202,7 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 	if err != nil {
 		return sum, err
 	}
-	rt := &stage.Runtime{Resources: p, Log: p.log, Follow: p.opts.Follow, ExportDir: p.opts.ExportDir,
+	rt := &stage.Runtime{Resources: p, Log: p.log, Follow: p.opts.Follow, Group: p.opts.Group, ExportDir: p.opts.ExportDir,
 		DeadLetter: func(d port.DeadLetter) {
 			p.mu.Lock()
 			p.dead = append(p.dead, d)

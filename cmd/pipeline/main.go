@@ -67,6 +67,7 @@ Typical day:
 		Before: startProfile,
 		After:  stopProfile,
 		Commands: []*cli.Command{
+			runCommand(),
 			dryRunCommand(),
 			lintCommand(),
 			testCommand(),

@@ -85,7 +85,7 @@ func (s *Schema) Names() []string {
 
 // KeyName returns the key column's name, or "".
 func (s *Schema) KeyName() string {
-	if s.Key < 0 {
+	if s.Key < 0 || s.Key >= len(s.Columns) { // the zero Schema has Key 0 but no columns
 		return ""
 	}
 	return s.Columns[s.Key].Name
@@ -93,7 +93,7 @@ func (s *Schema) KeyName() string {
 
 // KeyOf returns the key value of r, or nil when the schema has no key.
 func (s *Schema) KeyOf(r Row) any {
-	if s.Key < 0 {
+	if s.Key < 0 || s.Key >= len(s.Columns) {
 		return nil
 	}
 	return r[s.Key]

@@ -117,10 +117,11 @@ func (t Type) Coerce(v any) (any, error) {
 		}
 		return nil, ErrNull
 	}
+	// Values that already fit are returned as they are: boxed once, never again.
 	switch t.Kind {
 	case Int:
-		if n, ok := v.(int); ok {
-			return n, nil
+		if _, ok := v.(int); ok {
+			return v, nil
 		}
 	case Decimal:
 		switch x := v.(type) {
@@ -128,21 +129,21 @@ func (t Type) Coerce(v any) (any, error) {
 			if t.Scale != AnyScale && x.Scale() > t.Scale {
 				return x.Round(t.Scale), nil
 			}
-			return v, nil // already boxed: no new allocation
+			return v, nil
 		case int:
 			return decimal.New(int64(x), 0)
 		}
 	case String:
-		if s, ok := v.(string); ok {
-			return s, nil
+		if _, ok := v.(string); ok {
+			return v, nil
 		}
 	case Date, DateTime:
-		if d, ok := v.(time.Time); ok {
-			return d, nil
+		if _, ok := v.(time.Time); ok {
+			return v, nil
 		}
 	case Bool:
-		if b, ok := v.(bool); ok {
-			return b, nil
+		if _, ok := v.(bool); ok {
+			return v, nil
 		}
 	}
 	return nil, fmt.Errorf("a %T value does not fit a %s column", v, t)

@@ -33,10 +33,12 @@ type Connector struct {
 // UnmarshalNode takes "kind" and keeps every other key as an option.
 func (c *Connector) UnmarshalNode(d *yamldoc.Decoder, n *yaml.Node) error {
 	c.Pos = d.File.Pos(n)
-	var all yamldoc.Map[yamldoc.String]
-	if err := d.Decode(n, &all); err != nil {
-		return nil // recorded in d
+	if n.Kind != yaml.MappingNode && n.Tag != "!!null" {
+		_ = d.Decode(n, &c.Options) // records the error
+		return nil
 	}
+	var all yamldoc.Map[yamldoc.String]
+	_ = d.Decode(n, &all) // errors are recorded in d; d.Decode returns earlier ones too
 	for _, e := range all {
 		if e.Key == "kind" {
 			c.Kind = e.Value
@@ -88,7 +90,17 @@ type Stage struct {
 	BatchSize int                         `yaml:"batch_size"`
 
 	// batch
-	Steps []Step `yaml:"steps"`
+	Steps  []Step `yaml:"steps"`
+	OnlyIf *Guard `yaml:"only_if"`
+}
+
+// Guard makes a batch stage run only when some row of a table matches a
+// condition, so that running it again with nothing new to do changes nothing.
+type Guard struct {
+	From  yamldoc.String `yaml:"from"`
+	As    yamldoc.String `yaml:"as"`
+	Where yamldoc.String `yaml:"where"`
+	Pos   yamldoc.Pos    `yaml:"-"`
 }
 
 // Stage kinds and the keys each accepts.
@@ -97,7 +109,7 @@ var stageKeys = map[string][]string{
 	"export":  {"name", "kind", "copy"},
 	"publish": {"name", "kind", "from", "to"},
 	"stream":  {"name", "kind", "from", "as", "group", "lookup", "rules", "save", "to", "emit", "batch_size"},
-	"batch":   {"name", "kind", "steps"},
+	"batch":   {"name", "kind", "steps", "only_if"},
 }
 
 // StageKinds returns the stage kinds a spec may use.
@@ -134,12 +146,16 @@ func (s *Stage) UnmarshalNode(d *yamldoc.Decoder, n *yaml.Node) error {
 			}
 		}
 	}
+	taken := *n // the keys this kind takes: the others are reported once, here, and not decoded
+	taken.Content = nil
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if k := n.Content[i]; !slices.Contains(keys, k.Value) {
 			d.Errorf(k, "a %s stage has no key %q (keys: %s)", kind, k.Value, strings.Join(keys, ", "))
+		} else {
+			taken.Content = append(taken.Content, k, n.Content[i+1])
 		}
 	}
-	_ = d.Decode(n, (*plainStage)(s))
+	_ = d.Decode(&taken, (*plainStage)(s))
 	if !s.Name.Set() {
 		d.Errorf(n, "stage has no \"name\"")
 	}

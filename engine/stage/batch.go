@@ -2,6 +2,7 @@ package stage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -12,10 +13,19 @@ import (
 	"pipeline/engine/yamldoc"
 )
 
-// batchStage runs set-based steps over tables, in order.
+// batchStage runs set-based steps over tables, in order. When the tables
+// live in a port.Transactor the whole stage is one transaction.
 type batchStage struct {
 	name  string
 	steps []*step
+	guard *guard
+}
+
+// guard is a batch stage's only_if: a table and a filter.
+type guard struct {
+	ref    spec.Ref
+	schema *schema.Schema
+	where  *bound
 }
 
 func (s *batchStage) Name() string { return s.name }
@@ -49,7 +59,55 @@ func (b *builder) batchStage(st *spec.Stage) Runner {
 	if len(s.steps) != len(st.Steps) {
 		return nil
 	}
+	if g := st.OnlyIf; g != nil {
+		s.guard = &guard{}
+		var ok bool
+		if s.guard.ref, s.guard.schema, ok = b.tableRef(g.From, "only_if from"); !ok {
+			return nil
+		}
+		as := g.As.Value
+		if as == "" {
+			as = s.guard.schema.Name
+		}
+		sc := &scope{}
+		sc.addRecord(as, s.guard.schema)
+		if !g.Where.Set() {
+			b.errorf(g.Pos, "only_if needs a where: the condition some row must meet")
+			return nil
+		}
+		if s.guard.where = b.filter(sc, g.Where, s.name+" only_if"); s.guard.where == nil {
+			return nil
+		}
+	}
 	return s
+}
+
+// errFound stops a scan at the first row a guard matches.
+var errFound = errors.New("found")
+
+// due reports whether the guard lets the stage run: some row matches.
+func (g *guard) due(ctx context.Context, rt *Runtime) (bool, error) {
+	t, err := rt.Resources.Table(ctx, g.ref, g.schema)
+	if err != nil {
+		return false, err
+	}
+	e := g.where.evaluator()
+	vars := make([]any, 1)
+	err = t.Scan(ctx, func(r schema.Row) error {
+		vars[0] = r
+		ok, err := e.matches(vars)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return errFound
+		}
+		return nil
+	})
+	if errors.Is(err, errFound) {
+		return true, nil
+	}
+	return false, err
 }
 
 func (b *builder) step(stage string, i int, sp *spec.Step) *step {
@@ -128,14 +186,61 @@ func (b *builder) step(stage string, i int, sp *spec.Step) *step {
 func (s *batchStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	start := time.Now()
 	var st Stats
-	for _, p := range s.steps {
-		if err := p.run(ctx, rt, s.name, &st); err != nil {
-			st.Elapsed = time.Since(start)
-			return st, fmt.Errorf("stage %s, step %s: %w", s.name, p.name, err)
+	run := func(ctx context.Context) error {
+		st = Stats{}
+		if s.guard != nil {
+			due, err := s.guard.due(ctx, rt)
+			if err != nil {
+				return fmt.Errorf("stage %s: only_if: %w", s.name, err)
+			}
+			if !due {
+				if rt.Log != nil {
+					rt.Log.Info("nothing to do: no row meets only_if", "stage", s.name)
+				}
+				return nil
+			}
 		}
+		for _, p := range s.steps {
+			if err := p.run(ctx, rt, s.name, &st); err != nil {
+				return fmt.Errorf("stage %s, step %s: %w", s.name, p.name, err)
+			}
+		}
+		return nil
+	}
+	var err error
+	if tx := s.transactor(rt); tx != nil {
+		err = tx.InTx(ctx, run)
+	} else {
+		err = run(ctx)
 	}
 	st.Elapsed = time.Since(start)
-	return st, nil
+	return st, err
+}
+
+// transactor returns the connector that can make the whole stage atomic:
+// the one holding every table the stage reads and writes, when it is a
+// port.Transactor. Otherwise nil.
+func (s *batchStage) transactor(rt *Runtime) port.Transactor {
+	var refs []spec.Ref
+	for _, p := range s.steps {
+		refs = append(refs, p.target)
+		if p.agg != nil {
+			refs = append(refs, p.agg.ref)
+		}
+		for _, l := range p.lookups {
+			refs = append(refs, l.ref)
+		}
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	for _, r := range refs[1:] {
+		if r.Connector != refs[0].Connector {
+			return nil
+		}
+	}
+	tx, _ := rt.Resources.Connector(refs[0]).(port.Transactor)
+	return tx
 }
 
 // run executes one step: every row of the target table that passes the
@@ -158,9 +263,9 @@ func (p *step) run(ctx context.Context, rt *Runtime, stage string, st *Stats) er
 	// Collect the rows to evaluate first: lookups are then read in batches,
 	// and the table is not written while it is scanned.
 	var vars [][]any
+	v := make([]any, len(p.sc.names)) // the row in hand; kept rows get their own copy
 	err = table.Scan(ctx, func(r schema.Row) error {
 		st.In++
-		v := make([]any, len(p.sc.names))
 		v[0] = r
 		if p.agg != nil {
 			p.agg.bind(v, groups[r[p.schema.Key]])
@@ -175,8 +280,9 @@ func (p *step) run(ctx context.Context, rt *Runtime, stage string, st *Stats) er
 				return nil
 			}
 		}
-		v[0] = r.Clone()
-		vars = append(vars, v)
+		kept := append([]any(nil), v...)
+		kept[0] = r.Clone()
+		vars = append(vars, kept)
 		return nil
 	})
 	if err != nil {

@@ -19,6 +19,9 @@ type Resources interface {
 	Table(ctx context.Context, ref spec.Ref, s *schema.Schema) (port.Table, error)
 	Topic(ctx context.Context, ref spec.Ref, t port.TopicSpec) (port.Topic, error)
 	Files(ctx context.Context, ref spec.Ref) (port.Files, error)
+	// Connector returns the connector a reference names, for optional
+	// interfaces such as port.Committer and port.Transactor.
+	Connector(ref spec.Ref) port.Connector
 }
 
 // Runtime is what a runner needs while it runs.

@@ -195,13 +195,19 @@ type streamRun struct {
 	vars   [][]any // per message of the batch: scope values, then decision and output
 	ok     []bool
 	outs   []schema.Row
+	dec    schema.Row // the decision record, reused: emit copies its values out
+	// store, when the output table's connector commits batches with their
+	// offsets, makes the stage effectively-once (see port.Committer).
+	store   port.Committer
+	group   string
+	offsets []port.Offset
 }
 
 func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	start := time.Now()
 	var st Stats
 	r := &streamRun{s: s, rt: rt, st: &st, rules: s.rules.evaluator(), emit: s.emit.evaluator(),
-		tables: map[string]port.Table{}, cache: map[string]map[any]schema.Row{},
+		tables: map[string]port.Table{}, cache: map[string]map[any]schema.Row{}, dec: make(schema.Row, 4),
 		dirty: map[string][]schema.Row{}, marked: map[string]map[any]bool{}}
 	topic, err := rt.Resources.Topic(ctx, s.topic, s.tspec)
 	if err != nil {
@@ -222,13 +228,54 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 		r.cache[ref.String()] = map[any]schema.Row{}
 		r.marked[ref.String()] = map[any]bool{}
 	}
-	group := s.group
+	r.group = s.group
 	if rt.Group != "" {
-		group = rt.Group
+		r.group = rt.Group
 	}
-	err = topic.Consume(ctx, port.ConsumeOptions{Group: group, BatchSize: s.batchSize, Follow: rt.Follow}, r.batch)
+	opts := port.ConsumeOptions{Group: r.group, BatchSize: s.batchSize, Follow: rt.Follow}
+	if r.store = r.committer(rt); r.store != nil {
+		opts.Positions = r.positions
+	}
+	err = topic.Consume(ctx, opts, r.batch)
 	st.Elapsed = time.Since(start)
 	return st, err
+}
+
+// committer returns the store that commits this stage's batches with their
+// offsets: the output table's connector, when it is a port.Committer and
+// also holds every table the stage saves. Otherwise nil: tables are written
+// one by one and the topic keeps the group's offsets.
+func (r *streamRun) committer(rt *Runtime) port.Committer {
+	c, ok := rt.Resources.Connector(r.s.out).(port.Committer)
+	if !ok {
+		return nil
+	}
+	for _, l := range r.s.lookups {
+		if l.save && l.ref.Connector != r.s.out.Connector {
+			return nil
+		}
+	}
+	return c
+}
+
+// positions gives the topic the offsets committed with the stage's writes.
+// Partition ownership may have changed, so the per-key state cached by the
+// stage is dropped and read again from the store.
+func (r *streamRun) positions(ctx context.Context, parts []int32) (map[int32]int64, error) {
+	for _, c := range r.cache {
+		clear(c)
+	}
+	all, err := r.store.Offsets(ctx, r.group, r.s.tspec.Name)
+	if err != nil {
+		return nil, fmt.Errorf("stage %s: reading committed offsets: %w", r.s.name, err)
+	}
+	out := make(map[int32]int64, len(parts))
+	for _, p := range parts {
+		if o, ok := all[p]; ok {
+			out[p] = o
+		}
+	}
+	return out, nil
 }
 
 // batch decides one batch of messages and writes its results.
@@ -263,7 +310,55 @@ func (r *streamRun) batch(ctx context.Context, msgs []port.Message) error {
 			r.decide(m, r.vars[i])
 		}
 	}
+	r.offsets = batchOffsets(r.offsets[:0], msgs)
+	if r.store != nil {
+		return r.commit(ctx)
+	}
 	return r.flush(ctx)
+}
+
+// batchOffsets returns the range of offsets msgs cover in each partition.
+func batchOffsets(out []port.Offset, msgs []port.Message) []port.Offset {
+	for _, m := range msgs {
+		found := false
+		for i := range out {
+			if out[i].Partition == m.Source.Partition && out[i].Topic == m.Source.Topic {
+				out[i].From = min(out[i].From, m.Source.Offset)
+				out[i].Next = max(out[i].Next, m.Source.Offset+1)
+				found = true
+				break
+			}
+		}
+		if !found {
+			out = append(out, port.Offset{Topic: m.Source.Topic, Partition: m.Source.Partition, From: m.Source.Offset, Next: m.Source.Offset + 1})
+		}
+	}
+	return out
+}
+
+// commit writes the batch's output rows, changed state and offsets in one
+// transaction of the store: all of it or none, and never twice.
+func (r *streamRun) commit(ctx context.Context) error {
+	b := port.Batch{Group: r.group, Offsets: r.offsets}
+	if len(r.outs) > 0 {
+		b.Writes = append(b.Writes, port.TableWrite{Table: r.s.outSchema.Name, Rows: r.outs})
+	}
+	for _, l := range r.s.lookups {
+		id := l.ref.String()
+		if rows := r.dirty[id]; l.save && len(rows) > 0 {
+			b.Writes = append(b.Writes, port.TableWrite{Table: l.schema.Name, Rows: rows})
+		}
+	}
+	if err := r.store.Commit(ctx, b); err != nil {
+		return fmt.Errorf("stage %s: committing a batch of %d records: %w", r.s.name, len(r.outs), err)
+	}
+	r.st.Out += int64(len(r.outs))
+	r.outs = make([]schema.Row, 0, cap(r.outs))
+	for id := range r.dirty {
+		r.dirty[id] = r.dirty[id][:0]
+		clear(r.marked[id])
+	}
+	return nil
 }
 
 // fetch resolves one lookup for every message of the batch, reading the
@@ -320,7 +415,8 @@ func (r *streamRun) decide(m port.Message, vars []any) {
 		return
 	}
 	nv := len(s.sc.names)
-	vars[nv] = schema.Row{d.Rule, d.Outcome, d.Reason, d.Version}
+	r.rules.DecisionValues(d, r.dec)
+	vars[nv] = r.dec
 	out := s.outSchema.NewRow()
 	vars[nv+1] = out
 	if _, err := r.emit.eval(vars); err != nil {

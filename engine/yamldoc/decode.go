@@ -1,11 +1,14 @@
 package yamldoc
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -54,6 +57,9 @@ type Decoder struct {
 	Env    Env
 	Expand bool
 	errs   Errors
+
+	aliases []*yaml.Node // anchors whose values are being decoded through aliases
+	aliased int          // values decoded through aliases
 }
 
 // Errorf records a positioned error at node n and returns it.
@@ -84,7 +90,21 @@ var (
 
 func (d *Decoder) decode(n *yaml.Node, v reflect.Value) {
 	if n.Kind == yaml.AliasNode {
+		if slices.Contains(d.aliases, n.Alias) {
+			d.Errorf(n, "alias *%s is inside the value of its own anchor", n.Value)
+			return
+		}
+		d.aliases = append(d.aliases, n.Alias)
+		defer func() { d.aliases = d.aliases[:len(d.aliases)-1] }()
 		n = n.Alias
+	}
+	if len(d.aliases) > 0 {
+		if d.aliased++; d.aliased > maxAliased {
+			if d.aliased == maxAliased+1 {
+				d.Errorf(n, "aliases expand to more than %d values", maxAliased)
+			}
+			return
+		}
 	}
 	if v.CanAddr() && v.Addr().Type().Implements(unmarshalerType) {
 		if err := v.Addr().Interface().(Unmarshaler).UnmarshalNode(d, n); err != nil {
@@ -124,7 +144,11 @@ func (d *Decoder) decode(n *yaml.Node, v reflect.Value) {
 		}
 	case reflect.Int, reflect.Int64, reflect.Int32:
 		if s, ok := d.scalar(n, "a whole number"); ok {
-			i, err := strconv.ParseInt(s, 10, 64)
+			i, err := strconv.ParseInt(s, 10, v.Type().Bits())
+			if errors.Is(err, strconv.ErrRange) {
+				d.Errorf(n, "%q is out of range for %s", s, v.Type())
+				return
+			}
 			if err != nil {
 				d.Errorf(n, "%q is not a whole number", s)
 				return
@@ -144,6 +168,10 @@ func (d *Decoder) decode(n *yaml.Node, v reflect.Value) {
 		d.Errorf(n, "cannot decode into %s", v.Type())
 	}
 }
+
+// maxAliased bounds the values decoded through aliases, which yaml.v3 does
+// not bound when it parses into nodes ("billion laughs").
+const maxAliased = 1 << 20
 
 func (d *Decoder) has(e *Error) bool {
 	for _, x := range d.errs {
@@ -169,8 +197,8 @@ func (d *Decoder) scalar(n *yaml.Node, want string) (string, bool) {
 	s, off, err := d.Env.Expand(n.Value)
 	if err != nil {
 		pos := d.File.Pos(n)
-		if n.Style == 0 {
-			pos = pos.Shift(off)
+		if before := n.Value[:off]; n.Style == 0 && strings.Contains(d.File.Line(n.Line), before) {
+			pos = pos.Shift(utf8.RuneCountInString(before)) // columns count characters
 		}
 		d.Add(d.File.Errorf(pos, "%v", err))
 		return "", false
@@ -224,7 +252,7 @@ func (d *Decoder) decodeStruct(n *yaml.Node, v reflect.Value) {
 
 func fieldIndex(t reflect.Type, key string) (int, bool) {
 	for i := 0; i < t.NumField(); i++ {
-		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); name == key && name != "-" {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); name == key && name != "" && name != "-" {
 			return i, true
 		}
 	}

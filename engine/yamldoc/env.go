@@ -103,6 +103,8 @@ func closingBrace(s string, from int) int {
 	depth := 1
 	for j := from; j < len(s); j++ {
 		switch {
+		case s[j] == '$' && j+1 < len(s) && s[j+1] == '$': // an escaped $, as Expand reads it
+			j++
 		case s[j] == '$' && j+1 < len(s) && s[j+1] == '{':
 			depth++
 			j++

@@ -69,11 +69,45 @@ func (f *File) syntaxError(err error) error {
 			msg = strings.TrimSpace(tail)
 		}
 	}
+	switch {
+	case yamlParserProblems[msg]:
+		line++ // yaml.v3 counts the lines of parser errors from 0, and leaves out line 0
+	case line == 0 && !yamlNoLine(msg):
+		line = 1 // yaml.v3 leaves out the line of a scanner error on the first line
+	}
 	e := f.Errorf(Pos{File: f.Path, Line: line, Col: 1}, "invalid YAML: %s", msg)
 	if text := f.Line(line); strings.Contains(text, "?}") || strings.Contains(text, "?,") {
 		e.Msg += ` (inside {...} a trailing ? starts a YAML key: quote the value, e.g. "int?")`
 	}
 	return e
+}
+
+// yamlParserProblems are the messages of yaml.v3's parser errors (its
+// scanner errors have others).
+var yamlParserProblems = map[string]bool{
+	"did not find expected <stream-start>":   true,
+	"did not find expected <document start>": true,
+	"found undefined tag handle":             true,
+	"did not find expected node content":     true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected key":              true,
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found duplicate %TAG directive":         true,
+}
+
+// yamlNoLine reports whether msg is a yaml.v3 error that has no position:
+// one of its reader (encoding) errors or an unknown anchor.
+func yamlNoLine(msg string) bool {
+	for _, p := range []string{"control characters are not allowed", "invalid ", "incomplete UTF-",
+		"expected low surrogate area", "unexpected low surrogate area", "input error", "unknown anchor"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Pos returns the position of n in f.

@@ -1,0 +1,205 @@
+package yamldoc
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+func TestParse(t *testing.T) {
+	const hint = ` (inside {...} a trailing ? starts a YAML key: quote the value, e.g. "int?")`
+	tests := []struct {
+		name string
+		src  string
+		err  string // the Error text
+		line string // the source line the error shows
+	}{
+		{name: "empty", src: "", err: "t.yaml:1:1: file is empty"},
+		{name: "blank lines", src: "\n\n", err: "t.yaml:1:1: file is empty"},
+		{name: "comment only", src: "# nothing here\n", err: "t.yaml:1:1: file is empty", line: "# nothing here"},
+		{
+			name: "unclosed flow list",
+			src:  "name: x\nb: 2\nc: 3\nd: [1, 2\ne: 5\n",
+			err:  "t.yaml:4:1: invalid YAML: did not find expected ',' or ']'",
+			line: "d: [1, 2",
+		},
+		{
+			name: "unclosed flow mapping",
+			src:  "name: x\nb: 2\nc: {a: 1\n",
+			err:  "t.yaml:3:1: invalid YAML: did not find expected ',' or '}'",
+			line: "c: {a: 1",
+		},
+		{
+			name: "quote inside a quote",
+			src:  "name: x\nb: 2\nc: 'it's'\n",
+			err:  "t.yaml:3:1: invalid YAML: did not find expected key",
+			line: "c: 'it's'",
+		},
+		{
+			name: "list item in a mapping",
+			src:  "name: x\nc:\n  - 1\n  x: 2\n",
+			err:  "t.yaml:3:1: invalid YAML: did not find expected '-' indicator",
+			line: "  - 1",
+		},
+		{
+			name: "undefined tag handle",
+			src:  "name: x\nc: !foo!bar x\n",
+			err:  "t.yaml:2:1: invalid YAML: found undefined tag handle",
+			line: "c: !foo!bar x",
+		},
+		{
+			name: "parser error found after the first line",
+			src:  "- a\nb: 1\n",
+			err:  "t.yaml:2:1: invalid YAML: did not find expected '-' indicator",
+			line: "b: 1",
+		},
+		{
+			name: "scanner error",
+			src:  "name: x\nb: 2\nc: 3\n d: 4\n",
+			err:  "t.yaml:4:1: invalid YAML: mapping values are not allowed in this context",
+			line: " d: 4",
+		},
+		{
+			name: "scanner error on the first line",
+			src:  "a: b: c\n",
+			err:  "t.yaml:1:1: invalid YAML: mapping values are not allowed in this context",
+			line: "a: b: c",
+		},
+		{
+			name: "unclosed quote",
+			src:  "name: x\nc: \"abc\n",
+			err:  "t.yaml:2:1: invalid YAML: found unexpected end of stream",
+			line: "c: \"abc",
+		},
+		{
+			name: "end of file in a list", // at the line after the last
+			src:  "[a, b\n",
+			err:  "t.yaml:2:1: invalid YAML: did not find expected ',' or ']'",
+		},
+		{
+			name: "control character",
+			src:  "name: x\nb: \x01\n",
+			err:  "t.yaml: invalid YAML: control characters are not allowed",
+		},
+		{
+			name: "bad UTF-8",
+			src:  "name: x\nb: \xff\n",
+			err:  "t.yaml: invalid YAML: invalid leading UTF-8 octet",
+		},
+		{
+			name: "unknown anchor",
+			src:  "name: x\nb: *nowhere\n",
+			err:  "t.yaml: invalid YAML: unknown anchor 'nowhere' referenced",
+		},
+		{
+			name: "nullable type in a flow mapping",
+			src:  "name: x\ntables:\n  t:\n    key: id\n    columns: {id: int, amount: money?}\n",
+			err:  "t.yaml:5:1: invalid YAML: did not find expected ',' or '}'" + hint,
+			line: "    columns: {id: int, amount: money?}",
+		},
+		{
+			name: "nullable type in a flow mapping, not last",
+			src:  "name: x\ncolumns: {id: int?, name: string}\nb: 1\n",
+			err:  "t.yaml:2:1: invalid YAML: did not find expected ',' or '}'" + hint,
+			line: "columns: {id: int?, name: string}",
+		},
+		{
+			name: "nullable type in a flow mapping on the first line",
+			src:  "columns: {id: int?}\n",
+			err:  "t.yaml:1:1: invalid YAML: did not find expected ',' or '}'" + hint,
+			line: "columns: {id: int?}",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := Parse("t.yaml", []byte(tt.src))
+			if f != nil {
+				t.Errorf("Parse returned a file with an error")
+			}
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("Parse error %v (%T), want an *Error", err, err)
+			}
+			if e.Error() != tt.err {
+				t.Errorf("error:\n got %s\nwant %s", e.Error(), tt.err)
+			}
+			if e.Line != tt.line {
+				t.Errorf("error line %q, want %q", e.Line, tt.line)
+			}
+		})
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	data := []byte("a: " + strings.Repeat("x", MaxFileSize-3))
+	if _, err := Parse("t.yaml", data); err != nil {
+		t.Errorf("a file of MaxFileSize bytes: %v", err)
+	}
+	_, err := Parse("t.yaml", append(data, '\n'))
+	if got, want := errText(err), "t.yaml: file is 1048577 bytes; the limit is 1048576"; got != want {
+		t.Errorf("a file one byte too big:\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestParseRoot(t *testing.T) {
+	f := parse(t, "# comment\nname: x\nlist: [a, b]\n")
+	if f.Path != "t.yaml" || f.Root.Kind != yaml.MappingNode || f.Root.Line != 2 || f.Root.Column != 1 {
+		t.Errorf("Root = %+v", f.Root)
+	}
+	f = parse(t, "---\n")
+	if f.Root.Kind != yaml.ScalarNode || f.Root.Tag != "!!null" {
+		t.Errorf("Root of an empty document = %+v, want a null scalar", f.Root)
+	}
+	// Only the first document is read.
+	f = parse(t, "a: 1\n---\nb: 2\n")
+	if got := Keys(f.Root); len(got) != 1 || got[0] != "a" {
+		t.Errorf("keys of the first document = %q", got)
+	}
+}
+
+func TestLineAndPos(t *testing.T) {
+	f := parse(t, "a: 1\r\nb: [x, y]\r\n")
+	for n, want := range map[int]string{-1: "", 0: "", 1: "a: 1", 2: "b: [x, y]", 3: "", 4: ""} {
+		if got := f.Line(n); got != want {
+			t.Errorf("Line(%d) = %q, want %q", n, got, want)
+		}
+	}
+	y := f.Root.Content[3].Content[1]
+	if got, want := f.Pos(y), (Pos{File: "t.yaml", Line: 2, Col: 8}); got != want {
+		t.Errorf("Pos(y) = %v, want %v", got, want)
+	}
+	if got, want := f.Pos(nil), (Pos{File: "t.yaml"}); got != want {
+		t.Errorf("Pos(nil) = %v, want %v", got, want)
+	}
+}
+
+func TestReadFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "spec.yaml")
+	if err := os.WriteFile(path, []byte("name: x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Path != path || f.Root.Kind != yaml.MappingNode || f.Line(1) != "name: x" {
+		t.Errorf("ReadFile = %+v", f)
+	}
+	_, err = ReadFile(filepath.Join(dir, "missing.yaml"))
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadFile of a missing file: %v, want fs.ErrNotExist", err)
+	}
+	if err := os.WriteFile(path, []byte("a: [\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ReadFile(path)
+	if got, want := errText(err), path+":2:1: invalid YAML: did not find expected node content"; got != want {
+		t.Errorf("ReadFile of bad YAML:\n got %s\nwant %s", got, want)
+	}
+}
