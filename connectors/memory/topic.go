@@ -323,3 +323,21 @@ func (l *topicLog) group(name string) *group {
 
 // errNoHandler is returned by Consume when it is given no handler.
 var errNoHandler = errors.New("no handler")
+
+// Truncate removes every record of the topic and every group's position,
+// so offsets start again at 0. It waits for no consumer: call it when none runs.
+func (t *Topic) Truncate(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	l := t.log
+	l.mu.Lock()
+	for i := range l.parts {
+		l.parts[i] = nil
+	}
+	l.groups = map[string]*group{}
+	l.next = 0
+	l.signal()
+	l.mu.Unlock()
+	return nil
+}

@@ -494,3 +494,38 @@ func BenchmarkPublishConsume(b *testing.B) {
 		})
 	}
 }
+
+func TestTopicTruncate(t *testing.T) {
+	ctx := context.Background()
+	s := schema.MustNew("t", []schema.Column{{Name: "k", Type: schema.IntType}}, "")
+	tp, err := New().Topic(ctx, port.TopicSpec{Name: "t", Schema: s, Key: "k", Partitions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		n := 0
+		err := tp.Consume(ctx, port.ConsumeOptions{Group: "g"}, func(_ context.Context, ms []port.Message) error {
+			n += len(ms)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if err := tp.Publish(ctx, []schema.Row{{1}, {2}, {3}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 3 {
+		t.Fatalf("consumed %d, want 3", n)
+	}
+	if err := tp.Truncate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.Publish(ctx, []schema.Row{{4}, {5}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 2 {
+		t.Errorf("after truncate consumed %d, want the 2 new records", n)
+	}
+}

@@ -80,6 +80,11 @@ type Topic interface {
 	// returns nil, the batch's offsets count as consumed (committed to the
 	// group unless opts.Positions is set).
 	Consume(ctx context.Context, opts ConsumeOptions, handle func(context.Context, []Message) error) error
+	// Truncate removes every record, for a run that starts from a clean
+	// state. Offsets stored by consumers stay meaningful: a later record
+	// never reuses the offset of a removed one, unless the topic also
+	// forgets every group's position (as memory topics do).
+	Truncate(ctx context.Context) error
 }
 
 // RowError is a row that could not be read. Readers return it for one bad

@@ -33,12 +33,11 @@ type Connector struct {
 // UnmarshalNode takes "kind" and keeps every other key as an option.
 func (c *Connector) UnmarshalNode(d *yamldoc.Decoder, n *yaml.Node) error {
 	c.Pos = d.File.Pos(n)
-	if n.Kind != yaml.MappingNode && n.Tag != "!!null" {
-		_ = d.Decode(n, &c.Options) // records the error
-		return nil
-	}
 	var all yamldoc.Map[yamldoc.String]
-	_ = d.Decode(n, &all) // errors are recorded in d; d.Decode returns earlier ones too
+	before := errCount(d)
+	if _ = d.Decode(n, &all); errCount(d) > before { // d.Decode returns earlier errors too
+		return nil // recorded in d
+	}
 	for _, e := range all {
 		if e.Key == "kind" {
 			c.Kind = e.Value
@@ -50,6 +49,12 @@ func (c *Connector) UnmarshalNode(d *yamldoc.Decoder, n *yaml.Node) error {
 		return d.File.Errorf(c.Pos, "connector has no \"kind\"")
 	}
 	return nil
+}
+
+// errCount returns the number of errors d has recorded.
+func errCount(d *yamldoc.Decoder) int {
+	es, _ := d.Err().(yamldoc.Errors)
+	return len(es)
 }
 
 // Table is the schema of a keyed table.
@@ -89,6 +94,10 @@ type Stage struct {
 	Emit      yamldoc.Map[yamldoc.String] `yaml:"emit"`
 	BatchSize int                         `yaml:"batch_size"`
 
+	// reset: what a run that starts from a clean state empties.
+	Tables []yamldoc.String `yaml:"tables"`
+	Topics []yamldoc.String `yaml:"topics"`
+
 	// batch
 	Steps  []Step `yaml:"steps"`
 	OnlyIf *Guard `yaml:"only_if"`
@@ -110,6 +119,7 @@ var stageKeys = map[string][]string{
 	"publish": {"name", "kind", "from", "to"},
 	"stream":  {"name", "kind", "from", "as", "group", "lookup", "rules", "save", "to", "emit", "batch_size"},
 	"batch":   {"name", "kind", "steps", "only_if"},
+	"reset":   {"name", "kind", "tables", "topics"},
 }
 
 // StageKinds returns the stage kinds a spec may use.

@@ -235,6 +235,8 @@ func (b *builder) stage(st *spec.Stage) Runner {
 		return b.streamStage(st)
 	case "batch":
 		return b.batchStage(st)
+	case "reset":
+		return b.resetStage(st)
 	}
 	b.errorf(st.Kind.Pos, "unknown stage kind %q (one of %s)", st.Kind.Value, joinNames(spec.StageKinds()))
 	return nil

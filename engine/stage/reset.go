@@ -1,0 +1,74 @@
+package stage
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"pipeline/engine/port"
+	"pipeline/engine/schema"
+	"pipeline/engine/spec"
+)
+
+// resetStage empties tables and topics so that a run starts from a clean
+// state: running the same spec twice gives the same results.
+type resetStage struct {
+	name   string
+	tables []spec.Ref
+	tschem []*schema.Schema
+	topics []spec.Ref
+	tspecs []port.TopicSpec
+}
+
+func (s *resetStage) Name() string { return s.name }
+func (s *resetStage) Kind() string { return "reset" }
+
+func (b *builder) resetStage(st *spec.Stage) Runner {
+	s := &resetStage{name: st.Name.Value}
+	for _, t := range st.Tables {
+		ref, ts, ok := b.tableRef(t, "tables")
+		if !ok {
+			return nil
+		}
+		s.tables, s.tschem = append(s.tables, ref), append(s.tschem, ts)
+	}
+	for _, t := range st.Topics {
+		ref, ts, ok := b.topicRef(t, "topics")
+		if !ok {
+			return nil
+		}
+		s.topics, s.tspecs = append(s.topics, ref), append(s.tspecs, ts)
+	}
+	if len(s.tables)+len(s.topics) == 0 {
+		b.errorf(st.Pos, "reset stage %s names no tables or topics", s.name)
+		return nil
+	}
+	return s
+}
+
+func (s *resetStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
+	start := time.Now()
+	var st Stats
+	for i, ref := range s.tables {
+		t, err := rt.Resources.Table(ctx, ref, s.tschem[i])
+		if err != nil {
+			return st, err
+		}
+		if err := t.Truncate(ctx); err != nil {
+			return st, fmt.Errorf("emptying table %s: %w", ref, err)
+		}
+		st.Out++
+	}
+	for i, ref := range s.topics {
+		t, err := rt.Resources.Topic(ctx, ref, s.tspecs[i])
+		if err != nil {
+			return st, err
+		}
+		if err := t.Truncate(ctx); err != nil {
+			return st, fmt.Errorf("emptying topic %s: %w", ref, err)
+		}
+		st.Out++
+	}
+	st.Elapsed = time.Since(start)
+	return st, nil
+}
