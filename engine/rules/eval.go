@@ -1,7 +1,11 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/expr-lang/expr/file"
 
 	"github.com/expr-lang/expr/vm"
 
@@ -265,5 +269,23 @@ func (e *Evaluator) run(p *vm.Program) (v any, err error) {
 	if p == nil {
 		return nil, fmt.Errorf("expression did not compile")
 	}
-	return e.vm.Run(p, e.env)
+	v, err = e.vm.Run(p, e.env)
+	if err != nil {
+		return nil, runError(p, err)
+	}
+	return v, nil
+}
+
+// runError turns expr's multi-line run-time error into one line that names
+// the expression, for dead letters and logs.
+func runError(p *vm.Program, err error) error {
+	var fe *file.Error
+	if !errors.As(err, &fe) {
+		return err
+	}
+	src := p.Source().String()
+	if i := strings.LastIndex(src, ";\n"); i >= 0 {
+		src = src[i+2:] // past the declarations of inlined lets
+	}
+	return fmt.Errorf("%s in: %s", fe.Message, src)
 }

@@ -111,7 +111,10 @@ func dumpValue(b *strings.Builder, indent, name string, v reflect.Value) {
 			fmt.Fprintf(b, "%s%s\n", indent, name)
 			for i := 0; i < v.Len(); i++ {
 				e := v.Index(i)
-				key := fmt.Sprintf("%s%s", e.Field(0).String(), at(e.Field(1).Interface().(yamldoc.Pos)))
+				key := e.Field(0).String()
+				if p := at(e.Field(1).Interface().(yamldoc.Pos)); p != "" {
+					key += " (key" + p + ")"
+				}
 				if e.Field(2).Type() == stringType {
 					s := e.Field(2).Interface().(yamldoc.String)
 					fmt.Fprintf(b, "%s  %s = %q%s\n", indent, key, s.Value, at(s.Pos))

@@ -31,7 +31,7 @@ func ReadFile(path string) (*File, error) {
 
 // Parse parses data, read from path, as one YAML document.
 func Parse(path string, data []byte) (*File, error) {
-	f := &File{Path: path, lines: strings.Split(string(data), "\n")}
+	f := &File{Path: path, lines: splitLines(string(data))}
 	if len(data) > MaxFileSize {
 		return nil, f.Errorf(Pos{File: path}, "file is %d bytes; the limit is %d", len(data), MaxFileSize)
 	}
@@ -108,6 +108,26 @@ func yamlNoLine(msg string) bool {
 		}
 	}
 	return false
+}
+
+// lineBreaks are the line breaks YAML counts lines by, longest first.
+var lineBreaks = []string{"\r\n", "\n", "\r", "\u0085", "\u2028", "\u2029"}
+
+// splitLines splits s into lines as YAML counts them.
+func splitLines(s string) []string {
+	var lines []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		for _, br := range lineBreaks {
+			if strings.HasPrefix(s[i:], br) {
+				lines = append(lines, s[start:i])
+				i += len(br) - 1
+				start = i + 1
+				break
+			}
+		}
+	}
+	return append(lines, s[start:])
 }
 
 // Pos returns the position of n in f.

@@ -178,6 +178,27 @@ func TestLineAndPos(t *testing.T) {
 	}
 }
 
+func TestLineBreaks(t *testing.T) {
+	// YAML counts lines at \r, U+0085, U+2028 and U+2029 too; Line must agree.
+	f := parse(t, "a: 1\rb: 2\u2028c: 3\u0085d: 4\r\ne: 5\u2029f: 6\n")
+	for i, want := range []string{"a: 1", "b: 2", "c: 3", "d: 4", "e: 5", "f: 6", ""} {
+		if got := f.Line(i + 1); got != want {
+			t.Errorf("Line(%d) = %q, want %q", i+1, got, want)
+		}
+	}
+	for i := 0; i < len(f.Root.Content); i += 2 {
+		k := f.Root.Content[i]
+		if got := f.Line(k.Line); !strings.HasPrefix(got, k.Value+":") {
+			t.Errorf("key %s is at line %d, which is %q", k.Value, k.Line, got)
+		}
+	}
+	_, err := Parse("t.yaml", []byte("a: 1\rb: [\rc: 3\r"))
+	var e *Error
+	if !errors.As(err, &e) || e.Error() != "t.yaml:2:1: invalid YAML: did not find expected ',' or ']'" || e.Line != "b: [" {
+		t.Errorf("error %+v", err)
+	}
+}
+
 func TestReadFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "spec.yaml")

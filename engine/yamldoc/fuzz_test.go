@@ -65,7 +65,10 @@ func FuzzParse(f *testing.F) {
 // checkError checks that e is positioned in the file f.yaml made of data.
 func checkError(t *testing.T, e *Error, data []byte) {
 	t.Helper()
-	lines := strings.Count(string(data), "\n") + 1
+	// YAML breaks lines at \n, \r\n, \r, U+0085, U+2028 and U+2029.
+	text := string(data)
+	lines := 1 + strings.Count(text, "\n") + strings.Count(text, "\r") - strings.Count(text, "\r\n") +
+		strings.Count(text, "\u0085") + strings.Count(text, "\u2028") + strings.Count(text, "\u2029")
 	if e.Pos.File != "f.yaml" || e.Pos.Line < 0 || e.Pos.Line > lines+1 || e.Pos.Col < 0 || e.Msg == "" {
 		t.Fatalf("error %q at %#v in a file of %d lines", e.Msg, e.Pos, lines)
 	}

@@ -1,0 +1,111 @@
+package engine_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"pipeline/connectors/csv"
+	"pipeline/connectors/memory"
+	"pipeline/engine"
+	"pipeline/engine/port"
+	"pipeline/engine/yamldoc"
+)
+
+func registry() *port.Registry {
+	var r port.Registry
+	r.Register(csv.Kind())
+	r.Register(memory.Kind())
+	return &r
+}
+
+// runShop runs testdata/shop/spec.yaml and returns its summary and output folder.
+func runShop(t *testing.T, stages ...string) (engine.Summary, string) {
+	t.Helper()
+	out := t.TempDir()
+	env := yamldoc.MapEnv(map[string]string{"OUT": out})
+	plan, err := engine.Load("testdata/shop/spec.yaml", env, registry())
+	if err != nil {
+		t.Fatal(yamldoc.Details(err))
+	}
+	p, err := engine.Open(context.Background(), plan, engine.Options{Registry: registry(), DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	sum, err := p.Run(context.Background(), stages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum, out
+}
+
+// TestBadRowsGoToDeadLetters: a file with 1,000 good rows and 10 bad ones
+// gives 1,000 decisions and 10 dead letters that each say what and where.
+func TestBadRowsGoToDeadLetters(t *testing.T) {
+	sum, out := runShop(t)
+	stats := map[string]int64{}
+	for _, s := range sum.Stages {
+		stats[s.Name+".in"], stats[s.Name+".out"], stats[s.Name+".dead"] = s.Stats.In, s.Stats.Out, s.Stats.Dead
+	}
+	want := map[string]int64{
+		"publish.in": 1010, "publish.out": 1003, "publish.dead": 7,
+		"decide.in": 1003, "decide.out": 1000, "decide.dead": 3,
+	}
+	for k, v := range want {
+		if stats[k] != v {
+			t.Errorf("%s = %d, want %d", k, stats[k], v)
+		}
+	}
+	var reasons []string
+	for _, d := range sum.DeadLetters {
+		reasons = append(reasons, d.Source.String()+": "+d.Reason)
+		if d.Payload == "" || d.Stage == "" {
+			t.Errorf("dead letter without payload or stage: %+v", d)
+		}
+	}
+	sort.Strings(reasons)
+	wantReasons := []string{
+		`in/orders.csv:1002: column amount: "abc" is not a decimal number`,
+		`in/orders.csv:1003: column at: "2025-13-01 10:00:00" is not a datetime (want YYYY-MM-DD HH:MM:SS)`,
+		`in/orders.csv:1004: has 3 fields, header has 4`,
+		`in/orders.csv:1007: column order_id: empty value in a column that is not nullable`,
+		`in/orders.csv:1008: column account_id: "x" is not an integer`,
+		`in/orders.csv:1009: has 5 fields, header has 4`,
+		`in/orders.csv:1011: `,
+		`orders/`,
+		`orders/`,
+		`orders/`,
+	}
+	if len(reasons) != len(wantReasons) {
+		t.Fatalf("got %d dead letters, want %d:\n%s", len(reasons), len(wantReasons), strings.Join(reasons, "\n"))
+	}
+	for i, w := range wantReasons {
+		if !strings.HasPrefix(reasons[i], w) {
+			t.Errorf("dead letter %d:\n got %s\nwant %s...", i, reasons[i], w)
+		}
+	}
+	joined := strings.Join(reasons, "\n")
+	for _, w := range []string{"no row in accounts with id = 99", "no row in accounts with id = 98", "division by zero"} {
+		if !strings.Contains(joined, w) {
+			t.Errorf("no dead letter says %q:\n%s", w, joined)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(out, "dead_letters.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(data), "\n"); n < 11 {
+		t.Errorf("dead_letters.csv has %d lines, want a header and 10 letters", n)
+	}
+	orders, err := os.ReadFile(filepath.Join(out, "orders.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(orders), "\n"); n != 1001 {
+		t.Errorf("orders.csv has %d lines, want a header and 1000 orders", n)
+	}
+}
