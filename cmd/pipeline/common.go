@@ -14,16 +14,21 @@ import (
 	"pipeline/engine/yamldoc"
 )
 
-// loadPlan loads and checks the spec named by the first argument.
+// loadPlan loads and checks the spec named by the only argument.
 func loadPlan(c *cli.Context) (*stage.Plan, error) {
 	if c.NArg() != 1 {
 		return nil, cli.Exit(fmt.Sprintf("usage: pipeline %s SPEC (one spec file, e.g. configs/banking.yaml)", c.Command.Name), 2)
 	}
+	return loadPlanAt(c, c.Args().First())
+}
+
+// loadPlanAt loads and checks the spec at path.
+func loadPlanAt(c *cli.Context, path string) (*stage.Plan, error) {
 	env, err := yamldoc.NewEnv(c.String("env-file"))
 	if err != nil {
 		return nil, err
 	}
-	plan, err := engine.Load(c.Args().First(), env, registry())
+	plan, err := engine.Load(path, env, registry())
 	if err != nil {
 		return nil, cli.Exit(yamldoc.Details(err), 1)
 	}

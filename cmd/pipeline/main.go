@@ -71,8 +71,11 @@ Typical day:
 			dryRunCommand(),
 			lintCommand(),
 			testCommand(),
+			brokerCommand(),
 			versionCommand(),
 		},
+		// main reports errors and picks the exit status; the library must not exit.
+		ExitErrHandler:       func(*cli.Context, error) {},
 		EnableBashCompletion: true,
 		HideHelpCommand:      true,
 	}

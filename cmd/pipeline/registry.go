@@ -2,7 +2,9 @@ package main
 
 import (
 	"pipeline/connectors/csv"
+	"pipeline/connectors/kafka"
 	"pipeline/connectors/memory"
+	"pipeline/connectors/mysql"
 	"pipeline/engine/port"
 )
 
@@ -12,5 +14,7 @@ func registry() *port.Registry {
 	var r port.Registry
 	r.Register(csv.Kind())
 	r.Register(memory.Kind())
+	r.Register(mysql.Kind())
+	r.Register(kafka.Kind())
 	return &r
 }

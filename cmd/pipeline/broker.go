@@ -1,0 +1,67 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"pipeline/connectors/kafka"
+	"pipeline/engine/port"
+	"pipeline/engine/schema"
+)
+
+func brokerCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "broker",
+		Usage:     "run the embedded Kafka broker alone, for several pipeline processes to share",
+		ArgsUsage: "[SPEC...]",
+		Description: `Runs a Kafka-compatible broker (franz-go's kfake: the real Kafka protocol) in
+this process until interrupted. It keeps topics, records and committed offsets
+in --data-dir, so a restarted broker finds them again. The topics of each SPEC
+(and each --topic) are created at start: old clients such as kafka-python ask
+for metadata in a way that does not create topics.
+
+Example:
+   pipeline broker --addr 127.0.0.1:9092 configs/banking.yaml
+   KAFKA_BROKERS=127.0.0.1:9092 pipeline run configs/banking.yaml --stage validate`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "addr", Value: kafka.DefaultBrokerAddr, Usage: "listen on `HOST:PORT`"},
+			&cli.StringFlag{Name: "data-dir", Value: kafka.DefaultDataDir, Usage: "keep the broker's data in `DIR`"},
+			&cli.IntFlag{Name: "partitions", Value: kafka.DefaultPartitions, Usage: "partitions of topics created without a count"},
+			&cli.StringSliceFlag{Name: "topic", Usage: "also create topic `NAME` at start (repeatable)"},
+		},
+		Action: func(c *cli.Context) error {
+			topics, err := brokerTopics(c)
+			if err != nil {
+				return err
+			}
+			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+			return kafka.RunBroker(c.Context, kafka.BrokerOptions{Addr: c.String("addr"), DataDir: c.String("data-dir"),
+				Topics: topics, Partitions: c.Int("partitions"), Log: log})
+		},
+	}
+}
+
+// brokerTopics collects the topics of the specs given as arguments and of --topic.
+func brokerTopics(c *cli.Context) ([]port.TopicSpec, error) {
+	var topics []port.TopicSpec
+	for _, path := range c.Args().Slice() {
+		plan, err := loadPlanAt(c, path)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range plan.Topics {
+			topics = append(topics, t)
+		}
+	}
+	any := schema.MustNew("record", []schema.Column{{Name: "value", Type: schema.StringType}}, "")
+	for _, name := range c.StringSlice("topic") {
+		if name == "" {
+			return nil, fmt.Errorf("--topic needs a name")
+		}
+		topics = append(topics, port.TopicSpec{Name: name, Schema: any})
+	}
+	return topics, nil
+}
