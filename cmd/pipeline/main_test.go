@@ -2,11 +2,10 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
 	"database/sql"
 	"encoding/csv"
-	"encoding/hex"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -179,19 +178,10 @@ func TestLintReportsPosition(t *testing.T) {
 			line = i + 1
 		}
 	}
-	want := path + ":" + itoa(line) + ":18: tx has no field ammount"
+	want := fmt.Sprintf("%s:%d:18: tx has no field ammount", path, line)
 	if !strings.Contains(out, want) || !strings.Contains(out, "                     ^") {
 		t.Errorf("lint output lacks %q and a caret:\n%s", want, out)
 	}
-}
-
-func itoa(i int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + fmtInt(i)) }
-
-func fmtInt(i int) string {
-	if i < 10 {
-		return string(rune('0' + i))
-	}
-	return fmtInt(i/10) + string(rune('0'+i%10))
 }
 
 func TestRuleTestsPass(t *testing.T) {
@@ -201,35 +191,14 @@ func TestRuleTestsPass(t *testing.T) {
 	}
 }
 
-// testDatabase creates a uniquely named MySQL database for one test, drops
-// it afterwards, and points the banking specs at it.
+// testDatabase points the banking specs at a fresh database and broker
+// folder for one test.
 func testDatabase(t *testing.T) *sql.DB {
 	t.Helper()
-	if os.Getenv("PIPELINE_SKIP_MYSQL") == "1" {
-		t.Skip("PIPELINE_SKIP_MYSQL=1")
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := "pipeline_test_" + hex.EncodeToString(b)
-	root, err := sql.Open("mysql", "root@tcp(127.0.0.1:3306)/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := root.Ping(); err != nil {
-		t.Fatalf("MariaDB at 127.0.0.1:3306 is needed (start it: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd): %v", err)
-	}
-	t.Cleanup(func() {
-		root.Exec("DROP DATABASE IF EXISTS `" + name + "`")
-		root.Close()
-	})
-	t.Setenv("MYSQL_DSN", "root@tcp(127.0.0.1:3306)/"+name)
+	dsn, db := newDatabase(t)
+	t.Setenv("MYSQL_DSN", dsn)
 	t.Setenv("KAFKA_DATA_DIR", t.TempDir())
 	t.Setenv("KAFKA_BROKERS", "")
-	db, err := sql.Open("mysql", "root@tcp(127.0.0.1:3306)/"+name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
 	return db
 }
 

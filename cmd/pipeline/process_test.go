@@ -1,0 +1,288 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// These tests run the pipeline as separate processes, as users scale it
+// out: one broker, several validators, and a validator killed mid-run.
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// binaries builds the pipeline command and the dataset generator once.
+func binaries(t *testing.T) (pipelineBin, gendataBin string) {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "pipeline-bin-")
+		if buildErr != nil {
+			return
+		}
+		for pkg, name := range map[string]string{".": "pipeline", "../../tools/gendata": "gendata"} {
+			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, name), pkg).CombinedOutput()
+			if err != nil {
+				buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(binDir, "pipeline"), filepath.Join(binDir, "gendata")
+}
+
+// dataset generates n transactions in the legacy shape into a temp folder.
+func dataset(t *testing.T, n int) string {
+	t.Helper()
+	_, gen := binaries(t)
+	dir := t.TempDir()
+	if out, err := exec.Command(gen, "-out", dir, "-transactions", fmt.Sprint(n), "-seed", "7").CombinedOutput(); err != nil {
+		t.Fatalf("gendata: %v\n%s", err, out)
+	}
+	return dir
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startBroker runs `pipeline broker` for the banking spec's topics and
+// returns its address once it listens.
+func startBroker(t *testing.T) string {
+	t.Helper()
+	bin, _ := binaries(t)
+	addr := freePort(t)
+	cmd := exec.Command(bin, "broker", "--addr", addr, "--data-dir", t.TempDir(), "../../configs/banking.yaml")
+	cmd.Env = os.Environ()
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	})
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "listening") {
+				close(ready)
+				break
+			}
+		}
+		for sc.Scan() {
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(30 * time.Second):
+		t.Fatal("broker did not start within 30 s")
+	}
+	return addr
+}
+
+// newDatabase creates a uniquely named database, dropped after the test,
+// and returns its DSN and a handle.
+func newDatabase(t *testing.T) (string, *sql.DB) {
+	t.Helper()
+	if os.Getenv("PIPELINE_SKIP_MYSQL") == "1" {
+		t.Skip("PIPELINE_SKIP_MYSQL=1")
+	}
+	name := "pipeline_test_" + randomHex(6)
+	root, err := sql.Open("mysql", "root@tcp(127.0.0.1:3306)/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := root.Ping(); err != nil {
+		t.Fatalf("MariaDB at 127.0.0.1:3306 is needed (start it: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd): %v", err)
+	}
+	t.Cleanup(func() {
+		root.Exec("DROP DATABASE IF EXISTS `" + name + "`")
+		root.Close()
+	})
+	db, err := sql.Open("mysql", "root@tcp(127.0.0.1:3306)/"+name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return "root@tcp(127.0.0.1:3306)/" + name, db
+}
+
+// run starts the pipeline with env added to the test's environment.
+func run(t *testing.T, env []string, args ...string) *exec.Cmd {
+	t.Helper()
+	bin, _ := binaries(t)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
+}
+
+func runWait(t *testing.T, env []string, args ...string) {
+	t.Helper()
+	if err := run(t, env, args...).Wait(); err != nil {
+		t.Fatalf("pipeline %s: %v", strings.Join(args, " "), err)
+	}
+}
+
+// state returns a digest of the tables the validate stage writes, and the
+// number of decided transactions.
+func state(t *testing.T, db *sql.DB) (string, int) {
+	t.Helper()
+	h := sha256.New()
+	n := 0
+	for _, q := range []string{
+		"SELECT transaction_id, status, pending_balance, rule FROM transactions ORDER BY transaction_id",
+		"SELECT card_id, current_balance, pending_balance FROM cards ORDER BY card_id",
+	} {
+		rows, err := db.Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, _ := rows.Columns()
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range vals {
+				fmt.Fprintf(h, "%v|", v)
+			}
+			h.Write([]byte{'\n'})
+			if strings.HasPrefix(q, "SELECT transaction_id") {
+				n++
+			}
+		}
+		rows.Close()
+	}
+	return hex.EncodeToString(h.Sum(nil)), n
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// TestScaleOut: 100,000 transactions on 6 partitions, validated by two
+// processes in one consumer group, give exactly the MySQL state of one.
+func TestScaleOut(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	data := dataset(t, 100_000)
+	broker := startBroker(t)
+	spec := "../../configs/banking.yaml"
+	dsnOne, dbOne := newDatabase(t)
+	dsnTwo, dbTwo := newDatabase(t)
+	base := []string{"KAFKA_BROKERS=" + broker, "DATASET=" + data, "RESULTS=" + t.TempDir()}
+	one := append(base, "MYSQL_DSN="+dsnOne)
+	two := append(base, "MYSQL_DSN="+dsnTwo)
+
+	runWait(t, one, "run", spec, "--stage", "reset", "--stage", "load", "--stage", "publish")
+	runWait(t, one, "run", spec, "--stage", "validate", "--group", "one")
+
+	runWait(t, two, "run", spec, "--stage", "load")
+	a := run(t, two, "run", spec, "--stage", "validate", "--group", "two")
+	b := run(t, two, "run", spec, "--stage", "validate", "--group", "two")
+	for _, c := range []*exec.Cmd{a, b} {
+		if err := c.Wait(); err != nil {
+			t.Fatalf("validator: %v", err)
+		}
+	}
+	want, n := state(t, dbOne)
+	got, m := state(t, dbTwo)
+	if n != 100_000 || m != 100_000 {
+		t.Fatalf("decided %d (one process) and %d (two), want 100000 each", n, m)
+	}
+	if got != want {
+		t.Errorf("two validators left a different MySQL state than one")
+	}
+}
+
+// TestKilledValidatorResumes: the validate stage killed with SIGKILL part
+// way and started again ends with the state of an uninterrupted run.
+func TestKilledValidatorResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	data := dataset(t, 100_000)
+	broker := startBroker(t)
+	spec := "../../configs/banking.yaml"
+	dsnOne, dbOne := newDatabase(t)
+	dsnKill, dbKill := newDatabase(t)
+	base := []string{"KAFKA_BROKERS=" + broker, "DATASET=" + data, "RESULTS=" + t.TempDir()}
+	one := append(base, "MYSQL_DSN="+dsnOne)
+	kill := append(base, "MYSQL_DSN="+dsnKill)
+
+	runWait(t, one, "run", spec, "--stage", "reset", "--stage", "load", "--stage", "publish")
+	runWait(t, one, "run", spec, "--stage", "validate", "--group", "whole")
+
+	runWait(t, kill, "run", spec, "--stage", "load")
+	c := run(t, kill, "run", spec, "--stage", "validate", "--group", "killed")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for {
+		var done sql.NullInt64
+		dbKill.QueryRowContext(ctx, "SELECT SUM(next_offset) FROM _pipeline_offsets WHERE group_name = 'killed'").Scan(&done)
+		if done.Int64 >= 30_000 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the validator committed nothing within 2 minutes")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.Process.Kill()
+	c.Wait()
+	_, partial := state(t, dbKill)
+	if partial == 0 || partial >= 100_000 {
+		t.Logf("killed after %d transactions", partial)
+	}
+	runWait(t, kill, "run", spec, "--stage", "validate", "--group", "killed")
+	want, n := state(t, dbOne)
+	got, m := state(t, dbKill)
+	if n != 100_000 || m != 100_000 {
+		t.Fatalf("decided %d (uninterrupted) and %d (killed and restarted), want 100000", n, m)
+	}
+	if got != want {
+		t.Errorf("killed and restarted validator left a different MySQL state (killed at %d of 100000)", partial)
+	}
+	t.Logf("killed after %d of 100000 transactions were committed; restart completed the rest", partial)
+}

@@ -1,0 +1,246 @@
+package mysql
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"pipeline/engine/port"
+)
+
+// OffsetsTable is the table, in the connector's database, that holds the
+// committed next offset of each consumer group, topic and partition. It is
+// created on first use.
+const OffsetsTable = "_pipeline_offsets"
+
+const createOffsetsSQL = "CREATE TABLE IF NOT EXISTS " + "`" + OffsetsTable + "`" + ` (
+	group_name VARCHAR(255) NOT NULL,
+	topic VARCHAR(255) NOT NULL,
+	part INT NOT NULL,
+	next_offset BIGINT NOT NULL,
+	updated_at DATETIME NOT NULL,
+	PRIMARY KEY (group_name, topic, part)
+) ` + tableOptions
+
+// offsetsInsert upserts rows of the offsets table.
+var offsetsInsert = newInsertSQL(OffsetsTable,
+	[]string{"group_name", "topic", "part", "next_offset", "updated_at"},
+	[]string{"group_name", "topic", "part"})
+
+// ensureOffsets creates the offsets table once per connector.
+func (c *Connector) ensureOffsets(ctx context.Context) error {
+	c.mu.Lock()
+	ready := c.offsetsReady
+	c.mu.Unlock()
+	if ready {
+		return nil
+	}
+	err := retry(ctx, retryBudget, func(ctx context.Context) error {
+		_, err := c.db.ExecContext(ctx, createOffsetsSQL)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("create %s: %w", OffsetsTable, err)
+	}
+	c.mu.Lock()
+	c.offsetsReady = true
+	c.mu.Unlock()
+	return nil
+}
+
+// Commit applies b in one tx: it locks the stored offsets of b's
+// partitions (SELECT ... FOR UPDATE) and checks them as port.Committer
+// requires (none stored or each equal to From: apply; each equal to Next:
+// applied before, return nil without writing; otherwise an error wrapping
+// port.ErrStale), then upserts the rows of every write into the table of
+// that name opened with Table, stores each partition's Next, and commits.
+// Any failure rolls back. Transient failures are retried with the whole
+// batch, which the offset check makes safe. Inside a tx of ctx
+// (see InTx) Commit joins it instead.
+func (c *Connector) Commit(ctx context.Context, b port.Batch) error {
+	if err := c.commit(ctx, b); err != nil {
+		return fmt.Errorf("mysql commit of group %q on %s: %w", b.Group, c.where, err)
+	}
+	return nil
+}
+
+func (c *Connector) commit(ctx context.Context, b port.Batch) error {
+	if len(b.Offsets) > 0 && b.Group == "" {
+		return fmt.Errorf("batch has offsets but no consumer group")
+	}
+	offs := slices.Clone(b.Offsets)
+	// A fixed locking order keeps concurrent commits of overlapping
+	// partitions from deadlocking.
+	slices.SortFunc(offs, func(x, y port.Offset) int {
+		if c := strings.Compare(x.Topic, y.Topic); c != 0 {
+			return c
+		}
+		return int(x.Partition) - int(y.Partition)
+	})
+	for i := 1; i < len(offs); i++ {
+		if offs[i].Topic == offs[i-1].Topic && offs[i].Partition == offs[i-1].Partition {
+			return fmt.Errorf("batch lists topic %s partition %d twice", offs[i].Topic, offs[i].Partition)
+		}
+	}
+	type write struct {
+		t    *Table
+		args []any
+	}
+	writes := make([]write, 0, len(b.Writes))
+	for _, w := range b.Writes {
+		t, ok := c.lookup(w.Table)
+		if !ok {
+			return fmt.Errorf("write to table %q, which was not opened with Table (open: %s)", w.Table, c.openTables())
+		}
+		if len(w.Rows) == 0 {
+			continue
+		}
+		args, err := t.driverRows(w.Rows)
+		if err != nil {
+			return err
+		}
+		writes = append(writes, write{t, args})
+	}
+	if len(offs) > 0 {
+		if err := c.ensureOffsets(ctx); err != nil {
+			return err
+		}
+	}
+	return c.runTx(ctx, func(ctx context.Context, q querier) error {
+		apply, err := checkOffsets(ctx, q, b.Group, offs)
+		if err != nil || !apply {
+			return err
+		}
+		for _, w := range writes {
+			if err := w.t.insert.exec(ctx, c, q, w.args); err != nil {
+				return fmt.Errorf("table %s: upsert: %w", w.t.schema.Name, err)
+			}
+		}
+		if len(offs) == 0 {
+			return nil
+		}
+		now := time.Now().UTC().Truncate(time.Second)
+		args := make([]any, 0, len(offs)*5)
+		for _, o := range offs {
+			args = append(args, b.Group, o.Topic, o.Partition, o.Next, now)
+		}
+		if err := offsetsInsert.exec(ctx, c, q, args); err != nil {
+			return fmt.Errorf("store offsets: %w", err)
+		}
+		return nil
+	})
+}
+
+// checkOffsets locks and reads the stored next offsets of offs (sorted, of
+// group) and reports whether the batch is to be applied: false with a nil
+// error when it was applied before, an error wrapping port.ErrStale when
+// another consumer moved a partition on.
+func checkOffsets(ctx context.Context, q querier, group string, offs []port.Offset) (apply bool, err error) {
+	if len(offs) == 0 {
+		return true, nil
+	}
+	var cond strings.Builder
+	args := make([]any, 0, 1+2*len(offs))
+	args = append(args, group)
+	for i, o := range offs {
+		if i > 0 {
+			cond.WriteString(" OR ")
+		}
+		cond.WriteString("(topic = ? AND part = ?)")
+		args = append(args, o.Topic, o.Partition)
+	}
+	rows, err := q.QueryContext(ctx, "SELECT topic, part, next_offset FROM `"+OffsetsTable+
+		"` WHERE group_name = ? AND ("+cond.String()+") ORDER BY topic, part FOR UPDATE", args...)
+	if err != nil {
+		return false, fmt.Errorf("read offsets: %w", err)
+	}
+	type tp struct {
+		topic string
+		part  int32
+	}
+	stored := make(map[tp]int64, len(offs))
+	for rows.Next() {
+		var k tp
+		var next int64
+		if err := rows.Scan(&k.topic, &k.part, &next); err != nil {
+			rows.Close()
+			return false, fmt.Errorf("read offsets: %w", err)
+		}
+		stored[k] = next
+	}
+	if err := rows.Close(); err != nil {
+		return false, fmt.Errorf("read offsets: %w", err)
+	}
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("read offsets: %w", err)
+	}
+	atFrom, atNext := true, true
+	for _, o := range offs {
+		s, ok := stored[tp{o.Topic, o.Partition}]
+		atFrom = atFrom && (!ok || s == o.From)
+		atNext = atNext && ok && s == o.Next
+	}
+	switch {
+	case atNext:
+		return false, nil
+	case atFrom:
+		return true, nil
+	}
+	var moved []string
+	for _, o := range offs {
+		s, ok := stored[tp{o.Topic, o.Partition}]
+		if ok && s != o.From && s != o.Next {
+			moved = append(moved, fmt.Sprintf("topic %s partition %d is at %d, batch covers %d..%d", o.Topic, o.Partition, s, o.From, o.Next))
+		}
+	}
+	if len(moved) == 0 {
+		moved = append(moved, "some partitions are at the batch's start and others at its end")
+	}
+	return false, fmt.Errorf("%s: %w", strings.Join(moved, "; "), port.ErrStale)
+}
+
+// Offsets returns the committed next offsets of group for topic, by partition.
+func (c *Connector) Offsets(ctx context.Context, group, topic string) (map[int32]int64, error) {
+	if err := c.ensureOffsets(ctx); err != nil {
+		return nil, fmt.Errorf("mysql offsets of group %q on %s: %w", group, c.where, err)
+	}
+	out := map[int32]int64{}
+	err := c.run(ctx, func(ctx context.Context, q querier) error {
+		clear(out)
+		rows, err := q.QueryContext(ctx, "SELECT part, next_offset FROM `"+OffsetsTable+"` WHERE group_name = ? AND topic = ?", group, topic)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var p int32
+			var n int64
+			if err := rows.Scan(&p, &n); err != nil {
+				return err
+			}
+			out[p] = n
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mysql offsets of group %q topic %s on %s: %w", group, topic, c.where, err)
+	}
+	return out, nil
+}
+
+// openTables lists the names of the tables opened with Table, for messages.
+func (c *Connector) openTables() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	names := make([]string, 0, len(c.tables))
+	for n := range c.tables {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}

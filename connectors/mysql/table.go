@@ -1,0 +1,342 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/govalues/decimal"
+
+	"pipeline/engine/port"
+	"pipeline/engine/schema"
+)
+
+// maxKeysPerGet is the most keys one SELECT ... IN (...) asks for.
+const maxKeysPerGet = 1000
+
+// Table is a MySQL table of one schema, keyed by the schema's key column. It
+// implements port.Table and is safe for concurrent use.
+//
+// Operations outside a tx retry transient failures (see InTx);
+// inside one they join it and leave retrying to the tx's owner.
+type Table struct {
+	c      *Connector
+	schema *schema.Schema
+	places []int // decimal places of each column in the table (0 for non-decimal columns)
+
+	selectSQL string // SELECT <columns> FROM <table>
+	scanSQL   string // selectSQL ORDER BY <key>
+	insert    insertSQL
+}
+
+var _ port.Table = (*Table)(nil)
+
+func newTable(c *Connector, s *schema.Schema, places []int) *Table {
+	cols := make([]string, len(s.Columns))
+	for i, col := range s.Columns {
+		cols[i] = quote(col.Name)
+	}
+	sel := "SELECT " + strings.Join(cols, ", ") + " FROM " + quote(s.Name)
+	return &Table{
+		c:         c,
+		schema:    s,
+		places:    places,
+		selectSQL: sel,
+		scanSQL:   sel + " ORDER BY " + quote(s.KeyName()),
+		insert:    newInsertSQL(s.Name, s.Names(), []string{s.KeyName()}),
+	}
+}
+
+// Schema returns the table's schema.
+func (t *Table) Schema() *schema.Schema { return t.schema }
+
+// errorf returns an error naming the table and the server, then what failed.
+func (t *Table) errorf(format string, args ...any) error {
+	return fmt.Errorf("mysql table %s on %s: "+format, append([]any{t.schema.Name, t.c.where}, args...)...)
+}
+
+// Get looks keys up with SELECT ... WHERE key IN (...), at most 1000 keys a
+// statement (each distinct key is asked for once). The result has one row
+// per key, nil where no row has that key, including a nil key and a key that
+// does not fit the key column. Keys match as the database compares them:
+// decimals by value (1.5 finds 1.50), strings ignoring trailing spaces.
+func (t *Table) Get(ctx context.Context, keys []any) ([]schema.Row, error) {
+	out := make([]schema.Row, len(keys))
+	kt := t.schema.Columns[t.schema.Key].Type
+	norm := make([]string, len(keys)) // normalised key of keys[i]; "" for keys that cannot match
+	var args []any                    // distinct keys as driver values
+	seen := make(map[string]bool, len(keys))
+	for i, k := range keys {
+		if k == nil {
+			continue
+		}
+		dv, err := toDriver(kt, t.places[t.schema.Key], k)
+		if err != nil {
+			continue
+		}
+		n := normKey(kt.Kind, dv)
+		norm[i] = n
+		if !seen[n] {
+			seen[n] = true
+			args = append(args, dv)
+		}
+	}
+	if len(args) == 0 {
+		return out, nil
+	}
+	found := make(map[string]schema.Row, len(args))
+	err := t.c.run(ctx, func(ctx context.Context, q querier) error {
+		clear(found)
+		for start := 0; start < len(args); start += maxKeysPerGet {
+			chunk := args[start:min(start+maxKeysPerGet, len(args))]
+			// Chunks are padded with their last key to one of a few sizes,
+			// whose statements stay prepared; a repeated key is harmless.
+			n := keyBucket(len(chunk))
+			if n > len(chunk) {
+				padded := make([]any, n)
+				copy(padded, chunk)
+				for i := len(chunk); i < n; i++ {
+					padded[i] = chunk[len(chunk)-1]
+				}
+				chunk = padded
+			}
+			query := t.selectSQL + " WHERE " + quote(t.schema.KeyName()) + " IN (" + placeholders(n) + ")"
+			stmt, release, err := t.c.bind(ctx, q, query)
+			if err != nil {
+				return err
+			}
+			err = t.query(ctx, stmt, chunk, func(r schema.Row) error {
+				dv, err := toDriver(kt, t.places[t.schema.Key], r[t.schema.Key])
+				if err != nil {
+					return err
+				}
+				found[normKey(kt.Kind, dv)] = r
+				return nil
+			})
+			release()
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, t.errorf("get %d keys: %w", len(keys), err)
+	}
+	for i, n := range norm {
+		if n != "" {
+			out[i] = found[n]
+		}
+	}
+	return out, nil
+}
+
+// normKey returns the text that identifies dv, a key as a driver value, the
+// way the database compares keys of kind k.
+func normKey(k schema.Kind, dv any) string {
+	switch x := dv.(type) {
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case string:
+		switch k {
+		case schema.Decimal:
+			if d, err := decimal.Parse(x); err == nil {
+				return d.Trim(0).String()
+			}
+		case schema.String:
+			// PAD SPACE collations ignore trailing spaces; a leading
+			// character keeps the empty string apart from "no key".
+			return "s" + strings.TrimRight(x, " ")
+		}
+		return x
+	case time.Time:
+		return x.Format(schema.DateTimeLayout)
+	case bool:
+		return strconv.FormatBool(x)
+	}
+	return fmt.Sprint(dv)
+}
+
+// placeholders returns n question marks separated by commas.
+func placeholders(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat("?,", n-1) + "?"
+}
+
+// keyBucket returns the number of keys a Get statement for n keys asks for:
+// the next power of two, or maxKeysPerGet.
+func keyBucket(n int) int {
+	b := 1
+	for b < n {
+		b *= 2
+	}
+	return min(b, maxKeysPerGet)
+}
+
+// rowQuerier runs a query: a querier, or a prepared *sql.Stmt.
+type rowQuerier interface {
+	QueryContext(ctx context.Context, args ...any) (*sql.Rows, error)
+}
+
+// text is a query given by its SQL text, run on a querier.
+type text struct {
+	q     querier
+	query string
+}
+
+func (x text) QueryContext(ctx context.Context, args ...any) (*sql.Rows, error) {
+	return x.q.QueryContext(ctx, x.query, args...)
+}
+
+// query runs a SELECT of the table's columns and calls fn with each row,
+// converted to the schema's Go types.
+func (t *Table) query(ctx context.Context, q rowQuerier, args []any, fn func(schema.Row) error) error {
+	rows, err := q.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	n := len(t.schema.Columns)
+	vals := make([]any, n)
+	ptrs := make([]any, n)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		r := make(schema.Row, n)
+		for i, v := range vals {
+			x, err := fromDriver(t.schema.Columns[i].Type, v)
+			if err != nil {
+				return fmt.Errorf("column %s: %w", t.schema.Columns[i].Name, err)
+			}
+			r[i] = x
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// Scan calls fn for every row in key order (SELECT ... ORDER BY key), and
+// stops at the first error fn returns, which it returns wrapped. Outside a
+// tx it streams the rows, holding one connection while fn runs (fn
+// may use the table and the connector); a failure is retried only until the
+// first row has been handed to fn. Inside a tx it reads every row
+// first, since the tx's connection cannot run fn's statements while
+// a result is streaming.
+func (t *Table) Scan(ctx context.Context, fn func(schema.Row) error) error {
+	if tx := t.c.txOf(ctx); tx != nil {
+		var rows []schema.Row
+		if err := t.query(ctx, text{tx, t.scanSQL}, nil, func(r schema.Row) error {
+			rows = append(rows, r)
+			return nil
+		}); err != nil {
+			return t.errorf("scan: %w", markTransient(err))
+		}
+		for _, r := range rows {
+			if err := fn(r); err != nil {
+				return t.errorf("scan: %w", err)
+			}
+		}
+		return nil
+	}
+	delivered := false
+	err := retry(ctx, retryBudget, func(ctx context.Context) error {
+		err := t.query(ctx, text{t.c.db, t.scanSQL}, nil, func(r schema.Row) error {
+			delivered = true
+			return fn(r)
+		})
+		if err != nil && delivered {
+			return &stopRetry{err} // fn has seen rows: a retry would show them again
+		}
+		return err
+	})
+	if err != nil {
+		return t.errorf("scan: %w", err)
+	}
+	return nil
+}
+
+// Upsert writes rows with multi-row INSERT ... ON DUPLICATE KEY UPDATE
+// statements (at most 1000 rows and fewer than 65535 parameters each),
+// replacing any row with the same key; the last of several rows with one key
+// wins. Every row is checked and converted before anything is sent, and
+// outside a tx the statements run in one tx of their own,
+// so a failed call changes nothing. A decimal(N) value with more places is
+// rounded to N, as its text form prints it; a decimal value of any scale
+// with more places than the table column keeps (10 in tables created here)
+// is an error.
+func (t *Table) Upsert(ctx context.Context, rows []schema.Row) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	args, err := t.driverRows(rows)
+	if err != nil {
+		return err
+	}
+	run := t.c.runTx
+	if t.insert.chunk(args, 0) == len(rows) {
+		run = t.c.run // one statement is atomic by itself
+	}
+	err = run(ctx, func(ctx context.Context, q querier) error {
+		return t.insert.exec(ctx, t.c, q, args)
+	})
+	if err != nil {
+		return t.errorf("upsert %d rows: %w", len(rows), err)
+	}
+	return nil
+}
+
+// driverRows checks rows against the schema and converts their values to
+// statement parameters, one slice of len(rows)*columns values.
+func (t *Table) driverRows(rows []schema.Row) ([]any, error) {
+	n := len(t.schema.Columns)
+	args := make([]any, 0, len(rows)*n)
+	for ri, r := range rows {
+		if len(r) != n {
+			return nil, t.errorf("row %d has %d values, want %d (%s)", ri, len(r), n, strings.Join(t.schema.Names(), ", "))
+		}
+		for i, v := range r {
+			dv, err := toDriver(t.schema.Columns[i].Type, t.places[i], v)
+			if err != nil {
+				return nil, t.errorf("row %d column %s: %w", ri, t.schema.Columns[i].Name, err)
+			}
+			args = append(args, dv)
+		}
+	}
+	return args, nil
+}
+
+// Truncate removes every row: TRUNCATE TABLE, or DELETE FROM inside a
+// tx (TRUNCATE would commit it).
+func (t *Table) Truncate(ctx context.Context) error {
+	if tx := t.c.txOf(ctx); tx != nil {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+quote(t.schema.Name)); err != nil {
+			return t.errorf("truncate: %w", markTransient(err))
+		}
+		return nil
+	}
+	err := retry(ctx, retryBudget, func(ctx context.Context) error {
+		_, err := t.c.db.ExecContext(ctx, "TRUNCATE TABLE "+quote(t.schema.Name))
+		return err
+	})
+	if err != nil {
+		return t.errorf("truncate: %w", err)
+	}
+	return nil
+}
+
+// querier runs statements: a *sql.DB or a *sql.Tx.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}

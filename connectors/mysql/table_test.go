@@ -1,0 +1,282 @@
+package mysql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"pipeline/engine/schema"
+)
+
+func TestRoundTrip(t *testing.T) {
+	c, _ := openTest(t)
+	ctx := context.Background()
+	tb := openTable(t, c, everyType("every_type"))
+	seen := time.Date(2024, 2, 29, 23, 59, 58, 0, time.UTC)
+	rows := []schema.Row{
+		{"a", 1, dec("909.78"), dec("1.2500"), dec("909.78"), "plain", day(2024, 2, 29), seen, true,
+			-7, dec("-0.01"), dec("12345678901234.56"), "x", day(1999, 12, 31), seen.Add(-time.Hour), false},
+		{"b", -9223372036854775808, dec("-0.01"), dec("-0.0001"), dec("-0.01"), "", day(1000, 1, 1), time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC), false,
+			nil, nil, nil, nil, nil, nil, nil},
+		{"c", 9223372036854775807, dec("12345678901234.56"), dec("0.0000"), dec("12345678901234.56"), strings.Repeat("é", 2048), day(9999, 12, 31), time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), true,
+			0, dec("0.00"), dec("0.000000001"), "", day(2024, 1, 1), seen, true},
+		{"d", 0, dec("0.00"), dec("1.0000"), dec("100"), "trailing zeros of any scale go", day(2024, 1, 2), seen, false,
+			nil, nil, dec("1234567890123456789"), nil, nil, nil, nil},
+	}
+	upsert(t, ctx, tb, rows...)
+	// Decimals of any scale come back without trailing zeros: 100 stays 100.
+	got, err := tb.Get(ctx, []any{"d", "c", "a", "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRows(t, "Get", got, []schema.Row{rows[3], rows[2], rows[0], rows[1]})
+	checkRows(t, "Scan", scanAll(t, ctx, tb), rows)
+	// A fresh connector reads the same values (nothing is cached).
+	checkRows(t, "Scan again", scanAll(t, ctx, openTable(t, openDSN(t, dsnOf(t, c)), everyType("every_type"))), rows)
+}
+
+func TestValueConversion(t *testing.T) {
+	c, _ := openTest(t)
+	ctx := context.Background()
+	s := schema.MustNew("conv", []schema.Column{
+		{Name: "id", Type: schema.IntType},
+		{Name: "money", Type: schema.MoneyType},
+		{Name: "amount", Type: schema.DecimalType},
+		{Name: "born", Type: schema.DateType},
+		{Name: "seen", Type: schema.DateTimeType},
+	}, "id")
+	tb := openTable(t, c, s)
+	plus2 := time.FixedZone("+02", 2*3600)
+	upsert(t, ctx, tb, schema.Row{1, 5, 7, time.Date(2024, 3, 1, 0, 0, 0, 0, plus2), time.Date(2024, 3, 1, 1, 30, 0, 999, plus2)},
+		schema.Row{2, dec("1.005"), dec("1.50"), day(2024, 3, 2), day(2024, 3, 2)})
+	checkRows(t, "Scan", scanAll(t, ctx, tb), []schema.Row{
+		{1, dec("5.00"), dec("7"), day(2024, 3, 1), time.Date(2024, 2, 29, 23, 30, 0, 0, time.UTC)},
+		{2, dec("1.00"), dec("1.5"), day(2024, 3, 2), day(2024, 3, 2)}, // money rounds half to even
+	})
+	bad := []struct {
+		name string
+		row  schema.Row
+		want string
+	}{
+		{"too many places", schema.Row{3, dec("1"), dec("0.00000000001"), day(2024, 1, 1), day(2024, 1, 1)}, "more than the 10 decimal places"},
+		{"null", schema.Row{3, nil, dec("1"), day(2024, 1, 1), day(2024, 1, 1)}, "column money: " + schema.ErrNull.Error()},
+		{"wrong type", schema.Row{3, "1.00", dec("1"), day(2024, 1, 1), day(2024, 1, 1)}, "a string value does not fit a money column"},
+		{"short row", schema.Row{3, dec("1")}, "row 0 has 2 values, want 5"},
+		{"null key", schema.Row{nil, dec("1"), dec("1"), day(2024, 1, 1), day(2024, 1, 1)}, "column id: "},
+	}
+	for _, tc := range bad {
+		err := tb.Upsert(ctx, []schema.Row{tc.row})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "mysql table conv on ") {
+			t.Errorf("%s: Upsert: %v, want an error naming the table and containing %q", tc.name, err, tc.want)
+		}
+	}
+	if n := len(scanAll(t, ctx, tb)); n != 2 {
+		t.Errorf("%d rows after failed upserts, want 2", n)
+	}
+}
+
+func TestScanKeyOrder(t *testing.T) {
+	c, _ := openTest(t)
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		keyType schema.Type
+		keys    []any
+		want    []any
+	}{
+		{"ints", schema.IntType, []any{5, -3, 9, 0, 100, -100}, []any{-100, -3, 0, 5, 9, 100}},
+		{"strings, binary order", schema.StringType, []any{"b", "B", "a", "A", "ab", "", "é", "z"}, []any{"", "A", "B", "a", "ab", "b", "z", "é"}},
+		{"decimals", schema.DecimalType, []any{dec("10"), dec("-1.5"), dec("2"), dec("0.001")}, []any{dec("-1.5"), dec("0.001"), dec("2"), dec("10")}},
+		{"dates", schema.DateType, []any{day(2024, 3, 1), day(2023, 12, 31), day(2024, 1, 15)}, []any{day(2023, 12, 31), day(2024, 1, 15), day(2024, 3, 1)}},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := schema.MustNew(fmt.Sprintf("order_%d", i), []schema.Column{{Name: "k", Type: tc.keyType}, {Name: "v", Type: schema.IntType}}, "k")
+			tb := openTable(t, c, s)
+			var rows, want []schema.Row
+			for j, k := range tc.keys {
+				rows = append(rows, schema.Row{k, j})
+			}
+			upsert(t, ctx, tb, rows...)
+			for _, k := range tc.want {
+				for _, r := range rows {
+					if schema.Compare(r[0], k) == 0 {
+						want = append(want, r)
+					}
+				}
+			}
+			checkRows(t, "Scan", scanAll(t, ctx, tb), want)
+		})
+	}
+}
+
+func TestUpsertReplacesAndTruncate(t *testing.T) {
+	c, _ := openTest(t)
+	ctx := context.Background()
+	tb := openTable(t, c, itemSchema("items"))
+	upsert(t, ctx, tb, item(1, "one", "1.00"), item(2, "two", "2.00"))
+	// Within one call the last row of a key wins.
+	upsert(t, ctx, tb, item(2, "TWO", "-2.50"), item(3, "three", "3.00"), item(3, "THREE", "33.00"))
+	checkRows(t, "Scan", scanAll(t, ctx, tb), []schema.Row{item(1, "one", "1.00"), item(2, "TWO", "-2.50"), item(3, "THREE", "33.00")})
+	if err := tb.Truncate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkRows(t, "Scan after Truncate", scanAll(t, ctx, tb), nil)
+	upsert(t, ctx, tb, item(4, "four", "4.00"))
+	checkRows(t, "Scan after refill", scanAll(t, ctx, tb), []schema.Row{item(4, "four", "4.00")})
+}
+
+func TestUpsertLarge(t *testing.T) {
+	c, _ := openTest(t)
+	ctx := context.Background()
+	// Many columns: fewer rows per statement (65535 parameters at most).
+	cols := []schema.Column{{Name: "id", Type: schema.IntType}}
+	for i := range 99 {
+		cols = append(cols, schema.Column{Name: fmt.Sprintf("c%d", i), Type: schema.IntType})
+	}
+	wide := openTable(t, c, schema.MustNew("wide", cols, "id"))
+	if got := wide.insert.maxRows; got != 655 {
+		t.Errorf("rows per statement for 100 columns: %d, want 655", got)
+	}
+	var rows []schema.Row
+	for i := range 2000 {
+		r := make(schema.Row, len(cols))
+		for j := range r {
+			r[j] = i * j
+		}
+		r[0] = i
+		rows = append(rows, r)
+	}
+	upsert(t, ctx, wide, rows...)
+	checkRows(t, "Scan wide", scanAll(t, ctx, wide), rows)
+
+	// Long strings: 3000 rows, three statements.
+	tb := openTable(t, c, itemSchema("items"))
+	rows = rows[:0]
+	long := strings.Repeat("é", 2048)
+	for i := range 3000 {
+		rows = append(rows, item(i, long, "1.00"))
+	}
+	upsert(t, ctx, tb, rows...)
+	if n := len(scanAll(t, ctx, tb)); n != 3000 {
+		t.Fatalf("%d rows, want 3000", n)
+	}
+}
+
+func TestInsertChunks(t *testing.T) {
+	cols := make([]string, 10)
+	for i := range cols {
+		cols[i] = fmt.Sprint("c", i)
+	}
+	ins := newInsertSQL("t", cols, cols[:1])
+	long := strings.Repeat("x", 2048)
+	args := make([]any, 0, 1000*len(cols))
+	for range 1000 * len(cols) {
+		args = append(args, long)
+	}
+	// Rows of 20 KiB: a statement stops after about 4 MiB.
+	if n := ins.chunk(args, 0); n != maxWriteBytes/(10*2048)+1 {
+		t.Errorf("rows of 20 KiB per statement: %d, want %d", n, maxWriteBytes/(10*2048)+1)
+	}
+	if n := ins.chunk(args[:30], 0); n != 3 {
+		t.Errorf("chunk of 3 rows: %d", n)
+	}
+	if got := ins.statement(2); got != "INSERT INTO `t` (`c0`, `c1`, `c2`, `c3`, `c4`, `c5`, `c6`, `c7`, `c8`, `c9`) VALUES "+
+		"(?,?,?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?,?,?) ON DUPLICATE KEY UPDATE `c1`=VALUES(`c1`), `c2`=VALUES(`c2`), `c3`=VALUES(`c3`), "+
+		"`c4`=VALUES(`c4`), `c5`=VALUES(`c5`), `c6`=VALUES(`c6`), `c7`=VALUES(`c7`), `c8`=VALUES(`c8`), `c9`=VALUES(`c9`)" {
+		t.Errorf("statement(2) = %s", got)
+	}
+}
+
+func TestGet(t *testing.T) {
+	c, _ := openTest(t)
+	ctx := context.Background()
+	tb := openTable(t, c, itemSchema("items"))
+	var rows []schema.Row
+	for i := range 2500 {
+		rows = append(rows, item(i*2, fmt.Sprint("item ", i), fmt.Sprintf("%d.%02d", i, i%100)))
+	}
+	upsert(t, ctx, tb, rows...)
+
+	tests := []struct {
+		name string
+		keys []any
+		want []schema.Row
+	}{
+		{"none", nil, []schema.Row{}},
+		{"missing and odd keys", []any{1, 0, nil, "0", 4, 4, 99999, 2.0},
+			[]schema.Row{nil, rows[0], nil, nil, rows[2], rows[2], nil, nil}},
+	}
+	// 2500 present keys in reverse and 2500 missing ones, interleaved: 5000 keys, 5 statements.
+	var many []any
+	var manyWant []schema.Row
+	for i := 2499; i >= 0; i-- {
+		many = append(many, i*2, i*2+1)
+		manyWant = append(manyWant, rows[i], nil)
+	}
+	tests = append(tests, struct {
+		name string
+		keys []any
+		want []schema.Row
+	}{"chunked", many, manyWant})
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tb.Get(ctx, tc.keys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkRows(t, "Get", got, tc.want)
+		})
+	}
+}
+
+func TestGetKeysAsTheDatabaseCompares(t *testing.T) {
+	c, _ := openTest(t)
+	ctx := context.Background()
+	ds := schema.MustNew("by_decimal", []schema.Column{{Name: "k", Type: schema.DecimalType}, {Name: "v", Type: schema.IntType}}, "k")
+	dt := openTable(t, c, ds)
+	upsert(t, ctx, dt, schema.Row{dec("1.5"), 1}, schema.Row{dec("2"), 2})
+	got, err := dt.Get(ctx, []any{dec("1.50"), dec("2.000"), 2, dec("3")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRows(t, "Get decimals", got, []schema.Row{{dec("1.5"), 1}, {dec("2"), 2}, {dec("2"), 2}, nil})
+
+	ss := schema.MustNew("by_string", []schema.Column{{Name: "k", Type: schema.StringType}, {Name: "v", Type: schema.IntType}}, "k")
+	st := openTable(t, c, ss)
+	upsert(t, ctx, st, schema.Row{"a", 1}, schema.Row{"", 2})
+	got, err = st.Get(ctx, []any{"A", "a", "", "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRows(t, "Get strings", got, []schema.Row{nil, {"a", 1}, {"", 2}, nil})
+}
+
+func TestScanStopsAtFnError(t *testing.T) {
+	c, _ := openTest(t)
+	ctx := context.Background()
+	tb := openTable(t, c, itemSchema("items"))
+	upsert(t, ctx, tb, item(1, "a", "1"), item(2, "b", "2"), item(3, "c", "3"))
+	stop := errors.New("enough")
+	calls := 0
+	err := tb.Scan(ctx, func(r schema.Row) error {
+		calls++
+		if calls == 2 {
+			return stop
+		}
+		// fn may use the table while Scan streams.
+		_, err := tb.Get(ctx, []any{r[0]})
+		return err
+	})
+	if !errors.Is(err, stop) || calls != 2 {
+		t.Fatalf("Scan: %v after %d calls, want %v after 2", err, calls, stop)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := tb.Scan(cctx, func(schema.Row) error { return nil }); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Scan with a cancelled context: %v", err)
+	}
+}

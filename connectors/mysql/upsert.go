@@ -1,0 +1,112 @@
+package mysql
+
+import (
+	"context"
+	"strings"
+)
+
+// Limits of one multi-row INSERT.
+const (
+	maxRowsPerWrite = 1000    // rows in one statement
+	maxPlaceholders = 65535   // the protocol's limit of parameters per statement (exclusive)
+	maxWriteBytes   = 4 << 20 // rough size of one statement's values, well below max_allowed_packet (16 MiB by default)
+	fixedValueBytes = 16      // rough size of a parameter that is not a string
+)
+
+// insertSQL builds the multi-row INSERT ... ON DUPLICATE KEY UPDATE
+// statements that upsert rows into one table.
+type insertSQL struct {
+	prefix  string // INSERT INTO `t` (`a`, `b`) VALUES
+	row     string // (?,?)
+	suffix  string //  ON DUPLICATE KEY UPDATE `b`=VALUES(`b`)
+	cols    int
+	maxRows int    // rows in one statement
+	full    string // the statement for maxRows rows
+}
+
+// newInsertSQL returns the upsert statements of columns cols of table,
+// whose primary key is made of the columns named in key. VALUES(col) is
+// used rather than MySQL 8's row alias, which MariaDB rejects.
+func newInsertSQL(table string, cols, key []string) insertSQL {
+	quoted := make([]string, len(cols))
+	var set []string
+	for i, c := range cols {
+		quoted[i] = quote(c)
+		isKey := false
+		for _, k := range key {
+			isKey = isKey || k == c
+		}
+		if !isKey {
+			set = append(set, quoted[i]+"=VALUES("+quoted[i]+")")
+		}
+	}
+	if len(set) == 0 { // a table of key columns only: nothing to update
+		set = append(set, quoted[0]+"="+quoted[0])
+	}
+	s := insertSQL{
+		prefix:  "INSERT INTO " + quote(table) + " (" + strings.Join(quoted, ", ") + ") VALUES ",
+		row:     "(" + placeholders(len(cols)) + ")",
+		suffix:  " ON DUPLICATE KEY UPDATE " + strings.Join(set, ", "),
+		cols:    len(cols),
+		maxRows: max(1, min(maxRowsPerWrite, (maxPlaceholders-1)/max(1, len(cols)))),
+	}
+	s.full = s.statement(s.maxRows)
+	return s
+}
+
+// statement returns the upsert of n rows.
+func (s insertSQL) statement(n int) string {
+	if n == s.maxRows && s.full != "" {
+		return s.full
+	}
+	var b strings.Builder
+	b.Grow(len(s.prefix) + n*(len(s.row)+1) + len(s.suffix))
+	b.WriteString(s.prefix)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(s.row)
+	}
+	b.WriteString(s.suffix)
+	return b.String()
+}
+
+// chunk returns how many of the rows of args, from row start on, go into one statement.
+func (s insertSQL) chunk(args []any, start int) int {
+	rows := len(args) / s.cols
+	n, size := 0, 0
+	for start+n < rows && n < s.maxRows && (n == 0 || size < maxWriteBytes) {
+		for _, v := range args[(start+n)*s.cols : (start+n+1)*s.cols] {
+			if str, ok := v.(string); ok {
+				size += len(str)
+			} else {
+				size += fixedValueBytes
+			}
+		}
+		n++
+	}
+	return n
+}
+
+// exec upserts args, the values of whole rows one after the other, on q:
+// one statement per chunk of at most maxRows rows and about maxWriteBytes
+// of values. Statements of maxRows rows are kept prepared by c.
+func (s insertSQL) exec(ctx context.Context, c *Connector, q querier, args []any) error {
+	rows := len(args) / s.cols
+	for start := 0; start < rows; {
+		n := s.chunk(args, start)
+		chunk := args[start*s.cols : (start+n)*s.cols]
+		var err error
+		if n == s.maxRows {
+			err = c.execCached(ctx, q, s.full, chunk)
+		} else {
+			_, err = q.ExecContext(ctx, s.statement(n), chunk...)
+		}
+		if err != nil {
+			return err
+		}
+		start += n
+	}
+	return nil
+}
