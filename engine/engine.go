@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -70,6 +71,9 @@ type Options struct {
 	Follow bool
 	// Group overrides the consumer group of stream stages ("" keeps the spec's).
 	Group string
+	// Progress receives a live count of each running stage: redrawn in
+	// place when it is a terminal, else logged every 10 s. nil shows none.
+	Progress io.Writer
 }
 
 // Pipeline is an opened plan: its connectors, tables and topics.
@@ -208,9 +212,13 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 			p.dead = append(p.dead, d)
 			p.mu.Unlock()
 		}}
+	prog := newProgress(p.opts.Progress)
 	for _, r := range run {
 		p.log.Info("stage starting", "stage", r.Name(), "kind", r.Kind())
+		rt.Progress = &stage.Counter{}
+		stop := prog.watch(r.Name(), rt.Progress)
 		st, err := r.Run(ctx, rt)
+		stop()
 		sum.Stages = append(sum.Stages, StageResult{Name: r.Name(), Kind: r.Kind(), Stats: st})
 		p.log.Info("stage done", "stage", r.Name(), "in", st.In, "out", st.Out, "dead", st.Dead,
 			"seconds", fmt.Sprintf("%.3f", st.Elapsed.Seconds()), "records_per_s", int64(st.Rate()))

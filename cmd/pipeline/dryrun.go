@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -79,6 +80,7 @@ func runSpec(c *cli.Context, opts engine.Options) error {
 	}
 	opts.Registry = registry()
 	opts.Log = logger(c)
+	opts.Progress = os.Stderr
 	p, err := engine.Open(c.Context, plan, opts)
 	if err != nil {
 		return err

@@ -45,10 +45,10 @@ func TestLoad(t *testing.T) {
 	for _, st := range s.Stages {
 		kinds = append(kinds, st.Kind.Value)
 	}
-	if want := []string{"load", "publish", "stream", "batch", "export"}; !slices.Equal(kinds, want) {
+	if want := []string{"reset", "load", "publish", "stream", "batch", "export"}; !slices.Equal(kinds, want) {
 		t.Errorf("stage kinds = %q, want %q", kinds, want)
 	}
-	if got := s.Stages[4].Copy[0].To.Value; got != "files:out/items.csv" {
+	if got := s.Stages[5].Copy[0].To.Value; got != "files:out/items.csv" {
 		t.Errorf("export to %q, want the default expanded", got)
 	}
 }

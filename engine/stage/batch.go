@@ -266,6 +266,7 @@ func (p *step) run(ctx context.Context, rt *Runtime, stage string, st *Stats) er
 	v := make([]any, len(p.sc.names)) // the row in hand; kept rows get their own copy
 	err = table.Scan(ctx, func(r schema.Row) error {
 		st.In++
+		rt.Progress.Add(1)
 		v[0] = r
 		if p.agg != nil {
 			p.agg.bind(v, groups[r[p.schema.Key]])

@@ -148,6 +148,7 @@ func drain(ctx context.Context, rt *Runtime, st *Stats, stage string, r port.Row
 			return fmt.Errorf("%s: %w", src, err)
 		}
 		st.In++
+		rt.Progress.Add(1)
 		batch = append(batch, row)
 		if len(batch) == writeBatch {
 			if err := flush(batch); err != nil {
@@ -181,6 +182,7 @@ func (s *copyStage) exportOne(ctx context.Context, rt *Runtime, j copyJob, st *S
 	proj := make(schema.Row, len(j.cols))
 	err = table.Scan(ctx, func(r schema.Row) error {
 		st.In++
+		rt.Progress.Add(1)
 		out := r
 		if j.cols != nil {
 			for i, c := range j.cols {

@@ -37,6 +37,8 @@ type Runtime struct {
 	// ExportDir, when set, receives every exported file (by its base name)
 	// instead of the path the spec gives: dry-run --out.
 	ExportDir string
+	// Progress, when set, counts records as the running stage handles them.
+	Progress *Counter
 }
 
 // Stats counts what one run of a stage did.

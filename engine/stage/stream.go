@@ -286,6 +286,7 @@ func (r *streamRun) batch(ctx context.Context, msgs []port.Message) error {
 		r.vars = append(r.vars, make([]any, n))
 	}
 	r.ok = r.ok[:0]
+	r.rt.Progress.Add(int64(len(msgs)))
 	for i, m := range msgs {
 		r.st.In++
 		ok := m.Err == nil && m.Row != nil

@@ -139,8 +139,9 @@ at: here
 	if v, ok := got.Options.Get("nope"); ok || v != (String{}) {
 		t.Errorf(`Options.Get("nope") = %v, %t`, v, ok)
 	}
-	if !got.Name.Set() || got.Options[2].Value.Set() != true || (String{}).Set() {
-		t.Errorf("Set is wrong")
+	if !got.Name.Set() || !got.Options[2].Value.Set() || got.Items[1].Text.Set() {
+		t.Errorf("Set() = %t, %t, %t; want true (given), true (given empty), false (absent)",
+			got.Name.Set(), got.Options[2].Value.Set(), got.Items[1].Text.Set())
 	}
 }
 
