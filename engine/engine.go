@@ -220,7 +220,7 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 		st, err := r.Run(ctx, rt)
 		stop()
 		sum.Stages = append(sum.Stages, StageResult{Name: r.Name(), Kind: r.Kind(), Stats: st})
-		p.log.Info("stage done", "stage", r.Name(), "in", st.In, "out", st.Out, "dead", st.Dead,
+		p.log.Info("stage done", "stage", r.Name(), "in", st.In, "out", st.Out, "dead", st.Dead, "duplicates", st.Dup,
 			"seconds", fmt.Sprintf("%.3f", st.Elapsed.Seconds()), "records_per_s", int64(st.Rate()))
 		if err != nil {
 			sum.DeadLetters = p.deadLetters()

@@ -109,3 +109,33 @@ func TestBadRowsGoToDeadLetters(t *testing.T) {
 		t.Errorf("orders.csv has %d lines, want a header and 1000 orders", n)
 	}
 }
+
+// TestDuplicatesAreAppliedOnce publishes the same file twice: every record
+// of the second copy is a duplicate, skipped and counted, not an error.
+func TestDuplicatesAreAppliedOnce(t *testing.T) {
+	out := t.TempDir()
+	env := yamldoc.MapEnv(map[string]string{"OUT": out})
+	plan, err := engine.Load("testdata/shop/spec.yaml", env, registry())
+	if err != nil {
+		t.Fatal(yamldoc.Details(err))
+	}
+	ctx := context.Background()
+	p, err := engine.Open(ctx, plan, engine.Options{Registry: registry(), DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for _, stages := range [][]string{{"reset", "load", "publish"}, {"publish"}} {
+		if _, err := p.Run(ctx, stages); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum, err := p.Run(ctx, []string{"decide"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := sum.Stages[0].Stats
+	if st.In != 2006 || st.Out != 1000 || st.Dup != 1000 || st.Dead != 6 {
+		t.Errorf("decide: in %d, out %d, duplicates %d, dead %d; want 2006, 1000, 1000, 6", st.In, st.Out, st.Dup, st.Dead)
+	}
+}

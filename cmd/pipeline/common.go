@@ -47,9 +47,9 @@ func logger(c *cli.Context) *slog.Logger {
 // printSummary prints one line per stage and the dead letters.
 func printSummary(w io.Writer, sum engine.Summary) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "stage\tkind\tin\tout\tdead\tseconds\trecords/s\t")
+	fmt.Fprintln(tw, "stage\tkind\tin\tout\tdead\tdup\tseconds\trecords/s\t")
 	for _, s := range sum.Stages {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%.3f\t%.0f\t\n", s.Name, s.Kind, s.Stats.In, s.Stats.Out, s.Stats.Dead, s.Stats.Elapsed.Seconds(), s.Stats.Rate())
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.3f\t%.0f\t\n", s.Name, s.Kind, s.Stats.In, s.Stats.Out, s.Stats.Dead, s.Stats.Dup, s.Stats.Elapsed.Seconds(), s.Stats.Rate())
 	}
 	tw.Flush()
 	if n := sum.Dead(); n > 0 {

@@ -46,6 +46,7 @@ type Stats struct {
 	In      int64 // records read
 	Out     int64 // records written
 	Dead    int64 // records sent to the dead-letter sink
+	Dup     int64 // records skipped because they were processed before (same id)
 	Elapsed time.Duration
 }
 

@@ -51,6 +51,7 @@ type streamStage struct {
 	emit      *bound
 	out       spec.Ref
 	outSchema *schema.Schema
+	idCol     int // column of the record holding the output table's key, or -1
 }
 
 func (s *streamStage) Name() string { return s.name }
@@ -99,6 +100,7 @@ func (b *builder) streamStage(st *spec.Stage) Runner {
 		return nil
 	}
 	s.outSchema = outSchema
+	s.idCol = s.tspec.Schema.Index(outSchema.KeyName())
 	s.emit = b.emitRules(s, st)
 	if s.rules == nil || s.emit == nil {
 		return nil
@@ -300,6 +302,9 @@ func (r *streamRun) batch(ctx context.Context, msgs []port.Message) error {
 		r.vars[i][0] = m.Row
 		r.ok = append(r.ok, ok)
 	}
+	if err := r.duplicates(ctx, msgs); err != nil {
+		return err
+	}
 	for _, l := range s.lookups {
 		if err := r.fetch(ctx, l, msgs); err != nil {
 			return err
@@ -358,6 +363,44 @@ func (r *streamRun) commit(ctx context.Context) error {
 	for id := range r.dirty {
 		r.dirty[id] = r.dirty[id][:0]
 		clear(r.marked[id])
+	}
+	return nil
+}
+
+// duplicates skips records whose id the output table already holds, or
+// that came earlier in the batch: a record re-sent by a producer is decided
+// once, and counted as a duplicate rather than an error.
+func (r *streamRun) duplicates(ctx context.Context, msgs []port.Message) error {
+	if r.s.idCol < 0 {
+		return nil
+	}
+	keys := make([]any, 0, len(msgs))
+	at := make(map[any]int, len(msgs))
+	for i, m := range msgs {
+		if !r.ok[i] {
+			continue
+		}
+		k := m.Row[r.s.idCol]
+		if _, dup := at[k]; dup {
+			r.ok[i] = false
+			r.st.Dup++
+			continue
+		}
+		at[k] = i
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	rows, err := r.tables[r.s.out.String()].Get(ctx, keys)
+	if err != nil {
+		return fmt.Errorf("stage %s: checking %s for records already decided: %w", r.s.name, r.s.out, err)
+	}
+	for i, row := range rows {
+		if row != nil {
+			r.ok[at[keys[i]]] = false
+			r.st.Dup++
+		}
 	}
 	return nil
 }
