@@ -135,7 +135,10 @@ func TestDuplicatesAreAppliedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := sum.Stages[0].Stats
-	if st.In != 2006 || st.Out != 1000 || st.Dup != 1000 || st.Dead != 6 {
-		t.Errorf("decide: in %d, out %d, duplicates %d, dead %d; want 2006, 1000, 1000, 6", st.In, st.Out, st.Dup, st.Dead)
+	// The 1,000 records decided the first time are duplicates the second
+	// time. The 3 dead-lettered ones fail again, unless both copies meet in
+	// one batch, where the second is a duplicate of the first.
+	if st.In != 2006 || st.Out != 1000 || st.Dup < 1000 || st.Dup+st.Dead != 1006 {
+		t.Errorf("decide: in %d, out %d, duplicates %d, dead %d; want 2006 in, 1000 out, 1000+ duplicates, 1006 skipped", st.In, st.Out, st.Dup, st.Dead)
 	}
 }
