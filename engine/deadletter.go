@@ -11,26 +11,70 @@ import (
 	"pipeline/engine/spec"
 )
 
-// DeadLetterSchema is the shape of a dead-letter file or table.
+// DeadLetterSchema is the shape of a dead-letter file or table. The id
+// (stage and source) makes writing the same letter twice harmless.
 var DeadLetterSchema = schema.MustNew("dead_letters", []schema.Column{
+	{Name: "id", Type: schema.StringType},
 	{Name: "stage", Type: schema.StringType},
 	{Name: "source", Type: schema.StringType},
 	{Name: "reason", Type: schema.StringType},
 	{Name: "payload", Type: schema.StringType},
 	{Name: "time", Type: schema.DateTimeType},
-}, "")
+}, "id")
 
-// writeDeadLetters writes the run's dead letters to the spec's
-// dead_letters file (when it names one), replacing what an earlier run left.
+// maxTablePayload bounds the payload kept in a dead-letter table row; files
+// keep it whole.
+const maxTablePayload = 2000
+
+// writeDeadLetters writes the run's dead letters to each target the spec's
+// dead_letters names: a table (rows upserted by id) or a file (replaced).
 func (p *Pipeline) writeDeadLetters(ctx context.Context, dead []port.DeadLetter) error {
-	target := p.plan.Spec.DeadLetters
-	if !target.Set() {
+	for _, target := range p.plan.Spec.DeadLetters {
+		ref, err := spec.ParseRef(target)
+		if err != nil {
+			return err
+		}
+		switch p.conns[ref.Connector].(type) {
+		case port.Tables:
+			err = p.deadLettersToTable(ctx, ref, dead)
+		case port.Files:
+			err = p.deadLettersToFile(ctx, ref, dead)
+		default:
+			err = fmt.Errorf("connector %s holds neither tables nor files", ref.Connector)
+		}
+		if err != nil {
+			return fmt.Errorf("dead letters to %s: %w", ref, err)
+		}
+	}
+	return nil
+}
+
+func deadLetterRow(d port.DeadLetter, maxPayload int) schema.Row {
+	payload := d.Payload
+	if maxPayload > 0 && len(payload) > maxPayload {
+		payload = fmt.Sprintf("%s... (%d bytes in all)", payload[:maxPayload], len(d.Payload))
+	}
+	src := d.Source.String()
+	return schema.Row{d.Stage + " " + src, d.Stage, src, d.Reason, payload, d.Time.Truncate(time.Second)}
+}
+
+func (p *Pipeline) deadLettersToTable(ctx context.Context, ref spec.Ref, dead []port.DeadLetter) error {
+	if len(dead) == 0 {
 		return nil
 	}
-	ref, err := spec.ParseRef(target)
+	s := schema.MustNew(ref.Name, DeadLetterSchema.Columns, "id")
+	t, err := p.Table(ctx, ref, s)
 	if err != nil {
 		return err
 	}
+	rows := make([]schema.Row, len(dead))
+	for i, d := range dead {
+		rows[i] = deadLetterRow(d, maxTablePayload)
+	}
+	return t.Upsert(ctx, rows)
+}
+
+func (p *Pipeline) deadLettersToFile(ctx context.Context, ref spec.Ref, dead []port.DeadLetter) error {
 	files, err := p.Files(ctx, ref)
 	if err != nil {
 		return err
@@ -41,12 +85,12 @@ func (p *Pipeline) writeDeadLetters(ctx context.Context, dead []port.DeadLetter)
 	}
 	w, err := files.Create(ctx, path, DeadLetterSchema)
 	if err != nil {
-		return fmt.Errorf("dead letters: %w", err)
+		return err
 	}
 	for _, d := range dead {
-		if err := w.Write(schema.Row{d.Stage, d.Source.String(), d.Reason, d.Payload, d.Time.Truncate(time.Second)}); err != nil {
+		if err := w.Write(deadLetterRow(d, 0)); err != nil {
 			w.Close()
-			return fmt.Errorf("dead letters: %w", err)
+			return err
 		}
 	}
 	return w.Close()

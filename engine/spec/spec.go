@@ -17,7 +17,7 @@ type Spec struct {
 	Connectors  yamldoc.Map[Connector] `yaml:"connectors"`
 	Tables      yamldoc.Map[Table]     `yaml:"tables"`
 	Topics      yamldoc.Map[Topic]     `yaml:"topics"`
-	DeadLetters yamldoc.String         `yaml:"dead_letters"`
+	DeadLetters []yamldoc.String       `yaml:"dead_letters"`
 	Stages      []Stage                `yaml:"stages"`
 	Pos         yamldoc.Pos            `yaml:"-"`
 	File        *yamldoc.File          `yaml:"-"`

@@ -322,7 +322,7 @@ stages:
 		}
 		files, _ := s.Connectors.Get("files")
 		dir, _ := files.Options.Get("dir")
-		got := []string{s.Name.Value, s.Description, dir.Value, s.DeadLetters.Value, s.Stages[0].From.Value}
+		got := []string{s.Name.Value, s.Description, dir.Value, s.DeadLetters[0].Value, s.Stages[0].From.Value}
 		if want := []string{tt.name, tt.desc, tt.dir, tt.dead, tt.in}; !slices.Equal(got, want) {
 			t.Errorf("env %v:\n got %q\nwant %q", tt.env, got, want)
 		}

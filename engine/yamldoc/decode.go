@@ -275,10 +275,16 @@ func (d *Decoder) decodeSlice(n *yaml.Node, v reflect.Value) {
 		return
 	}
 	if n.Kind != yaml.SequenceNode {
-		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-			return
+		switch {
+		case n.Kind == yaml.ScalarNode && n.Tag == "!!null":
+		case n.Kind == yaml.ScalarNode:
+			// A single value where a list is wanted is a list of one.
+			one := reflect.MakeSlice(v.Type(), 1, 1)
+			d.decode(n, one.Index(0))
+			v.Set(one)
+		default:
+			d.Errorf(n, "want a list, found %s", kindName(n))
 		}
-		d.Errorf(n, "want a list, found %s", kindName(n))
 		return
 	}
 	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))

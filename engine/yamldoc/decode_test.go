@@ -196,8 +196,8 @@ func TestDecodeErrors(t *testing.T) {
 		},
 		{
 			name: "list wanted",
-			src:  "tags: a\nitems: {id: 1}\n",
-			err:  "t.yaml:1:7: want a list, found \"a\"\nt.yaml:2:8: want a list, found a mapping",
+			src:  "tags: [a]\nitems: {id: 1}\n",
+			err:  "t.yaml:2:8: want a list, found a mapping",
 		},
 		{
 			name: "mapping wanted",

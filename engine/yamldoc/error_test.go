@@ -124,7 +124,7 @@ func TestDetailsGolden(t *testing.T) {
 		"name: [not, a, string]",
 		"count: twelve",
 		"small: 99999999999",
-		"tags: just-one",
+		"tags: {a: b}",
 		"options:",
 		"  a: 1",
 		"  a: 2",
