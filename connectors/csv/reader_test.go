@@ -17,7 +17,7 @@ import (
 func TestReaderRows(t *testing.T) {
 	const head = "id,amount,day,note\n"
 	row1 := `1 d12.50 t2024-01-02 00:00:00 "first"`
-	row2 := `2 d-3 t2024-02-29 00:00:00 null`
+	row2 := `2 d-3.00 t2024-02-29 00:00:00 null`
 	tests := []struct {
 		name string
 		in   string

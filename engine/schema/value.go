@@ -44,6 +44,14 @@ func (t Type) Parse(s string) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%q is not a decimal number", s)
 		}
+		if t.Scale != AnyScale {
+			// A fixed-scale value holds exactly its places: 7500.0 is 7500.00
+			// wherever it came from, and a fraction of a cent is refused, not rounded.
+			if d.Scale() > t.Scale {
+				return nil, fmt.Errorf("%q has more than %d decimal places", s, t.Scale)
+			}
+			d = d.Pad(t.Scale)
+		}
 		return d, nil
 	case String:
 		return s, nil

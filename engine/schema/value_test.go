@@ -99,17 +99,17 @@ func TestParse(t *testing.T) {
 		{typ: DecimalType, in: "NaN", err: `"NaN" is not a decimal number`},
 		{typ: MoneyType, in: "909.78", want: "d909.78"},
 		{typ: MoneyType, in: "-0.01", want: "d-0.01"},
-		{typ: MoneyType, in: "7500", want: "d7500", text: "7500.00"},
-		{typ: MoneyType, in: "7500.5", want: "d7500.5", text: "7500.50"},
-		{typ: MoneyType, in: "0.125", want: "d0.125", text: "0.12"}, // Parse keeps the places; printing rounds half to even
-		{typ: MoneyType, in: "0.135", want: "d0.135", text: "0.14"},
-		{typ: MoneyType, in: "-0", want: "d0", text: "0.00"},
+		{typ: MoneyType, in: "7500", want: "d7500.00", text: "7500.00"}, // fixed scale: padded on parse
+		{typ: MoneyType, in: "7500.5", want: "d7500.50", text: "7500.50"},
+		{typ: MoneyType, in: "0.125", err: `"0.125" has more than 2 decimal places`}, // a fraction of a cent is refused, not rounded
+		{typ: MoneyType, in: "0.135", err: `"0.135" has more than 2 decimal places`},
+		{typ: MoneyType, in: "-0", want: "d0.00", text: "0.00"},
 		{typ: MoneyType, in: "$5", err: `"$5" is not a decimal number`},
-		{typ: decimal0, in: "2.5", want: "d2.5", text: "2"},
-		{typ: decimal0, in: "3.5", want: "d3.5", text: "4"},
-		{typ: decimal3, in: "1.5", want: "d1.5", text: "1.500"},
-		{typ: decimal19, in: "0.5", want: "d0.5", text: "0.5000000000000000000"},
-		{typ: decimal19, in: "909.78", want: "d909.78", text: "909.7800000000000000"}, // no more than 19 digits in all
+		{typ: decimal0, in: "2.5", err: `"2.5" has more than 0 decimal places`},
+		{typ: decimal0, in: "3", want: "d3", text: "3"},
+		{typ: decimal3, in: "1.5", want: "d1.500", text: "1.500"},
+		{typ: decimal19, in: "0.5", want: "d0.5000000000000000000", text: "0.5000000000000000000"},
+		{typ: decimal19, in: "909.78", want: "d909.7800000000000000", text: "909.7800000000000000"}, // no more than 19 digits in all
 
 		{typ: StringType, in: "plain", want: `s"plain"`},
 		{typ: StringType, in: " lead and trail ", want: `s" lead and trail "`},

@@ -200,6 +200,11 @@ func TestDecodeErrors(t *testing.T) {
 			err:  "t.yaml:2:8: want a list, found a mapping",
 		},
 		{
+			name: "a single value is a list of one, of the wrong kind",
+			src:  "items: x\n",
+			err:  "t.yaml:1:8: want a mapping with keys id, text, found \"x\"",
+		},
+		{
 			name: "mapping wanted",
 			src:  "options: [a]\nplain: x\noptions2: 1\n",
 			err: "t.yaml:1:10: want a mapping, found a list\nt.yaml:2:8: want a mapping, found \"x\"\n" +
@@ -290,6 +295,18 @@ func TestDecodeErrors(t *testing.T) {
 				t.Errorf("%d errors, want one per line", len(es))
 			}
 		})
+	}
+}
+
+func TestDecodeListOfOne(t *testing.T) {
+	// A single value where a list is wanted is a list of that one value.
+	got, err := decodeDoc(t, "tags: a\n", nil)
+	if err != nil || !cmp.Equal(got.Tags, []string{"a"}) {
+		t.Errorf("Tags = %q, %v; want [a]", got.Tags, err)
+	}
+	got, err = decodeDoc(t, "tags: ${T}\n", map[string]string{"T": "x"})
+	if err != nil || !cmp.Equal(got.Tags, []string{"x"}) {
+		t.Errorf("Tags = %q, %v; want [x]", got.Tags, err)
 	}
 }
 
