@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -20,11 +19,6 @@ import (
 )
 
 func main() {
-	// Pipelines allocate many small, short-lived values; trading memory for
-	// fewer collections roughly halves GC time. GOGC still wins when set.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	app := newApp()
 	err := app.RunContext(ctx, interspersed(app, os.Args))

@@ -3,6 +3,9 @@ package stage
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
+	"runtime"
+	"sync"
 	"time"
 
 	"pipeline/engine/port"
@@ -185,19 +188,16 @@ func (b *builder) emitRules(s *streamStage, st *spec.Stage) *bound {
 // streamRun is the state of one run of a stream stage: the lookup caches
 // are the per-key state, kept coherent with the stage's own writes.
 type streamRun struct {
-	s      *streamStage
-	rt     *Runtime
-	st     *Stats
-	rules  *evaluator
-	emit   *evaluator
-	tables map[string]port.Table
-	cache  map[string]map[any]schema.Row
-	dirty  map[string][]schema.Row
-	marked map[string]map[any]bool
-	vars   [][]any // per message of the batch: scope values, then decision and output
-	ok     []bool
-	outs   []schema.Row
-	dec    schema.Row // the decision record, reused: emit copies its values out
+	s       *streamStage
+	rt      *Runtime
+	st      *Stats
+	workers []*decider // one per CPU when records can be split by key, else one
+	tables  map[string]port.Table
+	cache   map[string]map[any]schema.Row
+	dirty   map[string][]schema.Row
+	vars    [][]any // per message of the batch: scope values, then decision and output
+	ok      []bool
+	outs    []schema.Row
 	// store, when the output table's connector commits batches with their
 	// offsets, makes the stage effectively-once (see port.Committer).
 	store   port.Committer
@@ -208,9 +208,16 @@ type streamRun struct {
 func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	start := time.Now()
 	var st Stats
-	r := &streamRun{s: s, rt: rt, st: &st, rules: s.rules.evaluator(), emit: s.emit.evaluator(),
-		tables: map[string]port.Table{}, cache: map[string]map[any]schema.Row{}, dec: make(schema.Row, 4),
-		dirty: map[string][]schema.Row{}, marked: map[string]map[any]bool{}}
+	r := &streamRun{s: s, rt: rt, st: &st, tables: map[string]port.Table{}, cache: map[string]map[any]schema.Row{},
+		dirty: map[string][]schema.Row{}}
+	n := 1
+	if s.parallel() {
+		n = runtime.GOMAXPROCS(0)
+	}
+	for range n {
+		r.workers = append(r.workers, &decider{r: r, rules: s.rules.evaluator(), emit: s.emit.evaluator(),
+			dec: make(schema.Row, 4), dirty: map[string][]schema.Row{}, marked: map[string]map[any]bool{}})
+	}
 	topic, err := rt.Resources.Topic(ctx, s.topic, s.tspec)
 	if err != nil {
 		return st, err
@@ -228,7 +235,9 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 			return st, err
 		}
 		r.cache[ref.String()] = map[any]schema.Row{}
-		r.marked[ref.String()] = map[any]bool{}
+		for _, w := range r.workers {
+			w.marked[ref.String()] = map[any]bool{}
+		}
 	}
 	r.group = s.group
 	if rt.Group != "" {
@@ -310,12 +319,7 @@ func (r *streamRun) batch(ctx context.Context, msgs []port.Message) error {
 			return err
 		}
 	}
-	r.outs = r.outs[:0]
-	for i, m := range msgs {
-		if r.ok[i] {
-			r.decide(m, r.vars[i])
-		}
-	}
+	r.decideAll(msgs)
 	r.offsets = batchOffsets(r.offsets[:0], msgs)
 	if r.store != nil {
 		return r.commit(ctx)
@@ -362,7 +366,6 @@ func (r *streamRun) commit(ctx context.Context) error {
 	r.outs = make([]schema.Row, 0, cap(r.outs))
 	for id := range r.dirty {
 		r.dirty[id] = r.dirty[id][:0]
-		clear(r.marked[id])
 	}
 	return nil
 }
@@ -450,37 +453,132 @@ func (r *streamRun) fetch(ctx context.Context, l lookup, msgs []port.Message) er
 	return nil
 }
 
-// decide evaluates the ruleset and the output row for one message.
-func (r *streamRun) decide(m port.Message, vars []any) {
-	s := r.s
-	d, err := r.rules.eval(vars)
-	if err != nil {
-		deadLetter(r.rt, r.st, s.name, m.Source, payloadOf(s.tspec.Schema, m.Row), fmt.Sprintf("ruleset %s: %v", r.rules.bd.rs.Name, err))
-		return
+// decider decides records: its own evaluators, output rows and changed
+// state, so that several can work on one batch at once.
+type decider struct {
+	r      *streamRun
+	rules  *evaluator
+	emit   *evaluator
+	dec    schema.Row // the decision record, reused: emit copies its values out
+	outs   []schema.Row
+	dirty  map[string][]schema.Row
+	marked map[string]map[any]bool
+	st     Stats // dead letters counted while deciding
+	todo   []int // indexes of the batch's messages this decider takes
+}
+
+// parallel reports whether records may be decided on several CPUs: every
+// record of a key stays with one decider, in order, so this is safe when the
+// topic is keyed and every saved lookup is keyed by the record's key too
+// (the state a decider changes then belongs to its keys alone).
+func (s *streamStage) parallel() bool {
+	key := s.tspec.Schema.Index(s.tspec.Key)
+	if key < 0 {
+		return false
 	}
-	nv := len(s.sc.names)
-	r.rules.DecisionValues(d, r.dec)
-	vars[nv] = r.dec
-	out := s.outSchema.NewRow()
-	vars[nv+1] = out
-	if _, err := r.emit.eval(vars); err != nil {
-		deadLetter(r.rt, r.st, s.name, m.Source, payloadOf(s.tspec.Schema, m.Row), fmt.Sprintf("emit: %v", err))
-		return
-	}
-	r.outs = append(r.outs, out)
 	for _, l := range s.lookups {
-		if l.save && r.rules.wroteVar(l.v) {
-			r.markDirty(l, vars[l.v].(schema.Row))
+		if l.save && (l.from != 0 || l.field != key) {
+			return false
+		}
+	}
+	return true
+}
+
+// minParallel is the smallest batch worth splitting across CPUs.
+const minParallel = 256
+
+// decideAll decides the batch's messages that are still ok: split by key
+// across the deciders when there are several, in order within each key.
+func (r *streamRun) decideAll(msgs []port.Message) {
+	ws := r.workers
+	for _, w := range ws {
+		w.todo = w.todo[:0]
+	}
+	key := r.s.tspec.Schema.Index(r.s.tspec.Key)
+	for i, m := range msgs {
+		if !r.ok[i] {
+			continue
+		}
+		w := ws[0]
+		if len(ws) > 1 && len(msgs) >= minParallel {
+			w = ws[keyHash(m.Row[key])%uint64(len(ws))]
+		}
+		w.todo = append(w.todo, i)
+	}
+	var wg sync.WaitGroup
+	for _, w := range ws {
+		if len(w.todo) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, i := range w.todo {
+				w.decide(msgs[i], r.vars[i])
+			}
+		}()
+	}
+	wg.Wait()
+	r.outs = r.outs[:0]
+	for _, w := range ws {
+		r.outs = append(r.outs, w.outs...)
+		w.outs = w.outs[:0]
+		r.st.Dead += w.st.Dead
+		w.st.Dead = 0
+		for id, rows := range w.dirty {
+			r.dirty[id] = append(r.dirty[id], rows...)
+			w.dirty[id] = rows[:0]
+			clear(w.marked[id])
 		}
 	}
 }
 
-func (r *streamRun) markDirty(l lookup, row schema.Row) {
+// keyHash spreads keys over deciders.
+func keyHash(k any) uint64 {
+	switch x := k.(type) {
+	case int:
+		return uint64(x) * 0x9E3779B97F4A7C15 >> 7
+	case string:
+		h := fnv.New64a()
+		h.Write([]byte(x))
+		return h.Sum64()
+	}
+	h := fnv.New64a()
+	fmt.Fprint(h, k)
+	return h.Sum64()
+}
+
+// decide evaluates the ruleset and the output row for one message.
+func (d *decider) decide(m port.Message, vars []any) {
+	s := d.r.s
+	dec, err := d.rules.eval(vars)
+	if err != nil {
+		deadLetter(d.r.rt, &d.st, s.name, m.Source, payloadOf(s.tspec.Schema, m.Row), fmt.Sprintf("ruleset %s: %v", d.rules.bd.rs.Name, err))
+		return
+	}
+	nv := len(s.sc.names)
+	d.rules.DecisionValues(dec, d.dec)
+	vars[nv] = d.dec
+	out := s.outSchema.NewRow()
+	vars[nv+1] = out
+	if _, err := d.emit.eval(vars); err != nil {
+		deadLetter(d.r.rt, &d.st, s.name, m.Source, payloadOf(s.tspec.Schema, m.Row), fmt.Sprintf("emit: %v", err))
+		return
+	}
+	d.outs = append(d.outs, out)
+	for _, l := range s.lookups {
+		if l.save && d.rules.wroteVar(l.v) {
+			d.markDirty(l, vars[l.v].(schema.Row))
+		}
+	}
+}
+
+func (d *decider) markDirty(l lookup, row schema.Row) {
 	id := l.ref.String()
 	k := l.schema.KeyOf(row)
-	if !r.marked[id][k] {
-		r.marked[id][k] = true
-		r.dirty[id] = append(r.dirty[id], row)
+	if !d.marked[id][k] {
+		d.marked[id][k] = true
+		d.dirty[id] = append(d.dirty[id], row)
 	}
 }
 
@@ -507,7 +605,6 @@ func (r *streamRun) flush(ctx context.Context) error {
 			return fmt.Errorf("stage %s: writing %s: %w", r.s.name, id, err)
 		}
 		r.dirty[id] = rows[:0]
-		clear(r.marked[id])
 	}
 	return nil
 }
