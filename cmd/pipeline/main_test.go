@@ -247,3 +247,25 @@ func TestRunLegacy(t *testing.T) {
 		sameResults(t, filepath.Join(out, f), filepath.Join("testdata/legacy", f), decimal.MustParse("0.005"))
 	}
 }
+
+// TestPasswordNeverShown: a DSN's password appears in no error, log or
+// help output.
+func TestPasswordNeverShown(t *testing.T) {
+	t.Setenv("MYSQL_DSN", "app:s3cret-pw@tcp(127.0.0.1:1)/banking_system")
+	t.Setenv("KAFKA_DATA_DIR", t.TempDir())
+	out, err := pipeline(t, "-v", "run", "../../configs/banking.yaml", "--stage", "load")
+	if err == nil {
+		t.Fatal("run against a closed port succeeded")
+	}
+	all := out + err.Error()
+	if strings.Contains(all, "s3cret-pw") {
+		t.Errorf("the password shows:\n%s", all)
+	}
+	if !strings.Contains(all, "127.0.0.1:1") || !strings.Contains(all, "MYSQL_DSN") {
+		t.Errorf("the error should name the server and hint at MYSQL_DSN:\n%s", all)
+	}
+	help, _ := pipeline(t, "run", "--help")
+	if strings.Contains(help, "s3cret-pw") {
+		t.Errorf("--help shows the password:\n%s", help)
+	}
+}
