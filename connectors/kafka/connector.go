@@ -1,0 +1,258 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"pipeline/engine/port"
+)
+
+// KindName is the name the kafka kind is registered under.
+const KindName = "kafka"
+
+// Embedded is the brokers value that starts an in-process broker, as "" does.
+const Embedded = "embedded"
+
+// clientID is the client id the connector's clients send to brokers.
+const clientID = "pipeline"
+
+// reachTimeout bounds how long New waits for the brokers to answer.
+const reachTimeout = 10 * time.Second
+
+// Kind returns the kafka connector kind, to register in a port.Registry. Its
+// options are brokers, data_dir and partitions (see Options); a relative
+// data_dir is resolved against the spec's folder.
+func Kind() port.Kind {
+	return port.Kind{
+		Name: KindName,
+		Doc: "Topics on Kafka brokers, or on an embedded in-process broker that keeps its data in a folder; " +
+			"records are JSON objects of column name to value.",
+		Options: []port.Option{
+			{Name: "brokers", Doc: "comma-separated host:port list of Kafka brokers; empty or \"embedded\" starts an in-process broker", Default: "embedded"},
+			{Name: "data_dir", Doc: "folder the embedded broker keeps its topics and committed offsets in, created if missing", Default: DefaultDataDir},
+			{Name: "partitions", Doc: "partition count of topics created when the topic spec gives none", Default: strconv.Itoa(DefaultPartitions)},
+		},
+		Service: true,
+		New: func(ctx context.Context, cfg port.Config) (port.Connector, error) {
+			o, err := configOptions(cfg)
+			if err != nil {
+				return nil, err
+			}
+			return New(ctx, o)
+		},
+	}
+}
+
+// configOptions reads Options from a spec's connector config.
+func configOptions(cfg port.Config) (Options, error) {
+	var o Options
+	if b := strings.TrimSpace(cfg.Get("brokers", "")); b != "" && b != Embedded {
+		for _, a := range strings.Split(b, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				o.Brokers = append(o.Brokers, a)
+			}
+		}
+	}
+	o.DataDir = cfg.Get("data_dir", DefaultDataDir)
+	if o.DataDir != "" && !filepath.IsAbs(o.DataDir) && cfg.Dir != "" {
+		o.DataDir = filepath.Join(cfg.Dir, o.DataDir)
+	}
+	if p := strings.TrimSpace(cfg.Get("partitions", "")); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 {
+			return o, fmt.Errorf("kafka connector %s: partitions %q must be a whole number of at least 1", cfg.Name, p)
+		}
+		o.Partitions = n
+	}
+	return o, nil
+}
+
+// Options configure New.
+type Options struct {
+	// Brokers are the host:port addresses to connect to; none starts an
+	// embedded in-process broker on an ephemeral port of 127.0.0.1.
+	Brokers []string
+	// DataDir is the embedded broker's data folder, created if missing;
+	// "" means DefaultDataDir (.pipeline/kafka). Unused with Brokers.
+	DataDir string
+	// Partitions is the partition count of topics Topic creates when the
+	// spec gives none; 0 means DefaultPartitions (6).
+	Partitions int
+	// Log receives the embedded broker's warnings and errors; nil means slog.Default().
+	Log *slog.Logger
+}
+
+// Connector serves topics on Kafka brokers, or on an embedded broker. It
+// implements port.Topics and is safe for concurrent use.
+type Connector struct {
+	brokers    []string
+	partitions int
+	embedded   *broker     // nil when connected to outside brokers
+	client     *kgo.Client // produces, and serves admin requests
+	admin      *kadm.Client
+
+	// done is cancelled by Close, ending running Consume calls.
+	done     context.Context
+	stopDone context.CancelFunc
+
+	mu     sync.Mutex
+	closed bool
+	active sync.WaitGroup // running Publish and Consume calls
+}
+
+var _ port.Topics = (*Connector)(nil)
+
+// New connects to o.Brokers, or starts an embedded broker when there are
+// none, and checks within about 10 seconds that a broker answers.
+func New(ctx context.Context, o Options) (*Connector, error) {
+	c := &Connector{brokers: o.Brokers, partitions: o.Partitions}
+	if c.partitions <= 0 {
+		c.partitions = DefaultPartitions
+	}
+	if len(c.brokers) == 0 {
+		log := o.Log
+		if log == nil {
+			log = slog.Default()
+		}
+		b, err := startBroker(ctx, BrokerOptions{Addr: "127.0.0.1:0", DataDir: o.DataDir, Partitions: c.partitions}, log)
+		if err != nil {
+			return nil, fmt.Errorf("kafka: embedded broker: %w", err)
+		}
+		c.embedded = b
+		c.brokers = []string{b.addr}
+	}
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(c.brokers...),
+		kgo.ClientID(clientID),
+		// Uncompressed batches: every client reads them, including
+		// kafka-python without the snappy module.
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
+		// No lingering: Publish waits for its records, and while one
+		// produce request is in flight the next batch fills anyway.
+		kgo.ProducerLinger(0),
+	)
+	if err != nil {
+		c.stopBroker()
+		return nil, fmt.Errorf("kafka: brokers %s: %w", strings.Join(c.brokers, ","), err)
+	}
+	c.client, c.admin = cl, kadm.NewClient(cl)
+	pctx, cancel := context.WithTimeout(ctx, reachTimeout)
+	defer cancel()
+	if err := cl.Ping(pctx); err != nil {
+		cl.Close()
+		c.stopBroker()
+		if c.embedded != nil {
+			return nil, fmt.Errorf("kafka: embedded broker on %s does not answer: %w", c.brokers[0], err)
+		}
+		return nil, fmt.Errorf("kafka: cannot reach brokers %s: %w (start one with 'pipeline broker' or unset KAFKA_BROKERS to use the embedded broker)",
+			strings.Join(c.brokers, ","), err)
+	}
+	c.done, c.stopDone = context.WithCancel(context.Background())
+	return c, nil
+}
+
+// Brokers returns the addresses the connector talks to: the embedded broker's when it runs one.
+func (c *Connector) Brokers() []string { return append([]string(nil), c.brokers...) }
+
+// Topic returns a handle on the topic spec.Name, creating the topic with
+// spec.Partitions partitions (the connector's default when 0) and
+// replication factor 1 when missing. An existing topic keeps its partitions.
+// Records are keyed by the text of spec.Key's column, or have no key when
+// spec.Key is "".
+func (c *Connector) Topic(ctx context.Context, spec port.TopicSpec) (port.Topic, error) {
+	if spec.Name == "" {
+		return nil, errors.New("kafka topic: no name")
+	}
+	if spec.Schema == nil {
+		return nil, fmt.Errorf("kafka topic %s: no schema", spec.Name)
+	}
+	cd, err := newCodec(spec.Schema, spec.Key)
+	if err != nil {
+		return nil, fmt.Errorf("kafka topic %s: %w", spec.Name, err)
+	}
+	if err := c.check(); err != nil {
+		return nil, fmt.Errorf("kafka topic %s: %w", spec.Name, err)
+	}
+	n := spec.Partitions
+	if n <= 0 {
+		n = c.partitions
+	}
+	if err := createTopic(ctx, c.admin, spec.Name, n); err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	return &Topic{conn: c, name: spec.Name, schema: spec.Schema, codec: cd}, nil
+}
+
+// check returns an error once the connector is closed.
+func (c *Connector) check() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return errClosed
+	}
+	return nil
+}
+
+// begin counts a Publish or Consume call in, for Close to wait for; it
+// returns an error once the connector is closed. The call ends with c.active.Done.
+func (c *Connector) begin() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return errClosed
+	}
+	c.active.Add(1)
+	return nil
+}
+
+// errClosed is returned by operations on a closed connector.
+var errClosed = errors.New("connector is closed")
+
+// closeWait bounds how long Close waits for running Publish and Consume calls.
+const closeWait = 15 * time.Second
+
+// Close ends running Consume calls, which return an error after the batch
+// in hand, waits (up to 15 seconds) for them and for running Publish calls,
+// then closes the connector's client and stops the embedded broker, which
+// saves its state to its data folder. Close is safe to call more than once.
+func (c *Connector) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.mu.Unlock()
+	c.stopDone()
+	idle := make(chan struct{})
+	go func() {
+		c.active.Wait()
+		close(idle)
+	}()
+	timer := time.NewTimer(closeWait)
+	select {
+	case <-idle:
+	case <-timer.C:
+	}
+	timer.Stop()
+	c.client.Close()
+	c.stopBroker()
+	return nil
+}
+
+// stopBroker stops the embedded broker, if any.
+func (c *Connector) stopBroker() {
+	if c.embedded != nil {
+		c.embedded.close()
+	}
+}

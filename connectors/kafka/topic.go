@@ -1,0 +1,56 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+
+	"pipeline/engine/port"
+	"pipeline/engine/schema"
+)
+
+// Topic is a handle on one Kafka topic whose records are rows of one schema.
+// It implements port.Topic and is safe for concurrent use.
+type Topic struct {
+	conn   *Connector
+	name   string
+	schema *schema.Schema
+	codec  *codec
+}
+
+var _ port.Topic = (*Topic)(nil)
+
+// Name returns the topic's name.
+func (t *Topic) Name() string { return t.name }
+
+// Schema returns the schema the handle was opened with.
+func (t *Topic) Schema() *schema.Schema { return t.schema }
+
+// Truncate removes every record of the topic: it deletes each partition's
+// records up to its current end offset, which becomes the partition's first
+// offset. Offsets are never reused, so offsets stored by consumers stay
+// meaningful: a group that had committed any offset of the topic resumes at
+// the first record published after the truncation. Records published while
+// Truncate runs may or may not be removed.
+func (t *Topic) Truncate(ctx context.Context) error {
+	if err := t.conn.check(); err != nil {
+		return fmt.Errorf("kafka topic %s: truncate: %w", t.name, err)
+	}
+	adm := t.conn.admin
+	ends, err := adm.ListEndOffsets(ctx, t.name)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("kafka topic %s: truncate: list end offsets: %w", t.name, err)
+	}
+	resp, err := adm.DeleteRecords(ctx, ends.Offsets())
+	if err != nil {
+		return fmt.Errorf("kafka topic %s: truncate: %w", t.name, err)
+	}
+	for _, p := range resp[t.name] {
+		if p.Err != nil {
+			return fmt.Errorf("kafka topic %s: truncate partition %d: %w", t.name, p.Partition, p.Err)
+		}
+	}
+	return nil
+}
