@@ -62,3 +62,17 @@ type Transactor interface {
 	Tables
 	InTx(ctx context.Context, fn func(ctx context.Context) error) error
 }
+
+// ColumnValue names a column and a value of its type.
+type ColumnValue struct {
+	Column string
+	Value  any
+}
+
+// Updater is implemented by tables that can change rows set-based, where
+// they are, without reading them out: what a database does with one UPDATE.
+type Updater interface {
+	// UpdateWhere sets the columns of set in every row whose column
+	// where.Column equals where.Value, and returns how many rows matched.
+	UpdateWhere(ctx context.Context, set []ColumnValue, where ColumnValue) (int64, error)
+}

@@ -44,6 +44,7 @@ type step struct {
 	rules   *bound
 	outVars []int // scope variable of each ruleset output
 	set     *bound
+	push    *pushdown // the step as one set-based update, when it is that simple
 }
 
 func (b *builder) batchStage(st *spec.Stage) Runner {
@@ -180,6 +181,7 @@ func (b *builder) step(stage string, i int, sp *spec.Step) *step {
 	if p.set == nil || (sp.Where.Set() && p.where == nil) {
 		return nil
 	}
+	p.push = pushable(p, sp)
 	return p
 }
 
@@ -249,6 +251,16 @@ func (p *step) run(ctx context.Context, rt *Runtime, stage string, st *Stats) er
 	table, err := rt.Resources.Table(ctx, p.target, p.schema)
 	if err != nil {
 		return err
+	}
+	if u, ok := table.(port.Updater); ok && p.push != nil {
+		n, err := u.UpdateWhere(ctx, p.push.set, p.push.where)
+		if err != nil {
+			return fmt.Errorf("updating %s: %w", p.target, err)
+		}
+		st.In += n
+		st.Out += n
+		rt.Progress.Add(n)
+		return nil
 	}
 	var groups map[any][]any
 	if p.agg != nil {

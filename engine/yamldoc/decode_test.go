@@ -29,7 +29,8 @@ type doc struct {
 	Any     any            `yaml:"any"`
 	Skipped string         `yaml:"-"`
 	Pos     Pos            `yaml:"-"`
-	hidden  string         //nolint:unused // an untagged field no key may reach
+	//lint:ignore U1000 an untagged field no key may reach
+	hidden string
 }
 
 type item struct {

@@ -8,17 +8,18 @@ import (
 
 // fuzzDoc is what FuzzParse decodes arbitrary documents into.
 type fuzzDoc struct {
-	Name    String             `yaml:"name"`
-	Count   int                `yaml:"count"`
-	On      bool               `yaml:"on"`
-	Options Map[String]        `yaml:"options"`
-	Nested  Map[Map[String]]   `yaml:"nested"`
-	Items   []fuzzItem         `yaml:"items"`
-	Plain   map[string]string  `yaml:"plain"`
-	Kids    []fuzzDoc          `yaml:"kids"` // recursive, for alias cycles
-	Custom  upper              `yaml:"custom"`
-	Pos     Pos                `yaml:"-"`
-	ignored map[string]fuzzDoc //nolint:unused // no key reaches it
+	Name    String            `yaml:"name"`
+	Count   int               `yaml:"count"`
+	On      bool              `yaml:"on"`
+	Options Map[String]       `yaml:"options"`
+	Nested  Map[Map[String]]  `yaml:"nested"`
+	Items   []fuzzItem        `yaml:"items"`
+	Plain   map[string]string `yaml:"plain"`
+	Kids    []fuzzDoc         `yaml:"kids"` // recursive, for alias cycles
+	Custom  upper             `yaml:"custom"`
+	Pos     Pos               `yaml:"-"`
+	//lint:ignore U1000 no key reaches it
+	ignored map[string]fuzzDoc
 }
 
 type fuzzItem struct {

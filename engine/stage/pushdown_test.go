@@ -1,0 +1,70 @@
+package stage
+
+import (
+	"testing"
+
+	"pipeline/engine/schema"
+)
+
+func TestColumnEquals(t *testing.T) {
+	s := schema.MustNew("tx", []schema.Column{
+		{Name: "status", Type: schema.StringType},
+		{Name: "n", Type: schema.IntType},
+		{Name: "amount", Type: schema.MoneyType},
+	}, "")
+	tests := []struct {
+		src  string
+		ok   bool
+		col  string
+		want string
+	}{
+		{`tx.status == "pending"`, true, "status", "pending"},
+		{`"pending" == tx.status`, true, "status", "pending"},
+		{`tx.n == 3`, true, "n", "3"},
+		{`tx.amount == 1.5`, true, "amount", "1.5"},
+		{`tx.status != "pending"`, false, "", ""},
+		{`tx.status == "a" and tx.n == 1`, false, "", ""},
+		{`other.status == "pending"`, false, "", ""},
+		{`tx.missing == 1`, false, "", ""},
+		{`tx.n == tx.n`, false, "", ""},
+		{`tx.n == "x"`, false, "", ""},
+		{`tx.status == nil`, false, "", ""},
+	}
+	for _, tt := range tests {
+		cv, ok := columnEquals(tt.src, "tx", s)
+		if ok != tt.ok {
+			t.Errorf("%s: pushable %v, want %v", tt.src, ok, tt.ok)
+			continue
+		}
+		if ok {
+			col, _ := s.Column(cv.Column)
+			if cv.Column != tt.col || col.Type.Format(cv.Value) != col.Type.Format(mustParse(t, col.Type, tt.want)) {
+				t.Errorf("%s: got %s = %v", tt.src, cv.Column, cv.Value)
+			}
+		}
+	}
+}
+
+func mustParse(t *testing.T, typ schema.Type, s string) any {
+	t.Helper()
+	v, err := typ.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestConstant(t *testing.T) {
+	if v, ok := constant(`"approved"`, schema.StringType); !ok || v != "approved" {
+		t.Errorf("string constant: %v %v", v, ok)
+	}
+	if _, ok := constant(`tx.status`, schema.StringType); ok {
+		t.Error("a field is not a constant")
+	}
+	if _, ok := constant(`"x"`, schema.IntType); ok {
+		t.Error("a string is not an int constant")
+	}
+	if v, ok := constant(`nil`, schema.Type{Kind: schema.String, Nullable: true}); !ok || v != nil {
+		t.Errorf("nil for a nullable column: %v %v", v, ok)
+	}
+}
