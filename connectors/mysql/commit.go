@@ -230,6 +230,22 @@ func (c *Connector) Offsets(ctx context.Context, group, topic string) (map[int32
 	return out, nil
 }
 
+// ResetOffsets forgets every group's committed offsets for topic. It
+// implements port.Committer.
+func (c *Connector) ResetOffsets(ctx context.Context, topic string) error {
+	if err := c.ensureOffsets(ctx); err != nil {
+		return fmt.Errorf("mysql offsets of topic %s on %s: %w", topic, c.where, err)
+	}
+	err := c.run(ctx, func(ctx context.Context, q querier) error {
+		_, err := q.ExecContext(ctx, "DELETE FROM `"+OffsetsTable+"` WHERE topic = ?", topic)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mysql reset offsets of topic %s on %s: %w", topic, c.where, err)
+	}
+	return nil
+}
+
 // openTables lists the names of the tables opened with Table, for messages.
 func (c *Connector) openTables() string {
 	c.mu.Lock()

@@ -53,3 +53,23 @@ func TestUpdateWhere(t *testing.T) {
 		t.Error("unknown column accepted")
 	}
 }
+
+func TestResetOffsets(t *testing.T) {
+	c, _ := openTest(t)
+	ctx := context.Background()
+	s := schema.MustNew("out", []schema.Column{{Name: "id", Type: schema.IntType}}, "id")
+	openTable(t, c, s)
+	b := port.Batch{Group: "g", Offsets: []port.Offset{{Topic: "t", Partition: 0, From: 0, Next: 5}, {Topic: "u", Partition: 0, From: 0, Next: 7}}}
+	if err := c.Commit(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ResetOffsets(ctx, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := c.Offsets(ctx, "g", "t"); len(got) != 0 {
+		t.Errorf("topic t offsets after reset: %v", got)
+	}
+	if got, _ := c.Offsets(ctx, "g", "u"); got[0] != 7 {
+		t.Errorf("topic u offsets: %v, want untouched", got)
+	}
+}

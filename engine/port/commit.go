@@ -20,7 +20,8 @@ type Offset struct {
 // partition is neither the batch's From (apply) nor its Next (already
 // applied): another consumer has moved the partition on, and the batch
 // must not be applied.
-var ErrStale = errors.New("stale batch: the partition's committed offset has moved on (another consumer owns it)")
+var ErrStale = errors.New("stale batch: the partition's committed offset has moved on " +
+	"(another consumer owns it, or the topic was recreated: run the spec's reset stage to start over)")
 
 // TableWrite is a set of rows to upsert into one table.
 type TableWrite struct {
@@ -52,6 +53,9 @@ type Committer interface {
 	Commit(ctx context.Context, b Batch) error
 	// Offsets returns the committed next offsets of group for topic, by partition.
 	Offsets(ctx context.Context, group, topic string) (map[int32]int64, error)
+	// ResetOffsets forgets every group's committed offsets for topic, so
+	// that consumers start again from the beginning of what it holds.
+	ResetOffsets(ctx context.Context, topic string) error
 }
 
 // Transactor is implemented by table connectors that can make several

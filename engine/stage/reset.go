@@ -11,7 +11,9 @@ import (
 )
 
 // resetStage empties tables and topics so that a run starts from a clean
-// state: running the same spec twice gives the same results.
+// state: running the same spec twice gives the same results. The stores of
+// the tables it empties also forget the consumers' offsets of its topics
+// (port.Committer), which would otherwise point past a recreated topic.
 type resetStage struct {
 	name   string
 	tables []spec.Ref
@@ -59,7 +61,18 @@ func (s *resetStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 		}
 		st.Out++
 	}
+	stores := map[string]port.Committer{}
+	for _, ref := range s.tables {
+		if c, ok := rt.Resources.Connector(ref).(port.Committer); ok {
+			stores[ref.Connector] = c
+		}
+	}
 	for i, ref := range s.topics {
+		for name, c := range stores {
+			if err := c.ResetOffsets(ctx, s.tspecs[i].Name); err != nil {
+				return st, fmt.Errorf("forgetting the offsets of %s in %s: %w", ref, name, err)
+			}
+		}
 		t, err := rt.Resources.Topic(ctx, ref, s.tspecs[i])
 		if err != nil {
 			return st, err
