@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"path/filepath"
 	"time"
 
@@ -12,7 +13,8 @@ import (
 )
 
 // DeadLetterSchema is the shape of a dead-letter file or table. The id
-// (stage and source) makes writing the same letter twice harmless.
+// (stage, source and a hash of the reason) makes writing the same letter
+// twice harmless.
 var DeadLetterSchema = schema.MustNew("dead_letters", []schema.Column{
 	{Name: "id", Type: schema.StringType},
 	{Name: "stage", Type: schema.StringType},
@@ -55,7 +57,10 @@ func deadLetterRow(d port.DeadLetter, maxPayload int) schema.Row {
 		payload = fmt.Sprintf("%s... (%d bytes in all)", payload[:maxPayload], len(d.Payload))
 	}
 	src := d.Source.String()
-	return schema.Row{d.Stage + " " + src, d.Stage, src, d.Reason, payload, d.Time.Truncate(time.Second)}
+	h := fnv.New32a()
+	h.Write([]byte(d.Reason))
+	id := fmt.Sprintf("%s %s %08x", d.Stage, src, h.Sum32())
+	return schema.Row{id, d.Stage, src, d.Reason, payload, d.Time.Truncate(time.Second)}
 }
 
 func (p *Pipeline) deadLettersToTable(ctx context.Context, ref spec.Ref, dead []port.DeadLetter) error {

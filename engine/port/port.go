@@ -8,23 +8,28 @@ import (
 	"pipeline/engine/schema"
 )
 
-// Source says where a record came from: a file and line, or a topic,
-// partition and offset. The zero Source is "unknown".
+// Source says where a record came from: a file and line, a topic,
+// partition and offset, or a table row and its key. The zero Source is
+// "unknown".
 type Source struct {
 	File      string
 	Line      int
 	Topic     string
 	Partition int32
 	Offset    int64
+	Table     string
+	Key       string
 }
 
-// String formats the source as file:line or topic/partition/offset.
+// String formats the source as file:line, topic/partition/offset or table[key].
 func (s Source) String() string {
 	switch {
 	case s.File != "":
 		return fmt.Sprintf("%s:%d", s.File, s.Line)
 	case s.Topic != "":
 		return fmt.Sprintf("%s/%d/%d", s.Topic, s.Partition, s.Offset)
+	case s.Table != "":
+		return fmt.Sprintf("%s[%s]", s.Table, s.Key)
 	}
 	return "unknown"
 }

@@ -286,7 +286,7 @@ func (p *step) run(ctx context.Context, rt *Runtime, stage string, st *Stats) er
 		if where != nil {
 			ok, err := where.matches(v)
 			if err != nil {
-				deadLetter(rt, st, stage, port.Source{}, payloadOf(p.schema, r), fmt.Sprintf("step %s: where: %v", p.name, err))
+				deadLetter(rt, st, stage, p.source(r), payloadOf(p.schema, r), fmt.Sprintf("step %s: where: %v", p.name, err))
 				return nil
 			}
 			if !ok {
@@ -341,7 +341,7 @@ func (p *step) fetchLookups(ctx context.Context, rt *Runtime, stage string, st *
 				kept = append(kept, v)
 				continue
 			}
-			deadLetter(rt, st, stage, port.Source{}, payloadOf(p.schema, v[0].(schema.Row)),
+			deadLetter(rt, st, stage, p.source(v[0].(schema.Row)), payloadOf(p.schema, v[0].(schema.Row)),
 				fmt.Sprintf("step %s: lookup %s: no row in %s with %s = %s (from %s)", p.name, l.name, l.schema.Name, l.schema.KeyName(), keyText(k), l.expr))
 		}
 		vars = kept
@@ -362,7 +362,7 @@ func (p *step) apply(ctx context.Context, rt *Runtime, stage string, st *Stats, 
 		row := v[0].(schema.Row)
 		if rulesEval != nil {
 			if _, err := rulesEval.eval(v); err != nil {
-				deadLetter(rt, st, stage, port.Source{}, payloadOf(p.schema, row), fmt.Sprintf("step %s: ruleset %s: %v", p.name, rulesEval.bd.rs.Name, err))
+				deadLetter(rt, st, stage, p.source(row), payloadOf(p.schema, row), fmt.Sprintf("step %s: ruleset %s: %v", p.name, rulesEval.bd.rs.Name, err))
 				continue
 			}
 			for i, o := range p.outVars {
@@ -370,7 +370,7 @@ func (p *step) apply(ctx context.Context, rt *Runtime, stage string, st *Stats, 
 			}
 		}
 		if _, err := set.eval(v); err != nil {
-			deadLetter(rt, st, stage, port.Source{}, payloadOf(p.schema, row), fmt.Sprintf("step %s: set: %v", p.name, err))
+			deadLetter(rt, st, stage, p.source(row), payloadOf(p.schema, row), fmt.Sprintf("step %s: set: %v", p.name, err))
 			continue
 		}
 		changed = append(changed, row)
@@ -389,4 +389,9 @@ func (p *step) apply(ctx context.Context, rt *Runtime, stage string, st *Stats, 
 		st.Out += int64(len(changed))
 	}
 	return nil
+}
+
+// source names a row of the step's table by its key, for dead letters.
+func (p *step) source(r schema.Row) port.Source {
+	return port.Source{Table: p.schema.Name, Key: keyText(p.schema.KeyOf(r))}
 }
