@@ -24,8 +24,8 @@ in --data-dir, so a restarted broker finds them again. The topics of each SPEC
 for metadata in a way that does not create topics.
 
 Example:
-   pipeline broker --addr 127.0.0.1:9092 configs/banking.yaml
-   KAFKA_BROKERS=127.0.0.1:9092 pipeline run configs/banking.yaml --stage validate`,
+   pipeline broker --addr 127.0.0.1:9092 configs/NAME.yaml
+   KAFKA_BROKERS=127.0.0.1:9092 pipeline run configs/NAME.yaml --stage validate`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "addr", Value: kafka.DefaultBrokerAddr, Usage: "listen on `HOST:PORT`"},
 			&cli.StringFlag{Name: "data-dir", Value: kafka.DefaultDataDir, Usage: "keep the broker's data in `DIR`"},

@@ -17,7 +17,7 @@ import (
 // loadPlan loads and checks the spec named by the only argument.
 func loadPlan(c *cli.Context) (*stage.Plan, error) {
 	if c.NArg() != 1 {
-		return nil, cli.Exit(fmt.Sprintf("usage: pipeline %s SPEC (one spec file, e.g. configs/banking.yaml)", c.Command.Name), 2)
+		return nil, cli.Exit(fmt.Sprintf("usage: pipeline %s SPEC (one spec file, e.g. configs/NAME.yaml)", c.Command.Name), 2)
 	}
 	return loadPlanAt(c, c.Args().First())
 }

@@ -20,8 +20,8 @@ no server is needed. Result files go where the spec's export stages say, or
 into --out.
 
 Example:
-   pipeline dry-run configs/banking.yaml --out /tmp/results
-   DATASET=/data/big pipeline dry-run configs/banking.yaml`,
+   pipeline dry-run configs/NAME.yaml --out /tmp/results
+   DATASET=/data/big pipeline dry-run configs/NAME.yaml`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write exported files into `DIR` instead of the spec's paths"},
 			stageFlag(),
@@ -49,9 +49,9 @@ missing. Kafka: KAFKA_BROKERS, default an embedded broker with its data under
 .pipeline/. Variables may also come from .env.
 
 Examples:
-   pipeline run configs/banking.yaml
-   pipeline run configs/banking.yaml --stage validate --follow
-   KAFKA_BROKERS=127.0.0.1:9092 pipeline run configs/banking.yaml --stage publish`,
+   pipeline run configs/NAME.yaml
+   pipeline run configs/NAME.yaml --stage validate --follow
+   KAFKA_BROKERS=127.0.0.1:9092 pipeline run configs/NAME.yaml --stage publish`,
 		Flags: []cli.Flag{
 			stageFlag(),
 			strictFlag(),

@@ -21,7 +21,7 @@ printed as file:line:col: message, with the line and a caret under the column.
 Exit status 1 when any file has an error.
 
 Example:
-   pipeline lint configs/banking.yaml configs/banking-legacy.yaml rules/*.yaml`,
+   pipeline lint configs/NAME.yaml configs/OTHER.yaml rules/*.yaml`,
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
 				return cli.Exit("usage: pipeline lint FILE... (specs or rule files)", 2)

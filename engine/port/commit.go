@@ -38,13 +38,13 @@ type Batch struct {
 }
 
 // Committer is implemented by table connectors that can apply a Batch
-// atomically: every write and the offsets in one transaction. A stream
+// atomically: every write and the offsets in one commit. A stream
 // stage whose output lives in a Committer is effectively-once: on start and
 // on every partition assignment it resumes from the committed offsets, so a
 // batch is applied entirely or not at all, and never twice.
 type Committer interface {
 	Tables
-	// Commit applies b in one transaction. For each partition it first
+	// Commit applies b atomically. For each partition it first
 	// reads the stored next offset: equal to From (or none stored), the
 	// batch is applied and Next stored; equal to Next, the batch was applied
 	// before (a retry after an unknown outcome) and Commit returns nil
@@ -60,7 +60,7 @@ type Committer interface {
 
 // Transactor is implemented by table connectors that can make several
 // operations atomic. InTx runs fn with a context that carries one
-// transaction: every table operation of this connector made with that
+// database tx: every table operation of this connector made with that
 // context joins it. It commits when fn returns nil and rolls back otherwise.
 type Transactor interface {
 	Tables

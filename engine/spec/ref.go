@@ -7,7 +7,7 @@ import (
 	"pipeline/engine/yamldoc"
 )
 
-// Ref names something a connector holds: "files:data/x.csv", "db:cards".
+// Ref names something a connector holds: "files:data/x.csv", "db:orders".
 type Ref struct {
 	Connector string
 	Name      string // a table or topic name, or a file path
@@ -17,7 +17,7 @@ type Ref struct {
 // String formats the reference as written.
 func (r Ref) String() string { return r.Connector + ":" + r.Name }
 
-// LookupRef is a keyed lookup: "db:cards[tx.card_id]".
+// LookupRef is a keyed lookup: "db:accounts[order.account_id]".
 type LookupRef struct {
 	Ref
 	KeyRecord string // the record whose field gives the key ("tx")
@@ -33,7 +33,7 @@ var (
 func ParseRef(s yamldoc.String) (Ref, error) {
 	m := refPattern.FindStringSubmatch(s.Value)
 	if m == nil {
-		return Ref{}, fmt.Errorf("%q is not a reference: write connector:name, e.g. db:cards or files:data/cards.csv", s.Value)
+		return Ref{}, fmt.Errorf("%q is not a reference: write connector:name, e.g. db:orders or files:data/orders.csv", s.Value)
 	}
 	return Ref{Connector: m[1], Name: m[2], Pos: s.Pos}, nil
 }
@@ -42,7 +42,7 @@ func ParseRef(s yamldoc.String) (Ref, error) {
 func ParseLookup(s yamldoc.String) (LookupRef, error) {
 	m := lookupPattern.FindStringSubmatch(s.Value)
 	if m == nil {
-		return LookupRef{}, fmt.Errorf("%q is not a lookup: write connector:table[record.field], e.g. db:cards[tx.card_id]", s.Value)
+		return LookupRef{}, fmt.Errorf("%q is not a lookup: write connector:table[record.field], e.g. db:accounts[order.account_id]", s.Value)
 	}
 	return LookupRef{Ref: Ref{Connector: m[1], Name: m[2], Pos: s.Pos}, KeyRecord: m[3], KeyField: m[4]}, nil
 }

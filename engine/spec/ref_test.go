@@ -11,7 +11,7 @@ var refPos = yamldoc.Pos{File: "s.yaml", Line: 4, Col: 11}
 func str(s string) yamldoc.String { return yamldoc.String{Value: s, Pos: refPos} }
 
 func TestParseRef(t *testing.T) {
-	const how = " is not a reference: write connector:name, e.g. db:cards or files:data/cards.csv"
+	const how = " is not a reference: write connector:name, e.g. db:orders or files:data/orders.csv"
 	tests := []struct {
 		in   string
 		want Ref
@@ -54,7 +54,7 @@ func TestParseRef(t *testing.T) {
 }
 
 func TestParseLookup(t *testing.T) {
-	const how = " is not a lookup: write connector:table[record.field], e.g. db:cards[tx.card_id]"
+	const how = " is not a lookup: write connector:table[record.field], e.g. db:accounts[order.account_id]"
 	tests := []struct {
 		in   string
 		want LookupRef

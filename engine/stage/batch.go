@@ -14,7 +14,7 @@ import (
 )
 
 // batchStage runs set-based steps over tables, in order. When the tables
-// live in a port.Transactor the whole stage is one transaction.
+// live in a port.Transactor the whole stage is atomic (one database tx).
 type batchStage struct {
 	name  string
 	steps []*step

@@ -347,7 +347,7 @@ func batchOffsets(out []port.Offset, msgs []port.Message) []port.Offset {
 }
 
 // commit writes the batch's output rows, changed state and offsets in one
-// transaction of the store: all of it or none, and never twice.
+// commit of the store: all of it or none, and never twice.
 func (r *streamRun) commit(ctx context.Context) error {
 	b := port.Batch{Group: r.group, Offsets: r.offsets}
 	if len(r.outs) > 0 {
