@@ -67,9 +67,9 @@ func (c *Connector) table(s *schema.Schema) (*Table, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if t, ok := c.tables[s.Name]; ok {
-		if !sameColumns(t.schema, s) || t.schema.Key != s.Key {
+		if !t.schema.Equal(s) || t.schema.Key != s.Key {
 			return nil, fmt.Errorf("memory table %s: already open with columns %s key %s, not %s key %s",
-				s.Name, describe(t.schema), t.schema.KeyName(), describe(s), s.KeyName())
+				s.Name, t.schema.String(), t.schema.KeyName(), s.String(), s.KeyName())
 		}
 		return t, nil
 	}
@@ -100,7 +100,7 @@ func (c *Connector) topic(spec port.TopicSpec) (*Topic, error) {
 		key = spec.Schema.Index(spec.Key)
 		if key < 0 {
 			return nil, fmt.Errorf("memory topic %s: key column %q is not one of its columns (%s)",
-				spec.Name, spec.Key, describe(spec.Schema))
+				spec.Name, spec.Key, spec.Schema.String())
 		}
 	}
 	c.mu.Lock()
@@ -109,9 +109,9 @@ func (c *Connector) topic(spec port.TopicSpec) (*Topic, error) {
 	if !ok {
 		l = newTopicLog(spec.Name, spec.Schema, spec.Partitions)
 		c.topics[spec.Name] = l
-	} else if !sameColumns(l.schema, spec.Schema) {
+	} else if !l.schema.Equal(spec.Schema) {
 		return nil, fmt.Errorf("memory topic %s: already open with columns %s, not %s",
-			spec.Name, describe(l.schema), describe(spec.Schema))
+			spec.Name, l.schema.String(), spec.Schema.String())
 	}
 	return &Topic{log: l, schema: spec.Schema, key: key}, nil
 }
@@ -119,30 +119,3 @@ func (c *Connector) topic(spec port.TopicSpec) (*Topic, error) {
 // Close releases nothing: tables and topics stay readable after Close, so a
 // dry-run can report on them. It always returns nil.
 func (c *Connector) Close() error { return nil }
-
-// sameColumns reports whether a and b declare the same column names and types in order.
-func sameColumns(a, b *schema.Schema) bool {
-	if len(a.Columns) != len(b.Columns) {
-		return false
-	}
-	for i := range a.Columns {
-		if a.Columns[i] != b.Columns[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// describe lists a schema's columns as "(name type, ...)" for error messages.
-func describe(s *schema.Schema) string {
-	b := []byte{'('}
-	for i, c := range s.Columns {
-		if i > 0 {
-			b = append(b, ", "...)
-		}
-		b = append(b, c.Name...)
-		b = append(b, ' ')
-		b = append(b, c.Type.String()...)
-	}
-	return string(append(b, ')'))
-}

@@ -176,7 +176,7 @@ func (t *Table) unsort(more int) {
 // checkRow reports why r cannot be stored, or nil.
 func (t *Table) checkRow(r schema.Row) error {
 	if len(r) != len(t.schema.Columns) {
-		return fmt.Errorf("has %d values, want %d (%s)", len(r), len(t.schema.Columns), describe(t.schema))
+		return fmt.Errorf("has %d values, want %d (%s)", len(r), len(t.schema.Columns), t.schema.String())
 	}
 	k := r[t.key]
 	if k == nil {

@@ -88,7 +88,7 @@ func (t *Topic) Publish(ctx context.Context, rows []schema.Row) error {
 	for i, r := range rows {
 		if len(r) != len(t.schema.Columns) {
 			return fmt.Errorf("memory topic %s: publish row %d: has %d values, want %d (%s)",
-				l.name, i, len(r), len(t.schema.Columns), describe(t.schema))
+				l.name, i, len(r), len(t.schema.Columns), t.schema.String())
 		}
 	}
 	if len(rows) == 0 {

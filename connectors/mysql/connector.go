@@ -167,9 +167,9 @@ func (c *Connector) table(ctx context.Context, s *schema.Schema) (*Table, error)
 	t, ok := c.tables[s.Name]
 	c.mu.Unlock()
 	if ok {
-		if !sameSchema(t.schema, s) {
+		if !t.schema.Equal(s) {
 			return nil, fmt.Errorf("mysql table %s on %s: already open with columns %s key %s, not %s key %s",
-				s.Name, c.where, describe(t.schema), t.schema.KeyName(), describe(s), s.KeyName())
+				s.Name, c.where, t.schema.String(), t.schema.KeyName(), s.String(), s.KeyName())
 		}
 		return t, nil
 	}
@@ -185,9 +185,9 @@ func (c *Connector) table(ctx context.Context, s *schema.Schema) (*Table, error)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if t, ok := c.tables[s.Name]; ok { // opened meanwhile by another goroutine
-		if !sameSchema(t.schema, s) {
+		if !t.schema.Equal(s) {
 			return nil, fmt.Errorf("mysql table %s on %s: already open with columns %s key %s, not %s key %s",
-				s.Name, c.where, describe(t.schema), t.schema.KeyName(), describe(s), s.KeyName())
+				s.Name, c.where, t.schema.String(), t.schema.KeyName(), s.String(), s.KeyName())
 		}
 		return t, nil
 	}
@@ -214,31 +214,4 @@ func (c *Connector) Close() error {
 		return fmt.Errorf("mysql connector on %s: close: %w", c.where, err)
 	}
 	return nil
-}
-
-// sameSchema reports whether a and b declare the same columns, in order, and key.
-func sameSchema(a, b *schema.Schema) bool {
-	if len(a.Columns) != len(b.Columns) || a.Key != b.Key {
-		return false
-	}
-	for i := range a.Columns {
-		if a.Columns[i] != b.Columns[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// describe lists a schema's columns as "(name type, ...)" for error messages.
-func describe(s *schema.Schema) string {
-	b := []byte{'('}
-	for i, col := range s.Columns {
-		if i > 0 {
-			b = append(b, ", "...)
-		}
-		b = append(b, col.Name...)
-		b = append(b, ' ')
-		b = append(b, col.Type.String()...)
-	}
-	return string(append(b, ')'))
 }

@@ -101,3 +101,30 @@ func (s *Schema) KeyOf(r Row) any {
 
 // NewRow returns a row of nulls, one per column.
 func (s *Schema) NewRow() Row { return make(Row, len(s.Columns)) }
+
+// Equal reports whether s and o declare the same columns, in order, and the same key.
+func (s *Schema) Equal(o *Schema) bool {
+	if len(s.Columns) != len(o.Columns) || s.Key != o.Key {
+		return false
+	}
+	for i := range s.Columns {
+		if s.Columns[i] != o.Columns[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// String lists the columns as "(name type, ...)", for messages.
+func (s *Schema) String() string {
+	b := []byte{'('}
+	for i, c := range s.Columns {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, c.Name...)
+		b = append(b, ' ')
+		b = append(b, c.Type.String()...)
+	}
+	return string(append(b, ')'))
+}
