@@ -15,9 +15,19 @@ import (
 type Dec = decimal.Decimal
 
 var (
-	decType = reflect.TypeOf(Dec{})
-	intType = reflect.TypeOf(0)
+	decType    = reflect.TypeOf(Dec{})
+	intType    = reflect.TypeOf(0)
+	stringType = reflect.TypeOf("")
 )
+
+// oneByte holds every one-byte string already boxed, so that functions
+// returning one (s[0:1]) allocate nothing.
+var oneByte = func() (b [256]any) {
+	for i := range b {
+		b[i] = string([]byte{byte(i)})
+	}
+	return b
+}()
 
 // errNull is the error of arithmetic on a null value.
 var errNull = errors.New("null value in arithmetic (use ?? to give a default)")
@@ -164,6 +174,24 @@ func functionOptions() []expr.Option {
 			}
 			return x, nil
 		}, new(func(int, int, int) int), new(func(Dec, Dec, Dec) Dec), new(func(Dec, int, int) Dec)),
+		expr.Function("_substr", func(args ...any) (any, error) {
+			str, _ := args[0].(string)
+			from, _ := args[1].(int)
+			to, _ := args[2].(int)
+			// Bounds are clamped, as expr's own slicing does.
+			if from < 0 {
+				from = max(from+len(str), 0)
+			}
+			if to < 0 {
+				to = max(to+len(str), 0)
+			}
+			to = min(to, len(str))
+			from = min(from, to)
+			if to-from == 1 {
+				return oneByte[str[from]], nil
+			}
+			return str[from:to], nil
+		}, new(func(string, int, int) string)),
 		expr.Function("min", pick(-1), minMaxSignatures()...),
 		expr.Function("max", pick(1), minMaxSignatures()...),
 		expr.Function("decimal", func(args ...any) (any, error) {

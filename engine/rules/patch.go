@@ -62,6 +62,15 @@ func (p *literalPatcher) Visit(node *ast.Node) {
 			ast.Patch(node, call)
 			p.applied = true
 		}
+	case *ast.SliceNode:
+		// s[i:j] on a string goes through reflection in expr's VM and boxes a
+		// new string; _substr does neither for one-byte results.
+		if n.Node.Type() == stringType && n.From != nil && n.To != nil {
+			call := &ast.CallNode{Callee: &ast.IdentifierNode{Value: "_substr"}, Arguments: []ast.Node{n.Node, n.From, n.To}}
+			call.SetType(stringType)
+			ast.Patch(node, call)
+			p.applied = true
+		}
 	case *ast.CallNode:
 		// clamp(dec, 300, 850), min(dec, 0)...: widen literal arguments beside a decimal.
 		id, ok := n.Callee.(*ast.IdentifierNode)
