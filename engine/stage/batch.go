@@ -188,20 +188,23 @@ func (b *builder) step(stage string, i int, sp *spec.Step) *step {
 func (s *batchStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	start := time.Now()
 	var st Stats
+	// The guard reads outside the stage's database tx, where a scan can stop
+	// at the first match instead of reading every row first.
+	if s.guard != nil {
+		due, err := s.guard.due(ctx, rt)
+		if err != nil {
+			return st, fmt.Errorf("stage %s: only_if: %w", s.name, err)
+		}
+		if !due {
+			if rt.Log != nil {
+				rt.Log.Info("nothing to do: no row meets only_if", "stage", s.name)
+			}
+			st.Elapsed = time.Since(start)
+			return st, nil
+		}
+	}
 	run := func(ctx context.Context) error {
 		st = Stats{}
-		if s.guard != nil {
-			due, err := s.guard.due(ctx, rt)
-			if err != nil {
-				return fmt.Errorf("stage %s: only_if: %w", s.name, err)
-			}
-			if !due {
-				if rt.Log != nil {
-					rt.Log.Info("nothing to do: no row meets only_if", "stage", s.name)
-				}
-				return nil
-			}
-		}
 		for _, p := range s.steps {
 			if err := p.run(ctx, rt, s.name, &st); err != nil {
 				return fmt.Errorf("stage %s, step %s: %w", s.name, p.name, err)
