@@ -29,20 +29,24 @@ var DeadLetterSchema = schema.MustNew("dead_letters", []schema.Column{
 const maxTablePayload = 2000
 
 // writeDeadLetters writes the run's dead letters to each target the spec's
-// dead_letters names: a table (rows upserted by id) or a file (replaced).
+// dead_letters names: a table (rows upserted by id), a file (replaced) or a
+// topic (appended, keyed by id).
 func (p *Pipeline) writeDeadLetters(ctx context.Context, dead []port.DeadLetter) error {
 	for _, target := range p.plan.Spec.DeadLetters {
 		ref, err := spec.ParseRef(target)
 		if err != nil {
 			return err
 		}
+		// A connector that holds several kinds of things (memory) gets a topic.
 		switch p.conns[ref.Connector].(type) {
-		case port.Tables:
-			err = p.deadLettersToTable(ctx, ref, dead)
 		case port.Files:
 			err = p.deadLettersToFile(ctx, ref, dead)
+		case port.Topics:
+			err = p.deadLettersToTopic(ctx, ref, dead)
+		case port.Tables:
+			err = p.deadLettersToTable(ctx, ref, dead)
 		default:
-			err = fmt.Errorf("connector %s holds neither tables nor files", ref.Connector)
+			err = fmt.Errorf("connector %s holds no tables, files or topics", ref.Connector)
 		}
 		if err != nil {
 			return fmt.Errorf("dead letters to %s: %w", ref, err)
@@ -99,4 +103,20 @@ func (p *Pipeline) deadLettersToFile(ctx context.Context, ref spec.Ref, dead []p
 		}
 	}
 	return w.Close()
+}
+
+func (p *Pipeline) deadLettersToTopic(ctx context.Context, ref spec.Ref, dead []port.DeadLetter) error {
+	if len(dead) == 0 {
+		return nil
+	}
+	s := schema.MustNew(ref.Name, DeadLetterSchema.Columns, "id")
+	t, err := p.Topic(ctx, ref, port.TopicSpec{Name: ref.Name, Schema: s, Key: "id", Partitions: 1})
+	if err != nil {
+		return err
+	}
+	rows := make([]schema.Row, len(dead))
+	for i, d := range dead {
+		rows[i] = deadLetterRow(d, 0)
+	}
+	return t.Publish(ctx, rows)
 }

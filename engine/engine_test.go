@@ -12,6 +12,7 @@ import (
 	"pipeline/connectors/memory"
 	"pipeline/engine"
 	"pipeline/engine/port"
+	"pipeline/engine/schema"
 	"pipeline/engine/yamldoc"
 )
 
@@ -140,5 +141,85 @@ func TestDuplicatesAreAppliedOnce(t *testing.T) {
 	// one batch, where the second is a duplicate of the first.
 	if st.In != 2006 || st.Out != 1000 || st.Dup < 1000 || st.Dup+st.Dead != 1006 {
 		t.Errorf("decide: in %d, out %d, duplicates %d, dead %d; want 2006 in, 1000 out, 1000+ duplicates, 1006 skipped", st.In, st.Out, st.Dup, st.Dead)
+	}
+}
+
+// TestDeadLettersToATopic: dead_letters may name a topic; each letter is
+// published keyed by its id.
+func TestDeadLettersToATopic(t *testing.T) {
+	src, err := os.ReadFile("testdata/shop/spec.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	spec := strings.Replace(string(src), `dead_letters: [db:dead_letters, "files:${OUT}/dead_letters.csv"]`, `dead_letters: bus:dead_letters`, 1)
+	spec = strings.ReplaceAll(spec, "rules.yaml", filepath.Join(mustAbs(t, "testdata/shop"), "rules.yaml"))
+	spec = strings.ReplaceAll(spec, "${IN:-in}", filepath.Join(mustAbs(t, "testdata/shop"), "in"))
+	path := filepath.Join(dir, "spec.yaml")
+	if err := os.WriteFile(path, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := engine.Load(path, yamldoc.MapEnv(map[string]string{"OUT": dir}), registry())
+	if err != nil {
+		t.Fatal(yamldoc.Details(err))
+	}
+	ctx := context.Background()
+	conn := memory.New()
+	reg := registry()
+	reg.Register(port.Kind{Name: "memory", New: func(context.Context, port.Config) (port.Connector, error) { return conn, nil }})
+	p, err := engine.Open(ctx, plan, engine.Options{Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	sum, err := p.Run(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic, err := conn.Topic(ctx, port.TopicSpec{Name: "dead_letters", Schema: schema.MustNew("dead_letters", engine.DeadLetterSchema.Columns, "id"), Key: "id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	err = topic.Consume(ctx, port.ConsumeOptions{}, func(_ context.Context, ms []port.Message) error {
+		got += len(ms)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != sum.Dead() || got != 10 {
+		t.Errorf("topic holds %d dead letters, the run counted %d, want 10", got, sum.Dead())
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// TestIdentifiersAreChecked: table and column names from specs must be
+// plain identifiers, so nothing a spec says can be read as SQL.
+func TestIdentifiersAreChecked(t *testing.T) {
+	tests := []struct{ tables, want string }{
+		{"  \"t; DROP TABLE x\":\n    key: id\n    columns: {id: int}\n", `table name "t; DROP TABLE x" must match [A-Za-z_][A-Za-z0-9_]*`},
+		{"  t:\n    key: id\n    columns: {id: int, \"a`b\": string}\n", "column name \"a`b\" must match [A-Za-z_][A-Za-z0-9_]*"},
+		{"  t:\n    key: id\n    columns: {id: int, \"x) VALUES (1); --\": string}\n", `column name "x) VALUES (1); --" must match`},
+	}
+	for _, tt := range tests {
+		src := "name: s\nconnectors:\n  db: {kind: memory}\ntables:\n" + tt.tables +
+			"stages:\n  - {name: r, kind: reset, tables: [db:t]}\n"
+		path := filepath.Join(t.TempDir(), "s.yaml")
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := engine.Load(path, yamldoc.MapEnv(nil), registry())
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("got %v, want an error containing %q", err, tt.want)
+		}
 	}
 }
