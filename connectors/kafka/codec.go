@@ -26,14 +26,15 @@ const MaxPayload = 1 << 20
 // and null is JSON null. Decoding also accepts what the legacy producer
 // writes (every value a string, "" for empty) and JSON numbers and booleans.
 type codec struct {
-	schema *schema.Schema
-	key    int      // index of the column whose text is the record key, -1 for no key
-	names  [][]byte // per column, its name as a JSON string and a colon, after a comma but for the first
+	schema  *schema.Schema
+	key     int            // index of the column whose text is the record key, -1 for no key
+	names   [][]byte       // per column, its name as a JSON string and a colon, after a comma but for the first
+	columns map[string]int // column index by name, for decoding
 }
 
 // newCodec returns a codec for rows of s keyed by the column named key ("" for none).
 func newCodec(s *schema.Schema, key string) (*codec, error) {
-	c := &codec{schema: s, key: -1, names: make([][]byte, len(s.Columns))}
+	c := &codec{schema: s, key: -1, names: make([][]byte, len(s.Columns)), columns: make(map[string]int, len(s.Columns))}
 	if key != "" {
 		c.key = s.Index(key)
 		if c.key < 0 {
@@ -41,6 +42,7 @@ func newCodec(s *schema.Schema, key string) (*codec, error) {
 		}
 	}
 	for i, col := range s.Columns {
+		c.columns[col.Name] = i
 		var b []byte
 		if i > 0 {
 			b = append(b, ',')
@@ -122,6 +124,14 @@ func (c *codec) decode(b []byte) (schema.Row, error) {
 	if len(b) > MaxPayload {
 		return nil, fmt.Errorf("payload of %d bytes is over the limit of %d bytes", len(b), MaxPayload)
 	}
+	if row, ok := c.decodeFlat(b); ok {
+		return row, nil
+	}
+	return c.decodeJSON(b)
+}
+
+// decodeJSON is decode's general path, through encoding/json.
+func (c *codec) decodeJSON(b []byte) (schema.Row, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, errors.New("payload is empty, want a JSON object")
 	}

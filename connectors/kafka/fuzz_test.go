@@ -20,6 +20,12 @@ func FuzzDecode(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if fast, ok := c.decodeFlat(data); ok {
+			slow, err := c.decodeJSON(data)
+			if err != nil || !sameRow(fast, slow) {
+				t.Fatalf("fast path %q = %s, general path %s, %v", data, show(fast), show(slow), err)
+			}
+		}
 		row, err := c.decode(data)
 		if (row == nil) == (err == nil) {
 			t.Fatalf("decode(%q) = %s, %v: want a row or an error", data, show(row), err)
