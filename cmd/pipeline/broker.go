@@ -29,7 +29,7 @@ Example:
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "addr", Value: kafka.DefaultBrokerAddr, Usage: "listen on `HOST:PORT`"},
 			&cli.StringFlag{Name: "data-dir", Value: kafka.DefaultDataDir, Usage: "keep the broker's data in `DIR`"},
-			&cli.IntFlag{Name: "partitions", Value: kafka.DefaultPartitions, Usage: "partitions of topics created without a count"},
+			&cli.IntFlag{Name: "partitions", Value: kafka.DefaultPartitions, Usage: "give topics created without a count `N` partitions"},
 			&cli.StringSliceFlag{Name: "topic", Usage: "also create topic `NAME` at start (repeatable)"},
 		},
 		Action: func(c *cli.Context) error {

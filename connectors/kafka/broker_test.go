@@ -28,7 +28,7 @@ func TestKind(t *testing.T) {
 	for _, o := range k.Options {
 		names = append(names, o.Name+"="+o.Default)
 	}
-	if got := strings.Join(names, " "); got != "brokers=embedded data_dir=.pipeline/kafka partitions=6" {
+	if got := strings.Join(names, " "); got != "brokers=embedded data_dir=.pipeline/kafka partitions=6 session_timeout=6s" {
 		t.Errorf("options %s", got)
 	}
 	tests := []struct {
@@ -42,6 +42,9 @@ func TestKind(t *testing.T) {
 			want: Options{Brokers: []string{"a:1", "b:2"}, DataDir: "/abs", Partitions: 3}},
 		{cfg: port.Config{Name: "k", Options: map[string]string{"partitions": "0"}}, err: `kafka connector k: partitions "0" must be a whole number of at least 1`},
 		{cfg: port.Config{Name: "k", Options: map[string]string{"partitions": "six"}}, err: `kafka connector k: partitions "six" must be a whole number of at least 1`},
+		{cfg: port.Config{Name: "k", Options: map[string]string{"session_timeout": " 10s "}}, want: Options{DataDir: ".pipeline/kafka", SessionTimeout: 10 * time.Second}},
+		{cfg: port.Config{Name: "k", Options: map[string]string{"session_timeout": "6"}}, err: `kafka connector k: session_timeout "6" must be a duration of at least 1s, such as 6s or 1m`},
+		{cfg: port.Config{Name: "k", Options: map[string]string{"session_timeout": "500ms"}}, err: `kafka connector k: session_timeout "500ms" must be a duration of at least 1s, such as 6s or 1m`},
 	}
 	for _, tc := range tests {
 		got, err := configOptions(tc.cfg)
@@ -52,7 +55,7 @@ func TestKind(t *testing.T) {
 			continue
 		}
 		if err != nil || strings.Join(got.Brokers, ",") != strings.Join(tc.want.Brokers, ",") ||
-			got.DataDir != tc.want.DataDir || got.Partitions != tc.want.Partitions {
+			got.DataDir != tc.want.DataDir || got.Partitions != tc.want.Partitions || got.SessionTimeout != tc.want.SessionTimeout {
 			t.Errorf("%+v: options %+v, %v, want %+v", tc.cfg, got, err, tc.want)
 		}
 	}

@@ -30,8 +30,8 @@ const clientID = "pipeline"
 const reachTimeout = 10 * time.Second
 
 // Kind returns the kafka connector kind, to register in a port.Registry. Its
-// options are brokers, data_dir and partitions (see Options); a relative
-// data_dir is resolved against the spec's folder.
+// options are brokers, data_dir, partitions and session_timeout (see
+// Options); a relative data_dir is resolved against the spec's folder.
 func Kind() port.Kind {
 	return port.Kind{
 		Name: KindName,
@@ -41,6 +41,9 @@ func Kind() port.Kind {
 			{Name: "brokers", Doc: "comma-separated host:port list of Kafka brokers; empty or \"embedded\" starts an in-process broker", Default: "embedded"},
 			{Name: "data_dir", Doc: "folder the embedded broker keeps its topics and committed offsets in, created if missing", Default: DefaultDataDir},
 			{Name: "partitions", Doc: "partition count of topics created when the topic spec gives none", Default: strconv.Itoa(DefaultPartitions)},
+			{Name: "session_timeout", Doc: "how long a consumer group member may go silent before the broker drops it and hands its partitions to the others, " +
+				"e.g. after the process was killed (a Go duration; at least the broker's group.min.session.timeout.ms, 6s by default); members heartbeat every sixth of it",
+				Default: DefaultSessionTimeout.String()},
 		},
 		Service: true,
 		New: func(ctx context.Context, cfg port.Config) (port.Connector, error) {
@@ -74,6 +77,13 @@ func configOptions(cfg port.Config) (Options, error) {
 		}
 		o.Partitions = n
 	}
+	if v := strings.TrimSpace(cfg.Get("session_timeout", "")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second {
+			return o, fmt.Errorf("kafka connector %s: session_timeout %q must be a duration of at least 1s, such as 6s or 1m", cfg.Name, v)
+		}
+		o.SessionTimeout = d
+	}
 	return o, nil
 }
 
@@ -88,17 +98,32 @@ type Options struct {
 	// Partitions is the partition count of topics Topic creates when the
 	// spec gives none; 0 means DefaultPartitions (6).
 	Partitions int
+	// SessionTimeout is how long a member of a consumer group may go
+	// without heartbeats before the broker removes it from the group and
+	// gives its partitions to the other members, or to a member that joins,
+	// as when a killed process is started again; 0 means
+	// DefaultSessionTimeout (6 s). Members heartbeat every sixth of it. The
+	// broker rejects values below its group.min.session.timeout.ms (6 s by
+	// default, also on the embedded broker).
+	SessionTimeout time.Duration
 	// Log receives the embedded broker's warnings and errors; nil means slog.Default().
 	Log *slog.Logger
 }
+
+// DefaultSessionTimeout is the consumer group session timeout when
+// Options.SessionTimeout is 0: the least brokers accept by default, so that
+// a member killed without leaving the group (SIGKILL, a crash, a lost host)
+// holds its partitions for seconds rather than the 45 s of Kafka clients' default.
+const DefaultSessionTimeout = 6 * time.Second
 
 // Connector serves topics on Kafka brokers, or on an embedded broker. It
 // implements port.Topics and is safe for concurrent use.
 type Connector struct {
 	brokers    []string
 	partitions int
-	embedded   *broker     // nil when connected to outside brokers
-	client     *kgo.Client // produces, and serves admin requests
+	session    time.Duration // consumer group session timeout
+	embedded   *broker       // nil when connected to outside brokers
+	client     *kgo.Client   // produces, and serves admin requests
 	admin      *kadm.Client
 
 	// done is cancelled by Close, ending running Consume calls.
@@ -115,9 +140,12 @@ var _ port.Topics = (*Connector)(nil)
 // New connects to o.Brokers, or starts an embedded broker when there are
 // none, and checks within about 10 seconds that a broker answers.
 func New(ctx context.Context, o Options) (*Connector, error) {
-	c := &Connector{brokers: o.Brokers, partitions: o.Partitions}
+	c := &Connector{brokers: o.Brokers, partitions: o.Partitions, session: o.SessionTimeout}
 	if c.partitions <= 0 {
 		c.partitions = DefaultPartitions
+	}
+	if c.session <= 0 {
+		c.session = DefaultSessionTimeout
 	}
 	if len(c.brokers) == 0 {
 		log := o.Log

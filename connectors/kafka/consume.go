@@ -40,7 +40,9 @@ const (
 // handled. A partition starts at the group's committed offset (its first
 // offset when none) and, after handle returns nil, the batch's offsets are
 // committed to the group before the next poll, so a later member resumes
-// after them.
+// after them. A member that ends without leaving the group (a process
+// killed) keeps its partitions until the connector's session timeout
+// (Options.SessionTimeout) passes without its heartbeats.
 //
 // With opts.Positions, every partition this consumer is assigned (all of
 // them without a group) starts at the offset Positions returns for it, or at
@@ -136,6 +138,11 @@ func (c *consumer) start(ctx context.Context) (*kgo.Client, error) {
 		opts = append(opts,
 			kgo.ConsumerGroup(c.opts.Group),
 			kgo.ConsumeTopics(c.topic.name),
+			// A member that dies without leaving (SIGKILL) keeps its
+			// partitions until its session times out: a restarted
+			// process waits that long for them.
+			kgo.SessionTimeout(c.topic.conn.session),
+			kgo.HeartbeatInterval(c.topic.conn.session/6),
 			kgo.DisableAutoCommit(),
 			kgo.BlockRebalanceOnPoll(),
 			kgo.OnPartitionsAssigned(c.onAssigned),
