@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"pipeline/engine/port"
@@ -71,5 +72,43 @@ func TestResetOffsets(t *testing.T) {
 	}
 	if got, _ := c.Offsets(ctx, "g", "u"); got[0] != 7 {
 		t.Errorf("topic u offsets: %v, want untouched", got)
+	}
+}
+
+func TestAggregate(t *testing.T) {
+	c, _ := openTest(t)
+	ctx := context.Background()
+	s := schema.MustNew("moves", []schema.Column{
+		{Name: "id", Type: schema.IntType},
+		{Name: "owner", Type: schema.IntType},
+		{Name: "status", Type: schema.StringType},
+		{Name: "amount", Type: schema.MoneyType},
+	}, "id")
+	tb := openTable(t, c, s)
+	upsert(t, ctx, tb,
+		schema.Row{1, 10, "pending", dec("1.50")}, schema.Row{2, 10, "pending", dec("2.25")},
+		schema.Row{3, 10, "declined", dec("100.00")}, schema.Row{4, 20, "pending", dec("-5.00")})
+	var a port.Aggregator = tb
+	got, err := a.Aggregate(ctx, "owner", port.ColumnValue{Column: "status", Value: "pending"},
+		[]port.Fold{{Func: "sum", Column: "amount"}, {Func: "count"}, {Func: "max", Column: "amount"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]string{10: "3.75 2 2.25", 20: "-5.00 1 -5.00"}
+	if len(got) != len(want) {
+		t.Fatalf("groups %v, want %v", got, want)
+	}
+	for k, w := range want {
+		vals := got[k]
+		if vals == nil {
+			t.Fatalf("no group %d in %v", k, got)
+		}
+		if s := fmt.Sprintf("%v %v %v", vals[0], vals[1], vals[2]); s != w {
+			t.Errorf("group %d: %s, want %s", k, s, w)
+		}
+	}
+	all, err := a.Aggregate(ctx, "owner", port.ColumnValue{}, []port.Fold{{Func: "count"}})
+	if err != nil || all[10][0] != 3 {
+		t.Errorf("without where: %v, %v", all, err)
 	}
 }

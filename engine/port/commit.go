@@ -80,3 +80,20 @@ type Updater interface {
 	// where.Column equals where.Value, and returns how many rows matched.
 	UpdateWhere(ctx context.Context, set []ColumnValue, where ColumnValue) (int64, error)
 }
+
+// Fold is one value an Aggregator computes per group: Func is sum, min,
+// max or count; Column is the folded column (empty for count).
+type Fold struct {
+	Func   string
+	Column string
+}
+
+// Aggregator is implemented by tables that can group and fold their rows
+// where they are: what a database does with one SELECT ... GROUP BY.
+type Aggregator interface {
+	// Aggregate groups the rows whose column where.Column equals
+	// where.Value (every row when where.Column is "") by the column by, and
+	// returns for each group key one value per fold: a decimal.Decimal for
+	// sum, min and max (null when the group holds only nulls), an int for count.
+	Aggregate(ctx context.Context, by string, where ColumnValue, folds []Fold) (map[any][]any, error)
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/govalues/decimal"
 
+	"pipeline/engine/port"
 	"pipeline/engine/rules"
 	"pipeline/engine/schema"
 	"pipeline/engine/spec"
@@ -22,6 +23,14 @@ type aggregate struct {
 	where  *bound // over the source record
 	values *bound // computes each folded expression as an output
 	fns    []aggFn
+	push   *aggPush // the aggregate as one GROUP BY, when it is that simple
+}
+
+// aggPush is an aggregate a port.Aggregator table can run itself: a where
+// comparing one column with a constant (or none), and folds of plain columns.
+type aggPush struct {
+	where port.ColumnValue
+	folds []port.Fold
 }
 
 // aggFn is one folded value: sum, count, min or max.
@@ -103,7 +112,37 @@ func (b *builder) aggregate(p *step, a *spec.Aggregate) *aggregate {
 	if a.Where.Set() && g.where == nil {
 		return nil
 	}
+	g.push = pushableAggregate(a, as, g.schema)
 	return g
+}
+
+// pushableAggregate returns the aggregate as an aggPush, or nil.
+func pushableAggregate(a *spec.Aggregate, as string, s *schema.Schema) *aggPush {
+	push := &aggPush{}
+	if a.Where.Set() {
+		w, ok := columnEquals(a.Where.Value, as, s)
+		if !ok {
+			return nil
+		}
+		push.where = w
+	}
+	for _, v := range a.Values {
+		m := aggPattern.FindStringSubmatch(v.Value.Value)
+		f := port.Fold{Func: m[1]}
+		if f.Func != "count" {
+			ref := fieldRef.FindStringSubmatch(m[2])
+			if ref == nil || ref[1] != as {
+				return nil
+			}
+			col, ok := s.Column(ref[2])
+			if !ok || (col.Type.Kind != schema.Decimal && col.Type.Kind != schema.Int) {
+				return nil
+			}
+			f.Column = ref[2]
+		}
+		push.folds = append(push.folds, f)
+	}
+	return push
 }
 
 // run folds the source table into one slice of values per group key.
@@ -111,6 +150,13 @@ func (g *aggregate) run(ctx context.Context, rt *Runtime) (map[any][]any, error)
 	t, err := rt.Resources.Table(ctx, g.ref, g.schema)
 	if err != nil {
 		return nil, err
+	}
+	if a, ok := t.(port.Aggregator); ok && g.push != nil {
+		groups, err := a.Aggregate(ctx, g.schema.Columns[g.by].Name, g.push.where, g.push.folds)
+		if err != nil {
+			return nil, fmt.Errorf("aggregating %s: %w", g.ref, err)
+		}
+		return groups, nil
 	}
 	var where, values *evaluator
 	if g.where != nil {
