@@ -222,17 +222,32 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 		sum.Stages = append(sum.Stages, StageResult{Name: r.Name(), Kind: r.Kind(), Stats: st})
 		p.log.Info("stage done", "stage", r.Name(), "in", st.In, "out", st.Out, "dead", st.Dead, "duplicates", st.Dup,
 			"seconds", fmt.Sprintf("%.3f", st.Elapsed.Seconds()), "records_per_s", int64(st.Rate()))
+		if err == nil && ctx.Err() != nil && p.opts.Follow {
+			// Interrupted while following: the stage stopped cleanly with
+			// its batch committed; that is how a following run ends.
+			break
+		}
+		if err == nil {
+			err = ctx.Err()
+		}
 		if err != nil {
-			sum.DeadLetters = p.deadLetters()
-			return sum, fmt.Errorf("stage %s: %w", r.Name(), err)
+			return p.finish(ctx, &sum, start, fmt.Errorf("stage %s: %w", r.Name(), err))
 		}
 	}
+	return p.finish(ctx, &sum, start, nil)
+}
+
+// finish records the run's dead letters in the summary and writes them
+// where the spec says, even when the run was interrupted (ctx done).
+func (p *Pipeline) finish(ctx context.Context, sum *Summary, start time.Time, runErr error) (Summary, error) {
 	sum.DeadLetters = p.deadLetters()
 	sum.Elapsed = time.Since(start)
-	if err := p.writeDeadLetters(ctx, sum.DeadLetters); err != nil {
-		return sum, err
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := p.writeDeadLetters(ctx, sum.DeadLetters); err != nil && runErr == nil {
+		runErr = err
 	}
-	return sum, nil
+	return *sum, runErr
 }
 
 func (p *Pipeline) selectStages(names []string) ([]stage.Runner, error) {

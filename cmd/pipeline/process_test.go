@@ -75,9 +75,18 @@ func freePort(t *testing.T) string {
 // returns its address once it listens.
 func startBroker(t *testing.T) string {
 	t.Helper()
-	bin, _ := binaries(t)
 	addr := freePort(t)
-	cmd := exec.Command(bin, "broker", "--addr", addr, "--data-dir", t.TempDir(), "../../configs/banking.yaml")
+	brokerAt(t, addr, t.TempDir())
+	return addr
+}
+
+// brokerAt runs `pipeline broker` for the banking spec's topics on addr
+// with its data in dir, and returns once it listens. It is stopped with
+// SIGTERM when the test ends, unless it has ended before.
+func brokerAt(t *testing.T, addr, dir string) *exec.Cmd {
+	t.Helper()
+	bin, _ := binaries(t)
+	cmd := exec.Command(bin, "broker", "--addr", addr, "--data-dir", dir, "../../configs/banking.yaml")
 	cmd.Env = os.Environ()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -107,7 +116,7 @@ func startBroker(t *testing.T) string {
 	case <-time.After(30 * time.Second):
 		t.Fatal("broker did not start within 30 s")
 	}
-	return addr
+	return cmd
 }
 
 // newDatabase creates a uniquely named database, dropped after the test,
