@@ -25,6 +25,16 @@ type copyJob struct {
 	cols   []int          // export: table column of each written column
 }
 
+// open returns the job's file connector and table.
+func (j copyJob) open(ctx context.Context, rt *Runtime) (port.Files, port.Table, error) {
+	files, err := rt.Resources.Files(ctx, j.file)
+	if err != nil {
+		return nil, nil, err
+	}
+	table, err := rt.Resources.Table(ctx, j.table, j.schema)
+	return files, table, err
+}
+
 // copyStage loads files into tables (load) or writes tables to files (export).
 type copyStage struct {
 	name string
@@ -101,11 +111,7 @@ func (s *copyStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 // loadOne replaces the table's rows with the file's, as the loader of a
 // fresh run must: the table ends up holding exactly the file.
 func (s *copyStage) loadOne(ctx context.Context, rt *Runtime, j copyJob, st *Stats) error {
-	files, err := rt.Resources.Files(ctx, j.file)
-	if err != nil {
-		return err
-	}
-	table, err := rt.Resources.Table(ctx, j.table, j.schema)
+	files, table, err := j.open(ctx, rt)
 	if err != nil {
 		return err
 	}
@@ -163,11 +169,7 @@ func drain(ctx context.Context, rt *Runtime, st *Stats, stage string, r port.Row
 }
 
 func (s *copyStage) exportOne(ctx context.Context, rt *Runtime, j copyJob, st *Stats) error {
-	files, err := rt.Resources.Files(ctx, j.file)
-	if err != nil {
-		return err
-	}
-	table, err := rt.Resources.Table(ctx, j.table, j.schema)
+	files, table, err := j.open(ctx, rt)
 	if err != nil {
 		return err
 	}
