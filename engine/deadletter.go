@@ -3,30 +3,15 @@ package engine
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"path/filepath"
-	"time"
 
 	"pipeline/engine/port"
 	"pipeline/engine/schema"
 	"pipeline/engine/spec"
 )
 
-// DeadLetterSchema is the shape of a dead-letter file or table. The id
-// (stage, source and a hash of the reason) makes writing the same letter
-// twice harmless.
-var DeadLetterSchema = schema.MustNew("dead_letters", []schema.Column{
-	{Name: "id", Type: schema.StringType},
-	{Name: "stage", Type: schema.StringType},
-	{Name: "source", Type: schema.StringType},
-	{Name: "reason", Type: schema.StringType},
-	{Name: "payload", Type: schema.StringType},
-	{Name: "time", Type: schema.DateTimeType},
-}, "id")
-
-// maxTablePayload bounds the payload kept in a dead-letter table row; files
-// keep it whole.
-const maxTablePayload = 2000
+// DeadLetterSchema is the shape of a dead-letter file, table or topic.
+var DeadLetterSchema = schema.MustNew("dead_letters", port.DeadLetterColumns, "id")
 
 // writeDeadLetters writes the run's dead letters to each target the spec's
 // dead_letters names: a table (rows upserted by id), a file (replaced) or a
@@ -55,18 +40,6 @@ func (p *Pipeline) writeDeadLetters(ctx context.Context, dead []port.DeadLetter)
 	return nil
 }
 
-func deadLetterRow(d port.DeadLetter, maxPayload int) schema.Row {
-	payload := d.Payload
-	if maxPayload > 0 && len(payload) > maxPayload {
-		payload = fmt.Sprintf("%s... (%d bytes in all)", payload[:maxPayload], len(d.Payload))
-	}
-	src := d.Source.String()
-	h := fnv.New32a()
-	h.Write([]byte(d.Reason))
-	id := fmt.Sprintf("%s %s %08x", d.Stage, src, h.Sum32())
-	return schema.Row{id, d.Stage, src, d.Reason, payload, d.Time.Truncate(time.Second)}
-}
-
 func (p *Pipeline) deadLettersToTable(ctx context.Context, ref spec.Ref, dead []port.DeadLetter) error {
 	if len(dead) == 0 {
 		return nil
@@ -78,7 +51,7 @@ func (p *Pipeline) deadLettersToTable(ctx context.Context, ref spec.Ref, dead []
 	}
 	rows := make([]schema.Row, len(dead))
 	for i, d := range dead {
-		rows[i] = deadLetterRow(d, maxTablePayload)
+		rows[i] = d.Row(port.MaxTablePayload)
 	}
 	return t.Upsert(ctx, rows)
 }
@@ -97,7 +70,7 @@ func (p *Pipeline) deadLettersToFile(ctx context.Context, ref spec.Ref, dead []p
 		return err
 	}
 	for _, d := range dead {
-		if err := w.Write(deadLetterRow(d, 0)); err != nil {
+		if err := w.Write(d.Row(0)); err != nil {
 			w.Close()
 			return err
 		}
@@ -116,7 +89,28 @@ func (p *Pipeline) deadLettersToTopic(ctx context.Context, ref spec.Ref, dead []
 	}
 	rows := make([]schema.Row, len(dead))
 	for i, d := range dead {
-		rows[i] = deadLetterRow(d, 0)
+		rows[i] = d.Row(0)
 	}
 	return t.Publish(ctx, rows)
+}
+
+// deadLetterTables opens the dead-letter tables that live in connectors
+// committing stream batches (port.Committer), so that stream stages can
+// write each batch's dead letters in the batch's own commit.
+func (p *Pipeline) deadLetterTables(ctx context.Context) (map[string]string, error) {
+	out := map[string]string{}
+	for _, target := range p.plan.Spec.DeadLetters {
+		ref, err := spec.ParseRef(target)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := p.conns[ref.Connector].(port.Committer); !ok {
+			continue
+		}
+		if _, err := p.Table(ctx, ref, schema.MustNew(ref.Name, port.DeadLetterColumns, "id")); err != nil {
+			return nil, fmt.Errorf("dead letters to %s: %w", ref, err)
+		}
+		out[ref.Connector] = ref.Name
+	}
+	return out, nil
 }

@@ -212,6 +212,9 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 			p.dead = append(p.dead, d)
 			p.mu.Unlock()
 		}}
+	if rt.DeadLetterTables, err = p.deadLetterTables(ctx); err != nil {
+		return sum, err
+	}
 	prog := newProgress(p.opts.Progress)
 	for _, r := range run {
 		p.log.Info("stage starting", "stage", r.Name(), "kind", r.Kind())

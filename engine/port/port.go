@@ -3,6 +3,7 @@ package port
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"time"
 
 	"pipeline/engine/schema"
@@ -163,4 +164,33 @@ type DeadLetter struct {
 	Reason  string
 	Payload string
 	Time    time.Time
+}
+
+// DeadLetterColumns are the columns of a dead-letter file, table or topic.
+// The id (stage, source and a hash of the reason) makes writing the same
+// letter twice harmless.
+var DeadLetterColumns = []schema.Column{
+	{Name: "id", Type: schema.StringType},
+	{Name: "stage", Type: schema.StringType},
+	{Name: "source", Type: schema.StringType},
+	{Name: "reason", Type: schema.StringType},
+	{Name: "payload", Type: schema.StringType},
+	{Name: "time", Type: schema.DateTimeType},
+}
+
+// MaxTablePayload bounds the payload a dead-letter table row keeps; files keep it whole.
+const MaxTablePayload = 2000
+
+// Row returns the letter as a row of DeadLetterColumns, its payload cut to
+// maxPayload bytes when maxPayload > 0.
+func (d DeadLetter) Row(maxPayload int) schema.Row {
+	payload := d.Payload
+	if maxPayload > 0 && len(payload) > maxPayload {
+		payload = fmt.Sprintf("%s... (%d bytes in all)", payload[:maxPayload], len(d.Payload))
+	}
+	src := d.Source.String()
+	h := fnv.New32a()
+	h.Write([]byte(d.Reason))
+	id := fmt.Sprintf("%s %s %08x", d.Stage, src, h.Sum32())
+	return schema.Row{id, d.Stage, src, d.Reason, payload, d.Time.Truncate(time.Second)}
 }

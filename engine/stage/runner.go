@@ -39,6 +39,11 @@ type Runtime struct {
 	ExportDir string
 	// Progress, when set, counts records as the running stage handles them.
 	Progress *Counter
+	// DeadLetterTables names, by connector, the table of that connector
+	// that takes dead letters. A stream stage committing to that connector
+	// writes each batch's dead letters in the same commit, so a killed run
+	// loses none.
+	DeadLetterTables map[string]string
 }
 
 // Stats counts what one run of a stage did.

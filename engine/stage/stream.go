@@ -200,7 +200,10 @@ type streamRun struct {
 	outs    []schema.Row
 	// store, when the output table's connector commits batches with their
 	// offsets, makes the stage effectively-once (see port.Committer).
-	store   port.Committer
+	store port.Committer
+	// dead holds the batch's dead letters until its commit.
+	deadMu  sync.Mutex
+	dead    []port.DeadLetter
 	group   string
 	offsets []port.Offset
 }
@@ -208,8 +211,18 @@ type streamRun struct {
 func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	start := time.Now()
 	var st Stats
-	r := &streamRun{s: s, rt: rt, st: &st, tables: map[string]port.Table{}, cache: map[string]map[any]schema.Row{},
+	r := &streamRun{s: s, st: &st, tables: map[string]port.Table{}, cache: map[string]map[any]schema.Row{},
 		dirty: map[string][]schema.Row{}}
+	local := *rt // the same runtime, but dead letters are also kept for the batch's commit
+	local.DeadLetter = func(d port.DeadLetter) {
+		r.deadMu.Lock()
+		r.dead = append(r.dead, d)
+		r.deadMu.Unlock()
+		if rt.DeadLetter != nil {
+			rt.DeadLetter(d)
+		}
+	}
+	r.rt = &local
 	n := 1
 	if s.parallel() {
 		n = runtime.GOMAXPROCS(0)
@@ -353,6 +366,13 @@ func (r *streamRun) commit(ctx context.Context) error {
 	if len(r.outs) > 0 {
 		b.Writes = append(b.Writes, port.TableWrite{Table: r.s.outSchema.Name, Rows: r.outs})
 	}
+	if name := r.rt.DeadLetterTables[r.s.out.Connector]; name != "" && len(r.dead) > 0 {
+		rows := make([]schema.Row, len(r.dead))
+		for i, d := range r.dead {
+			rows[i] = d.Row(port.MaxTablePayload)
+		}
+		b.Writes = append(b.Writes, port.TableWrite{Table: name, Rows: rows})
+	}
 	for _, l := range r.s.lookups {
 		id := l.ref.String()
 		if rows := r.dirty[id]; l.save && len(rows) > 0 {
@@ -367,6 +387,7 @@ func (r *streamRun) commit(ctx context.Context) error {
 	for id := range r.dirty {
 		r.dirty[id] = r.dirty[id][:0]
 	}
+	r.dead = r.dead[:0]
 	return nil
 }
 
@@ -606,5 +627,6 @@ func (r *streamRun) flush(ctx context.Context) error {
 		}
 		r.dirty[id] = rows[:0]
 	}
+	r.dead = r.dead[:0] // the engine writes them when the run ends
 	return nil
 }
