@@ -295,3 +295,12 @@ func TestKilledValidatorResumes(t *testing.T) {
 	}
 	t.Logf("killed after %d of 100000 transactions were committed; restart completed the rest", partial)
 }
+
+// TestMain removes the binaries the process tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
