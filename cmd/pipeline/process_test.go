@@ -209,25 +209,35 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
+// spec is the spec the process tests run.
+const spec = "../../configs/banking.yaml"
+
+// againstReference publishes n generated transactions on a fresh broker and
+// validates them, uninterrupted, into a fresh database: the reference. It
+// returns that database, and the environment and handle of a second fresh
+// database, loaded, whose validators read the same topic.
+func againstReference(t *testing.T, n int) (ref *sql.DB, env []string, db *sql.DB) {
+	t.Helper()
+	data := dataset(t, n)
+	broker := startBroker(t)
+	dsnRef, ref := newDatabase(t)
+	dsn, db := newDatabase(t)
+	base := []string{"KAFKA_BROKERS=" + broker, "DATASET=" + data, "RESULTS=" + t.TempDir()}
+	one := append(base[:len(base):len(base)], "MYSQL_DSN="+dsnRef)
+	env = append(base[:len(base):len(base)], "MYSQL_DSN="+dsn)
+	runWait(t, one, "run", spec, "--stage", "reset", "--stage", "load", "--stage", "publish")
+	runWait(t, one, "run", spec, "--stage", "validate", "--group", "reference")
+	runWait(t, env, "run", spec, "--stage", "load")
+	return ref, env, db
+}
+
 // TestScaleOut: 100,000 transactions on 6 partitions, validated by two
 // processes in one consumer group, give exactly the MySQL state of one.
 func TestScaleOut(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	data := dataset(t, 100_000)
-	broker := startBroker(t)
-	spec := "../../configs/banking.yaml"
-	dsnOne, dbOne := newDatabase(t)
-	dsnTwo, dbTwo := newDatabase(t)
-	base := []string{"KAFKA_BROKERS=" + broker, "DATASET=" + data, "RESULTS=" + t.TempDir()}
-	one := append(base, "MYSQL_DSN="+dsnOne)
-	two := append(base, "MYSQL_DSN="+dsnTwo)
-
-	runWait(t, one, "run", spec, "--stage", "reset", "--stage", "load", "--stage", "publish")
-	runWait(t, one, "run", spec, "--stage", "validate", "--group", "one")
-
-	runWait(t, two, "run", spec, "--stage", "load")
+	dbOne, two, dbTwo := againstReference(t, 100_000)
 	a := run(t, two, "run", spec, "--stage", "validate", "--group", "two")
 	b := run(t, two, "run", spec, "--stage", "validate", "--group", "two")
 	for _, c := range []*exec.Cmd{a, b} {
@@ -251,19 +261,7 @@ func TestKilledValidatorResumes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	data := dataset(t, 100_000)
-	broker := startBroker(t)
-	spec := "../../configs/banking.yaml"
-	dsnOne, dbOne := newDatabase(t)
-	dsnKill, dbKill := newDatabase(t)
-	base := []string{"KAFKA_BROKERS=" + broker, "DATASET=" + data, "RESULTS=" + t.TempDir()}
-	one := append(base, "MYSQL_DSN="+dsnOne)
-	kill := append(base, "MYSQL_DSN="+dsnKill)
-
-	runWait(t, one, "run", spec, "--stage", "reset", "--stage", "load", "--stage", "publish")
-	runWait(t, one, "run", spec, "--stage", "validate", "--group", "whole")
-
-	runWait(t, kill, "run", spec, "--stage", "load")
+	dbOne, kill, dbKill := againstReference(t, 100_000)
 	c := run(t, kill, "run", spec, "--stage", "validate", "--group", "killed")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
