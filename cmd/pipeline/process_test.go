@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"fmt"
@@ -170,37 +169,8 @@ func runWait(t *testing.T, env []string, args ...string) {
 // number of decided transactions.
 func state(t *testing.T, db *sql.DB) (string, int) {
 	t.Helper()
-	h := sha256.New()
-	n := 0
-	for _, q := range []string{
-		"SELECT transaction_id, status, pending_balance, rule FROM transactions ORDER BY transaction_id",
-		"SELECT card_id, current_balance, pending_balance FROM cards ORDER BY card_id",
-	} {
-		rows, err := db.Query(q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cols, _ := rows.Columns()
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		for rows.Next() {
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			for _, v := range vals {
-				fmt.Fprintf(h, "%v|", v)
-			}
-			h.Write([]byte{'\n'})
-			if strings.HasPrefix(q, "SELECT transaction_id") {
-				n++
-			}
-		}
-		rows.Close()
-	}
-	return hex.EncodeToString(h.Sum(nil)), n
+	s := takeSnapshot(t, db, validateQueries...)
+	return s.digest, s.counts["transactions"]
 }
 
 func randomHex(n int) string {
