@@ -36,19 +36,19 @@ func (t Type) Parse(s string) (any, error) {
 	case Int:
 		n, err := strconv.Atoi(s)
 		if err != nil {
-			return nil, fmt.Errorf("%q is not an integer", s)
+			return nil, fmt.Errorf("%s is not an integer", Quote(s))
 		}
 		return n, nil
 	case Decimal:
 		d, err := decimal.Parse(s)
 		if err != nil {
-			return nil, fmt.Errorf("%q is not a decimal number", s)
+			return nil, fmt.Errorf("%s is not a decimal number", Quote(s))
 		}
 		if t.Scale != AnyScale {
 			// A fixed-scale value holds exactly its places: 7500.0 is 7500.00
 			// wherever it came from, and a fraction of a cent is refused, not rounded.
 			if d.Scale() > t.Scale {
-				return nil, fmt.Errorf("%q has more than %d decimal places", s, t.Scale)
+				return nil, fmt.Errorf("%s has more than %d decimal places", Quote(s), t.Scale)
 			}
 			d = d.Pad(t.Scale)
 		}
@@ -58,13 +58,13 @@ func (t Type) Parse(s string) (any, error) {
 	case Date:
 		d, err := parseDate(s)
 		if err != nil {
-			return nil, fmt.Errorf("%q is not a date (want YYYY-MM-DD)", s)
+			return nil, fmt.Errorf("%s is not a date (want YYYY-MM-DD)", Quote(s))
 		}
 		return d, nil
 	case DateTime:
 		d, err := parseDateTime(s)
 		if err != nil {
-			return nil, fmt.Errorf("%q is not a datetime (want YYYY-MM-DD HH:MM:SS)", s)
+			return nil, fmt.Errorf("%s is not a datetime (want YYYY-MM-DD HH:MM:SS)", Quote(s))
 		}
 		return d, nil
 	case Bool:
@@ -74,7 +74,7 @@ func (t Type) Parse(s string) (any, error) {
 		case "false", "f", "0", "no":
 			return false, nil
 		}
-		return nil, fmt.Errorf("%q is not a boolean (want true or false)", s)
+		return nil, fmt.Errorf("%s is not a boolean (want true or false)", Quote(s))
 	}
 	return nil, fmt.Errorf("cannot parse a value of type %s", t)
 }
