@@ -78,6 +78,15 @@ func deadLetter(rt *Runtime, st *Stats, stage string, src port.Source, payload, 
 	}
 }
 
+// messagePayload is the payload a dead letter keeps for a message: the
+// record as it arrived when the topic keeps it, else its row as text.
+func messagePayload(s *schema.Schema, m port.Message) string {
+	if m.Payload != nil {
+		return string(m.Payload)
+	}
+	return payloadOf(s, m.Row)
+}
+
 // payloadOf formats a row as comma-separated text for a dead letter.
 func payloadOf(s *schema.Schema, r schema.Row) string {
 	var b []byte

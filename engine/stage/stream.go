@@ -465,7 +465,7 @@ func (r *streamRun) fetch(ctx context.Context, l lookup, msgs []port.Message) er
 		row, hit := cache[k]
 		if !hit {
 			r.ok[i] = false
-			deadLetter(r.rt, r.st, r.s.name, m.Source, payloadOf(r.s.tspec.Schema, m.Row),
+			deadLetter(r.rt, r.st, r.s.name, m.Source, messagePayload(r.s.tspec.Schema, m),
 				fmt.Sprintf("lookup %s: no row in %s with %s = %s (from %s)", l.name, l.schema.Name, l.schema.KeyName(), keyText(k), l.expr))
 			continue
 		}
@@ -574,7 +574,7 @@ func (d *decider) decide(m port.Message, vars []any) {
 	s := d.r.s
 	dec, err := d.rules.eval(vars)
 	if err != nil {
-		deadLetter(d.r.rt, &d.st, s.name, m.Source, payloadOf(s.tspec.Schema, m.Row), fmt.Sprintf("ruleset %s: %v", d.rules.bd.rs.Name, err))
+		deadLetter(d.r.rt, &d.st, s.name, m.Source, messagePayload(s.tspec.Schema, m), fmt.Sprintf("ruleset %s: %v", d.rules.bd.rs.Name, err))
 		return
 	}
 	nv := len(s.sc.names)
@@ -583,7 +583,7 @@ func (d *decider) decide(m port.Message, vars []any) {
 	out := s.outSchema.NewRow()
 	vars[nv+1] = out
 	if _, err := d.emit.eval(vars); err != nil {
-		deadLetter(d.r.rt, &d.st, s.name, m.Source, payloadOf(s.tspec.Schema, m.Row), fmt.Sprintf("emit: %v", err))
+		deadLetter(d.r.rt, &d.st, s.name, m.Source, messagePayload(s.tspec.Schema, m), fmt.Sprintf("emit: %v", err))
 		return
 	}
 	d.outs = append(d.outs, out)
