@@ -53,7 +53,7 @@ func printSummary(w io.Writer, sum engine.Summary) {
 	}
 	tw.Flush()
 	if n := sum.Dead(); n > 0 {
-		fmt.Fprintf(w, "%d dead letters:\n", n)
+		fmt.Fprintf(w, "%s:\n", plural(n, "dead letter"))
 		for i, d := range sum.DeadLetters {
 			if i == 10 {
 				fmt.Fprintf(w, "  ... and %d more (see the dead-letter file)\n", n-10)
@@ -62,4 +62,12 @@ func printSummary(w io.Writer, sum engine.Summary) {
 			fmt.Fprintf(w, "  %s [%s]: %s\n", d.Source, d.Stage, d.Reason)
 		}
 	}
+}
+
+// plural returns "1 thing" or "N things".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }

@@ -92,7 +92,7 @@ func runSpec(c *cli.Context, opts engine.Options) error {
 		return err
 	}
 	if c.Bool("strict") && sum.Dead() > 0 {
-		return cli.Exit(fmt.Sprintf("%d records went to the dead letters (--strict)", sum.Dead()), 1)
+		return cli.Exit(fmt.Sprintf("%s went to the dead letters (--strict)", plural(sum.Dead(), "record")), 1)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -23,17 +24,24 @@ func main() {
 	app := newApp()
 	err := app.RunContext(ctx, interspersed(app, os.Args))
 	stop()
-	if err != nil {
-		var exit cli.ExitCoder
-		if errors.As(err, &exit) {
-			if msg := exit.Error(); msg != "" {
-				fmt.Fprintln(os.Stderr, msg)
-			}
-			os.Exit(exit.ExitCode())
-		}
-		fmt.Fprintln(os.Stderr, "pipeline: "+yamldoc.Details(err))
-		os.Exit(1)
+	os.Exit(report(os.Stderr, err))
+}
+
+// report prints err the way a user sees it and returns the exit status:
+// 0 without an error, the code of a cli.ExitCoder, 1 otherwise.
+func report(w io.Writer, err error) int {
+	if err == nil {
+		return 0
 	}
+	var exit cli.ExitCoder
+	if errors.As(err, &exit) {
+		if msg := exit.Error(); msg != "" {
+			fmt.Fprintln(w, msg)
+		}
+		return exit.ExitCode()
+	}
+	fmt.Fprintln(w, "pipeline: "+yamldoc.Details(err))
+	return 1
 }
 
 func newApp() *cli.App {
