@@ -860,8 +860,12 @@ func TestFaultBrokerRestarted(t *testing.T) {
 				if last == nil {
 					t.Fatalf("the validator failed before any fault: %v\n%s", p.err, tail(p.out.String()))
 				}
-				// The validator gave up: run it again (the broker is up by now).
+				// The validator gave up, which it should not within its
+				// rejoin time (30 s): run it again (the broker is up by
+				// now) to see that nothing is lost all the same.
 				last.failures = append(last.failures, fmt.Sprintf("%v after the stop: %s", p.ended.Sub(last.stopped).Round(time.Millisecond), lastLine(p.out.String())))
+				t.Errorf("%s: the validator ended (%v) %v after the broker's %v instead of riding it out: %s",
+					group, p.err, p.ended.Sub(last.stopped).Round(time.Millisecond), last.sig, lastLine(p.out.String()))
 				t.Logf("%s: the validator ended (%v) %v after the broker's %v: %s; starting it again",
 					group, p.err, p.ended.Sub(last.stopped).Round(time.Millisecond), last.sig, lastLine(p.out.String()))
 				p = start(t, env, args...)

@@ -30,7 +30,7 @@ const clientID = "pipeline"
 const reachTimeout = 10 * time.Second
 
 // Kind returns the kafka connector kind, to register in a port.Registry. Its
-// options are brokers, data_dir, partitions and session_timeout (see
+// options are brokers, data_dir, partitions, session_timeout and rejoin (see
 // Options); a relative data_dir is resolved against the spec's folder.
 func Kind() port.Kind {
 	return port.Kind{
@@ -44,6 +44,9 @@ func Kind() port.Kind {
 			{Name: "session_timeout", Doc: "how long a consumer group member may go silent before the broker drops it and hands its partitions to the others, " +
 				"e.g. after the process was killed (a Go duration; at least the broker's group.min.session.timeout.ms, 6s by default); members heartbeat every sixth of it",
 				Default: DefaultSessionTimeout.String()},
+			{Name: "rejoin", Doc: "how long a stream stage that is not following (no --follow) keeps trying to rejoin its consumer group " +
+				"after losing the broker (a restart, a network cut) before it fails; with --follow it tries until stopped (a Go duration)",
+				Default: DefaultRejoin.String()},
 		},
 		Service: true,
 		New: func(ctx context.Context, cfg port.Config) (port.Connector, error) {
@@ -84,6 +87,13 @@ func configOptions(cfg port.Config) (Options, error) {
 		}
 		o.SessionTimeout = d
 	}
+	if v := strings.TrimSpace(cfg.Get("rejoin", "")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return o, fmt.Errorf("kafka connector %s: rejoin %q must be a duration, such as 30s or 5m", cfg.Name, v)
+		}
+		o.Rejoin = d
+	}
 	return o, nil
 }
 
@@ -106,6 +116,11 @@ type Options struct {
 	// broker rejects values below its group.min.session.timeout.ms (6 s by
 	// default, also on the embedded broker).
 	SessionTimeout time.Duration
+	// Rejoin is how long Consume without Follow keeps trying to get its
+	// consumer group session back after losing it (the broker restarted or
+	// cannot be reached) before it fails; 0 means DefaultRejoin (30 s).
+	// With Follow it tries until its context ends.
+	Rejoin time.Duration
 	// Log receives the embedded broker's warnings and errors; nil means slog.Default().
 	Log *slog.Logger
 }
@@ -116,12 +131,17 @@ type Options struct {
 // holds its partitions for seconds rather than the 45 s of Kafka clients' default.
 const DefaultSessionTimeout = 6 * time.Second
 
+// DefaultRejoin is Options.Rejoin when it is 0: long enough to ride out a
+// broker restart, short enough that a run does not hang on a broker that is gone.
+const DefaultRejoin = 30 * time.Second
+
 // Connector serves topics on Kafka brokers, or on an embedded broker. It
 // implements port.Topics and is safe for concurrent use.
 type Connector struct {
 	brokers    []string
 	partitions int
 	session    time.Duration // consumer group session timeout
+	rejoin     time.Duration // how long Consume without Follow tries to rejoin its group
 	embedded   *broker       // nil when connected to outside brokers
 	client     *kgo.Client   // produces, and serves admin requests
 	admin      *kadm.Client
@@ -140,12 +160,15 @@ var _ port.Topics = (*Connector)(nil)
 // New connects to o.Brokers, or starts an embedded broker when there are
 // none, and checks within about 10 seconds that a broker answers.
 func New(ctx context.Context, o Options) (*Connector, error) {
-	c := &Connector{brokers: o.Brokers, partitions: o.Partitions, session: o.SessionTimeout}
+	c := &Connector{brokers: o.Brokers, partitions: o.Partitions, session: o.SessionTimeout, rejoin: o.Rejoin}
 	if c.partitions <= 0 {
 		c.partitions = DefaultPartitions
 	}
 	if c.session <= 0 {
 		c.session = DefaultSessionTimeout
+	}
+	if c.rejoin <= 0 {
+		c.rejoin = DefaultRejoin
 	}
 	if len(c.brokers) == 0 {
 		log := o.Log

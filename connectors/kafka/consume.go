@@ -107,6 +107,11 @@ type consumer struct {
 	assigned bool                 // an assignment has completed, possibly of nothing
 	failed   error                // an error met in a group callback, ending Consume
 	wake     chan struct{}        // closed, and replaced, at every change of the above
+
+	// sessionLost is when a poll first reported a group session error
+	// since records last arrived (zero when none has); only run's
+	// goroutine uses it.
+	sessionLost time.Time
 }
 
 // start lists the topic's partitions and returns a client consuming them.
@@ -188,6 +193,7 @@ func (c *consumer) run(ctx context.Context, cl *kgo.Client) error {
 			cl.AllowRebalance()
 			continue
 		}
+		c.sessionLost = time.Time{}
 		if err := c.handleBatch(ctx, cl, recs); err != nil {
 			if c.opts.Follow && ctx.Err() != nil && context.Cause(ctx) != errClosed && errors.Is(err, ctx.Err()) {
 				return nil // the handler stopped because ctx ended; the batch stays uncommitted
@@ -224,7 +230,10 @@ func (c *consumer) poll(ctx context.Context, cl *kgo.Client, wake <-chan struct{
 }
 
 // fetchError returns the first error in fetches that ends Consume: not
-// ctx's end, which run handles, nor reports the client recovers from.
+// ctx's end, which run handles, nor reports the client recovers from. A lost
+// group session (the broker restarted) is one of those: the client joins the
+// group again by itself; without Follow it ends Consume once it has lasted
+// the connector's rejoin time.
 func (c *consumer) fetchError(ctx context.Context, fetches kgo.Fetches) error {
 	var first error
 	fetches.EachError(func(topic string, p int32, err error) {
@@ -238,8 +247,15 @@ func (c *consumer) fetchError(ctx context.Context, fetches kgo.Fetches) error {
 			// The poll's own deadline or wake-up, or ctx's end.
 		case errors.As(err, &loss):
 			// The client has moved on to where the partition's data is.
-		case errors.As(err, &session) && c.opts.Follow:
-			// The client joins the group again.
+		case errors.As(err, &session):
+			if c.sessionLost.IsZero() {
+				c.sessionLost = time.Now()
+			}
+			if since := time.Since(c.sessionLost); !c.opts.Follow && since >= c.topic.conn.rejoin {
+				first = fmt.Errorf("kafka topic %s: consume: group %s has had no session for %v (is the broker up? "+
+					"running the stage again resumes where it stopped; the kafka connector's rejoin option sets how long to wait): %w",
+					c.topic.name, c.opts.Group, since.Round(time.Second), err)
+			}
 		case topic == "":
 			first = fmt.Errorf("kafka topic %s: consume: %w", c.topic.name, err)
 		default:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -610,4 +611,45 @@ func TestTruncate(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestConsumeGivesUpWithoutBroker: without Follow, a consumer whose broker
+// is gone keeps trying to rejoin its group for the connector's rejoin time,
+// then fails with an error that says so, instead of hanging.
+func TestConsumeGivesUpWithoutBroker(t *testing.T) {
+	b, err := startBroker(context.Background(), BrokerOptions{Addr: "127.0.0.1:0", DataDir: t.TempDir(), Partitions: 1}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(context.Background(), Options{Brokers: []string{b.addr}, Rejoin: 2 * time.Second})
+	if err != nil {
+		b.close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	tp := openTopic(t, c, "gone", 1)
+	// 50 records of 200 kB: more than the client fetches ahead, so some
+	// are still on the broker when it stops.
+	rows := eventRows(50, 1)
+	for _, r := range rows {
+		r[4] = strings.Repeat("n", 200_000)
+	}
+	publish(t, tp, rows)
+	var once sync.Once
+	began := time.Now()
+	var stopped time.Time
+	err = tp.Consume(context.Background(), port.ConsumeOptions{
+		Group: "g", BatchSize: 1,
+		Positions: func(context.Context, []int32) (map[int32]int64, error) { return nil, nil },
+	}, func(context.Context, []port.Message) error {
+		once.Do(func() { b.close(); stopped = time.Now() })
+		return nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "kafka topic gone: consume: group g has had no session for") {
+		t.Fatalf("Consume returned %v, want the group's lost session", err)
+	}
+	if took := time.Since(stopped); took < 2*time.Second || took > 20*time.Second {
+		t.Errorf("Consume gave up %v after the broker stopped, want about the rejoin time of 2s", took)
+	}
+	t.Logf("gave up %v after the broker stopped (%v in all): %v", time.Since(stopped).Round(time.Millisecond), time.Since(began).Round(time.Millisecond), err)
 }
