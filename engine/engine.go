@@ -234,7 +234,7 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 			err = ctx.Err()
 		}
 		if err != nil {
-			return p.finish(ctx, &sum, start, fmt.Errorf("stage %s: %w", r.Name(), err))
+			return p.finish(ctx, &sum, start, &StageError{Stage: r.Name(), Err: err})
 		}
 	}
 	return p.finish(ctx, &sum, start, nil)
@@ -282,3 +282,15 @@ func (p *Pipeline) deadLetters() []port.DeadLetter {
 	defer p.mu.Unlock()
 	return append([]port.DeadLetter(nil), p.dead...)
 }
+
+// StageError is the error of a run that a stage ended: the stage's name and
+// what stopped it (ctx's error when the run was interrupted).
+type StageError struct {
+	Stage string
+	Err   error
+}
+
+func (e *StageError) Error() string { return "stage " + e.Stage + ": " + e.Err.Error() }
+
+// Unwrap returns what stopped the stage.
+func (e *StageError) Unwrap() error { return e.Err }

@@ -128,7 +128,7 @@ func seenByUser(t *testing.T, dir string, args []string) string {
 	}
 	out, runErr := pipeline(t, args...)
 	var msg bytes.Buffer
-	status := report(&msg, runErr)
+	status := report(&msg, runErr, nil)
 	if err := os.Chdir(wd); err != nil {
 		t.Fatal(err)
 	}

@@ -976,6 +976,7 @@ func TestFaultSIGINT(t *testing.T) {
 		if decided != at {
 			t.Errorf("%s: %d decided transactions but %d offsets committed: a batch half-written", name, decided, at)
 		}
+		interruptedAs(t, p, err, follow, "validate")
 		fig := fmt.Sprintf("%s: SIGINT at %d committed, exit after %v (%s)", name, at, took.Round(time.Millisecond), exitText(err))
 
 		// Again: to the end, then (with --follow) SIGINT while idle.
@@ -1004,6 +1005,27 @@ func TestFaultSIGINT(t *testing.T) {
 		figures = append(figures, fig+fmt.Sprintf("; decided %d, lost 0, doubled 0", got.counts["transactions"]))
 	}
 	t.Logf("figures: records %d; %s; test %v", n, strings.Join(figures, "; "), time.Since(began).Round(time.Millisecond))
+}
+
+// interruptedAs checks how a process ended by SIGINT says so: exit status 0
+// for a following stream stage (that is how one stops), else 130 and a line
+// that names the stage.
+func interruptedAs(t *testing.T, p *proc, err error, follow bool, stage string) {
+	t.Helper()
+	if follow {
+		if err != nil {
+			t.Errorf("a following run ended by SIGINT: %s, want exit status 0", exitText(err))
+		}
+		return
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Errorf("a run ended by SIGINT during stage %s: %s, want exit status 130", stage, exitText(err))
+	}
+	want := "pipeline: interrupted by SIGINT during stage " + stage + ": what was committed is kept and nothing is half-written; run it again to go on"
+	if !strings.Contains(p.out.String(), want) {
+		t.Errorf("a run ended by SIGINT during stage %s does not say %q:\n%s", stage, want, tail(p.out.String()))
+	}
 }
 
 func exitText(err error) string {
@@ -1111,4 +1133,143 @@ func TestFaultDeadLettersOfKilledRun(t *testing.T) {
 	t.Logf("figures: records %d good + %d bad; SIGKILL at %d committed, restart %s: dead letters stored %d of %d (lost %d: those found by the killed run); "+
 		"--follow stopped by SIGINT: %s, dead letters stored %d of %d (%s); decisions lost 0, doubled 0; test %v",
 		n, bad, at, st, gotLetters, bad, bad-gotLetters, fst, followLetters, bad, exitText(err), time.Since(began).Round(time.Millisecond))
+}
+
+// TestFaultSIGINTEveryStage interrupts each long stage of the banking spec
+// (publish, validate, export-stream, settle, export-settled) part-way with
+// SIGINT, checks that the process ends within seconds, saying so, with
+// nothing half-written, runs the stage again, and compares the end result
+// (MySQL and the four files) with an uninterrupted run.
+func TestFaultSIGINTEveryStage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	const (
+		n        = 100_000
+		promptly = 5 * time.Second
+	)
+	began := time.Now()
+	rng := faultSeed(t)
+	data := dataset(t, n)
+	broker := startBroker(t)
+	stages := []string{"reset", "load", "publish", "validate", "export-stream", "settle", "export-settled"}
+	interrupt := map[string]bool{"publish": true, "validate": true, "export-stream": true, "settle": true, "export-settled": true}
+
+	// The uninterrupted run, one process per stage, timed.
+	refDSN, refDB := newDatabase(t)
+	refOut := t.TempDir()
+	refEnv := []string{"KAFKA_BROKERS=" + broker, "DATASET=" + data, "RESULTS=" + refOut, "MYSQL_DSN=" + refDSN}
+	took := map[string]time.Duration{}
+	for _, s := range stages {
+		p := start(t, refEnv, "run", bankingSpec, "--stage", s)
+		p.finish(t, 2*time.Minute, s)
+		took[s] = p.ended.Sub(p.started)
+	}
+	want := takeSnapshot(t, refDB, settleQueries...)
+
+	dsn, db := newDatabase(t)
+	out := t.TempDir()
+	env := []string{"KAFKA_BROKERS=" + broker, "DATASET=" + data, "RESULTS=" + out, "MYSQL_DSN=" + dsn}
+	var figures []string
+	for _, s := range stages {
+		if !interrupt[s] {
+			runWait(t, env, "run", bankingSpec, "--stage", s)
+			continue
+		}
+		before := takeSnapshot(t, db, settleQueries...)
+		p := start(t, env, "run", bankingSpec, "--stage", s)
+		delay := time.Duration((0.3 + 0.4*rng.Float64()) * float64(took[s]))
+		time.Sleep(delay)
+		if p.exited() {
+			t.Logf("%s: finished before SIGINT at %v; not interrupted", s, delay.Round(time.Millisecond))
+			figures = append(figures, fmt.Sprintf("%s: finished before the signal (%v)", s, delay.Round(time.Millisecond)))
+			if p.err != nil {
+				t.Fatalf("%s: %v\n%s", s, p.err, tail(p.out.String()))
+			}
+			continue
+		}
+		end, err := p.interrupt(t)
+		st, _ := p.stats(s)
+		if end > promptly {
+			t.Errorf("%s: SIGINT took %v to end the process, want under %v", s, end, promptly)
+		}
+		if err == nil {
+			t.Logf("%s: SIGINT at %v came as the stage finished (exit 0)", s, delay.Round(time.Millisecond))
+		} else {
+			interruptedAs(t, p, err, false, s)
+		}
+		what := "-"
+		switch s {
+		case "validate":
+			// The topic holds the interrupted publish's records too, so
+			// offsets do not count records here: the rows do.
+			var decided int64
+			if err := db.QueryRow("SELECT COUNT(*) FROM transactions WHERE status IS NOT NULL").Scan(&decided); err != nil {
+				t.Fatal(err)
+			}
+			if decided != st.out {
+				t.Errorf("validate: %d decided transactions in MySQL but the stage's summary says %d out: a batch half-written", decided, st.out)
+			}
+			what = fmt.Sprintf("%d decided in MySQL = out", decided)
+		case "settle":
+			if err != nil {
+				after := takeSnapshot(t, db, settleQueries...)
+				if after.digest != before.digest {
+					lost, extra, changed, ex := diff(before, after)
+					t.Errorf("settle: an interrupted settlement changed MySQL: lost %d, extra %d, differing %d: %s", lost, extra, changed, strings.Join(ex, "; "))
+				}
+				what = "MySQL as before the stage (rolled back)"
+			}
+		case "export-stream", "export-settled":
+			what = exportLeftWhole(t, out, refOut)
+		}
+		t.Logf("%s: SIGINT %v after start ended it after %v (%s); summary %s; %s", s, delay.Round(time.Millisecond), end.Round(time.Millisecond), exitText(err), st, what)
+		figures = append(figures, fmt.Sprintf("%s: SIGINT %v after start, exit after %v (%s), %s, %s",
+			s, delay.Round(time.Millisecond), end.Round(time.Millisecond), exitText(err), st, what))
+		runWait(t, env, "run", bankingSpec, "--stage", s)
+	}
+	got := takeSnapshot(t, db, settleQueries...)
+	lost, extra, changed, ex := diff(want, got)
+	if lost+extra+changed > 0 || got.digest != want.digest {
+		t.Errorf("MySQL differs from the uninterrupted run: lost %d, extra %d, differing %d; first: %s", lost, extra, changed, strings.Join(ex, "; "))
+	}
+	for _, f := range resultFiles {
+		a, err1 := os.ReadFile(filepath.Join(out, f))
+		b, err2 := os.ReadFile(filepath.Join(refOut, f))
+		if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
+			t.Errorf("%s differs from the uninterrupted run's (%v, %v)", f, err1, err2)
+		}
+	}
+	t.Logf("figures: records %d; %s; end state equal to the uninterrupted run (digest %s, four files identical), lost %d, doubled %d; test %v",
+		n, strings.Join(figures, "; "), got.digest[:12], lost, changed, time.Since(began).Round(time.Millisecond))
+}
+
+// exportLeftWhole checks that an interrupted export left each result file
+// either absent or whole (equal to the uninterrupted run's), and no other
+// file in the folder, and says which.
+func exportLeftWhole(t *testing.T, dir, ref string) string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	for _, e := range entries {
+		name := e.Name()
+		known := false
+		for _, f := range resultFiles {
+			known = known || f == name
+		}
+		if !known && name != "dead_letters.csv" {
+			t.Errorf("an interrupted export left %s in %s", name, dir)
+			continue
+		}
+		a, _ := os.ReadFile(filepath.Join(dir, name))
+		b, _ := os.ReadFile(filepath.Join(ref, name))
+		if name != "dead_letters.csv" && !bytes.Equal(a, b) {
+			t.Errorf("an interrupted export left %s half-written (%d bytes, whole it has %d)", name, len(a), len(b))
+		}
+		seen = append(seen, name)
+	}
+	return fmt.Sprintf("files present: %s (each whole)", strings.Join(seen, ", "))
 }

@@ -16,20 +16,45 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"pipeline/engine"
 	"pipeline/engine/yamldoc"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig := <-sigs
+		// A second Ctrl-C kills the process the usual way.
+		signal.Stop(sigs)
+		cancel(interrupted{sig})
+	}()
 	app := newApp()
 	err := app.RunContext(ctx, interspersed(app, os.Args))
-	stop()
-	os.Exit(report(os.Stderr, err))
+	os.Exit(report(os.Stderr, err, context.Cause(ctx)))
+}
+
+// interrupted is the cause of the run's end when a signal stopped it.
+type interrupted struct{ sig os.Signal }
+
+func (i interrupted) Error() string { return "interrupted by " + signalName(i.sig) }
+
+// signalName returns SIGINT or SIGTERM rather than Go's "interrupt".
+func signalName(sig os.Signal) string {
+	switch sig {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return sig.String()
 }
 
 // report prints err the way a user sees it and returns the exit status:
-// 0 without an error, the code of a cli.ExitCoder, 1 otherwise.
-func report(w io.Writer, err error) int {
+// 0 without an error, the code of a cli.ExitCoder, 128 + the signal's
+// number when a signal (cause) interrupted the run, 1 otherwise.
+func report(w io.Writer, err error, cause error) int {
 	if err == nil {
 		return 0
 	}
@@ -39,6 +64,19 @@ func report(w io.Writer, err error) int {
 			fmt.Fprintln(w, msg)
 		}
 		return exit.ExitCode()
+	}
+	var intr interrupted
+	if errors.As(cause, &intr) && errors.Is(err, context.Canceled) {
+		where := ""
+		var se *engine.StageError
+		if errors.As(err, &se) {
+			where = " during stage " + se.Stage
+		}
+		fmt.Fprintf(w, "pipeline: %s%s: what was committed is kept and nothing is half-written; run it again to go on\n", intr, where)
+		if n, ok := intr.sig.(syscall.Signal); ok {
+			return 128 + int(n)
+		}
+		return 1
 	}
 	fmt.Fprintln(w, "pipeline: "+yamldoc.Details(err))
 	return 1
