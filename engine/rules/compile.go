@@ -125,6 +125,9 @@ func (c *compiler) build(spec *fileSpec) {
 		c.inline()
 	}
 	c.refs()
+	if c.d.Err() == nil {
+		c.compileFast()
+	}
 }
 
 // declared reports whether name is already an input, output or let.
@@ -273,6 +276,7 @@ func (c *compiler) assignment(s yamldoc.Entry[yamldoc.String]) (assign, bool) {
 	if a.prog == nil {
 		return a, false
 	}
+	a.node = a.prog.Node()
 	if id, ok := a.prog.Node().(*ast.IdentifierNode); ok && c.fields[id.Value] {
 		rec, field, _ := strings.Cut(id.Value, ".")
 		a.copyInput = c.rs.Input(rec)

@@ -39,6 +39,15 @@ type Evaluator struct {
 	last    *rule  // the rule that decided the last record
 	version any    // the ruleset version, boxed once
 	wrote   uint64 // bit i: the last Eval wrote into the row of input i
+
+	// The fast path (fast.go): the bound values of the record (the refs,
+	// then the scalar inputs), the lets computed so far, and a buffer for
+	// reasons. env is filled from vals only when the VM runs.
+	vals     []any
+	letv     []letVal
+	letDone  uint64 // bit i: letv[i] holds let i for this record
+	envBound bool
+	buf      []byte
 }
 
 // Wrote reports whether the last Eval wrote a field of record input i.
@@ -58,7 +67,8 @@ type bind struct {
 func (rs *Ruleset) NewEvaluator(layouts map[string]*schema.Schema) (*Evaluator, error) {
 	e := &Evaluator{rs: rs, env: map[string]any{}, cols: make([][]int, len(rs.Inputs)),
 		rows: make([]schema.Row, len(rs.Inputs)), layouts: make([]*schema.Schema, len(rs.Inputs)),
-		outputs: make([]any, len(rs.Outputs))}
+		outputs: make([]any, len(rs.Outputs)), vals: make([]any, len(rs.refs)+len(rs.Inputs)),
+		letv: make([]letVal, len(rs.lets))}
 	for i, in := range rs.Inputs {
 		if !in.Record {
 			continue
@@ -134,13 +144,8 @@ func (e *Evaluator) Eval(vals []any) (Decision, error) {
 	}
 	e.last = r
 	d := Decision{Rule: r.id, Outcome: r.outcome, Version: e.rs.Version}
-	if len(r.reason.progs) > 0 {
-		if err := e.setLets(); err != nil {
-			return d, err
-		}
-	}
-	if d.Reason, err = r.reason.render(e); err != nil {
-		return d, fmt.Errorf("rule %s: reason: %w", r.id, err)
+	if d.Reason, err = e.reason(r); err != nil {
+		return d, err
 	}
 	if err := e.apply(r.id, r.sets); err != nil {
 		return d, err
@@ -156,6 +161,26 @@ func (e *Evaluator) Eval(vals []any) (Decision, error) {
 	return d, nil
 }
 
+// reason renders the reason of rule r, through the closures when they
+// render it, else through the VM with every let set first.
+func (e *Evaluator) reason(r *rule) (string, error) {
+	if len(r.reason.fast) > 0 {
+		if s, ok := e.fastRender(&r.reason); ok {
+			return s, nil
+		}
+	}
+	if len(r.reason.progs) > 0 {
+		if err := e.setLets(); err != nil {
+			return "", err
+		}
+	}
+	s, err := r.reason.render(e)
+	if err != nil {
+		return "", fmt.Errorf("rule %s: reason: %w", r.id, err)
+	}
+	return s, nil
+}
+
 func (e *Evaluator) bind(vals []any) error {
 	if len(vals) != len(e.rs.Inputs) {
 		return fmt.Errorf("ruleset %s takes %d inputs, got %d", e.rs.Name, len(e.rs.Inputs), len(vals))
@@ -168,16 +193,35 @@ func (e *Evaluator) bind(vals []any) error {
 			}
 			e.rows[i] = row
 		} else {
-			e.env[in.Name] = vals[i]
+			e.vals[len(e.binds)+i] = vals[i]
 		}
 	}
-	for _, b := range e.binds {
-		e.env[b.key] = e.rows[b.input][b.col]
+	for j, b := range e.binds {
+		e.vals[j] = e.rows[b.input][b.col]
 	}
+	e.envBound = false
+	e.letDone = 0
 	e.letsSet = false
 	e.wrote = 0
 	e.last = nil
 	return nil
+}
+
+// bindEnv fills the VM's environment with the record's bound values, once
+// per record, before the first VM run.
+func (e *Evaluator) bindEnv() {
+	if e.envBound {
+		return
+	}
+	for j, b := range e.binds {
+		e.env[b.key] = e.vals[j]
+	}
+	for i, in := range e.rs.Inputs {
+		if !in.Record {
+			e.env[in.Name] = e.vals[len(e.binds)+i]
+		}
+	}
+	e.envBound = true
 }
 
 // setLets evaluates every let into the environment, once per record, for
@@ -201,6 +245,14 @@ func (e *Evaluator) setLets() error {
 // nil. The fast path runs one program holding every let and condition; when
 // it fails, the slow path finds which let or rule failed.
 func (e *Evaluator) decide() (*rule, error) {
+	if p := e.rs.fast; p != nil && p.decideOK {
+		if i, ok := e.fastDecide(); ok {
+			if i < 0 {
+				return nil, nil
+			}
+			return e.rs.rules[i], nil
+		}
+	}
 	if e.rs.decide != nil {
 		if v, err := e.run(e.rs.decide); err == nil {
 			if i, ok := v.(int); ok && i >= 0 {
@@ -234,9 +286,18 @@ func (e *Evaluator) apply(id string, sets []assign) error {
 	for _, a := range sets {
 		var v any
 		var err error
-		if a.copyInput >= 0 {
+		switch {
+		case a.copyInput >= 0:
 			v = e.rows[a.copyInput][e.cols[a.copyInput][a.copyField]]
-		} else {
+		case a.fast != nil:
+			if err = e.fastLets(a.fastLets); err == nil {
+				v, err = a.fast(e)
+			}
+			if err != nil {
+				// The VM gives the value, or the error as it words it.
+				v, err = e.run(a.prog)
+			}
+		default:
 			v, err = e.run(a.prog)
 		}
 		if err != nil {
@@ -269,6 +330,7 @@ func (e *Evaluator) run(p *vm.Program) (v any, err error) {
 	if p == nil {
 		return nil, fmt.Errorf("expression did not compile")
 	}
+	e.bindEnv()
 	v, err = e.vm.Run(p, e.env)
 	if err != nil {
 		return nil, runError(p, err)

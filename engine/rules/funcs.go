@@ -178,19 +178,11 @@ func functionOptions() []expr.Option {
 			str, _ := args[0].(string)
 			from, _ := args[1].(int)
 			to, _ := args[2].(int)
-			// Bounds are clamped, as expr's own slicing does.
-			if from < 0 {
-				from = max(from+len(str), 0)
+			s := substr(str, from, to)
+			if len(s) == 1 {
+				return oneByte[s[0]], nil
 			}
-			if to < 0 {
-				to = max(to+len(str), 0)
-			}
-			to = min(to, len(str))
-			from = min(from, to)
-			if to-from == 1 {
-				return oneByte[str[from]], nil
-			}
-			return str[from:to], nil
+			return s, nil
 		}, new(func(string, int, int) string)),
 		expr.Function("min", pick(-1), minMaxSignatures()...),
 		expr.Function("max", pick(1), minMaxSignatures()...),
@@ -204,6 +196,20 @@ func functionOptions() []expr.Option {
 			return toDec(args[0])
 		}, new(func(string) Dec), new(func(int) Dec), new(func(float64) Dec), new(func(Dec) Dec)),
 	}
+}
+
+// substr returns str[from:to] with the bounds clamped, as expr's own
+// slicing does; negative bounds count from the end.
+func substr(str string, from, to int) string {
+	if from < 0 {
+		from = max(from+len(str), 0)
+	}
+	if to < 0 {
+		to = max(to+len(str), 0)
+	}
+	to = min(to, len(str))
+	from = min(from, to)
+	return str[from:to]
 }
 
 // roundHalfEven rounds d to places digits after the point (negative places

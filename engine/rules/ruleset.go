@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
 
 	"pipeline/engine/schema"
@@ -49,6 +50,7 @@ type Ruleset struct {
 	lets   []let
 	rules  []*rule     // in order; the default, if any, is last with when == nil
 	decide *vm.Program // every let and when in one program: gives the index of the deciding rule, or -1
+	fast   *fastPlan   // the same as closures (see fast.go), nil when it did not compile
 	then   []assign    // applied after the deciding rule's, seeing its outputs
 	refs   []ref       // the record fields the expressions read
 	tests  []testSpec
@@ -117,6 +119,11 @@ type assign struct {
 	typ    schema.Type
 	prog   *vm.Program // the expression with the lets it reads declared in front
 	src    string
+	node   ast.Node // the expression's own checked tree, lets read by name
+	// fast computes the value through closures after the lets in fastLets
+	// (those prog declares); nil when the expression did not compile so.
+	fast     func(*Evaluator) (any, error)
+	fastLets []int
 	// copyInput and copyField name the record field the expression only
 	// reads, when it is that simple: the value is copied without running it.
 	copyInput, copyField int
@@ -133,6 +140,7 @@ type ref struct {
 type template struct {
 	text  []string      // literal parts, len(progs)+1 of them
 	progs []*vm.Program // placeholders between them
+	fast  []code        // the placeholders as closures, when all compiled
 }
 
 func (t template) render(e *Evaluator) (string, error) {

@@ -1,0 +1,164 @@
+package rules
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/govalues/decimal"
+
+	"pipeline/engine/schema"
+)
+
+// vmOnly removes the fast path from rs, so that every expression runs
+// through expr's VM as before the closures existed.
+func vmOnly(rs *Ruleset) {
+	rs.fast = nil
+	clear := func(sets []assign) {
+		for i := range sets {
+			sets[i].fast, sets[i].fastLets = nil, nil
+		}
+	}
+	for _, r := range rs.rules {
+		r.reason.fast = nil
+		clear(r.sets)
+	}
+	clear(rs.then)
+}
+
+// randomValue gives a value for a field of type t: usually of its type,
+// sometimes null (even where the type says not null) or of another type,
+// so that the fast path's fallbacks are exercised too.
+func randomValue(r *rand.Rand, t schema.Type) any {
+	switch r.IntN(20) {
+	case 0:
+		return nil
+	case 1:
+		return "oops"
+	}
+	switch t.Kind {
+	case schema.Decimal:
+		if r.IntN(8) == 0 {
+			return r.IntN(2000) - 1000
+		}
+		scale := r.IntN(4)
+		d, err := decimal.New(int64(r.IntN(4_000_000)-1_000_000), scale)
+		if err != nil {
+			panic(err)
+		}
+		if r.IntN(10) == 0 {
+			return decimal.Zero
+		}
+		return d
+	case schema.Int:
+		return r.IntN(1000) - 100
+	case schema.String:
+		pool := []string{"", "purchase", "refund", "cancellation", "online", "Suite 123456, Miami, FL",
+			"7320 Harrison Haven, New York, NY 16433", "5 Elm St, Miami, FL 33101", "1 Main St, Albany, NY 12207",
+			"6049 Hill Heights, Ithaca, NY 15246", "x 99999", "é12345 12345"}
+		return pool[r.IntN(len(pool))]
+	case schema.Bool:
+		return r.IntN(2) == 0
+	}
+	return nil
+}
+
+// TestFastMatchesVM evaluates the shipped rulesets on random records through
+// the fast path and through the VM alone: decisions, written fields,
+// outputs and errors must be the same.
+func TestFastMatchesVM(t *testing.T) {
+	paths, err := filepath.Glob("../../rules/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy, _ := filepath.Glob("../../rules/legacy/*.yaml")
+	paths = append(paths, legacy...)
+	if len(paths) == 0 {
+		t.Fatal("no rule files")
+	}
+	for _, path := range paths {
+		t.Run(filepath.Base(filepath.Dir(path))+"/"+filepath.Base(path), func(t *testing.T) {
+			fast, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slow, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fast.fast == nil {
+				t.Fatalf("%s has no fast path", path)
+			}
+			vmOnly(slow)
+			ef, err := fast.NewEvaluator(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			es, err := slow.NewEvaluator(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := rand.New(rand.NewPCG(1, uint64(len(path))))
+			for n := range 20000 {
+				vf := make([]any, len(fast.Inputs))
+				vs := make([]any, len(fast.Inputs))
+				for i, in := range fast.Inputs {
+					if !in.Record {
+						v := randomValue(r, in.Type)
+						vf[i], vs[i] = v, v
+						continue
+					}
+					rf := make(schema.Row, len(in.Fields))
+					for j, f := range in.Fields {
+						rf[j] = randomValue(r, f.Type)
+					}
+					vf[i], vs[i] = rf, append(schema.Row(nil), rf...)
+				}
+				df, errF := ef.Eval(vf)
+				ds, errS := es.Eval(vs)
+				where := fmt.Sprintf("record %d %v", n, vs)
+				if fmt.Sprint(errF) != fmt.Sprint(errS) {
+					t.Fatalf("%s: fast error %v, VM error %v", where, errF, errS)
+				}
+				if df != ds {
+					t.Fatalf("%s: fast %+v, VM %+v", where, df, ds)
+				}
+				if !reflect.DeepEqual(vf, vs) {
+					t.Fatalf("%s: fast wrote %v, VM wrote %v", where, vf, vs)
+				}
+				for i := range fast.Outputs {
+					if !reflect.DeepEqual(ef.Output(i), es.Output(i)) {
+						t.Fatalf("%s: output %s: fast %v, VM %v", where, fast.Outputs[i].Name, ef.Output(i), es.Output(i))
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestFastValidationAllocs pins the allocations of the common case: a
+// pending record allocates only the new pending balance it stores.
+func TestFastValidationAllocs(t *testing.T) {
+	rs, err := Load("../../rules/validation.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := rs.NewEvaluator(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	card := schema.Row{dec("1000000.00"), dec("8.36"), nil}
+	in := []any{schema.Row{dec("42.17"), "purchase", "6049 Hill Heights, Ithaca, NY 15246"}, card,
+		schema.Row{"7320 Harrison Haven, New York, NY 16433"}}
+	allocs := testing.AllocsPerRun(100, func() {
+		card[2] = nil
+		if _, err := e.Eval(in); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 1 {
+		t.Errorf("a pending record allocates %v times, want at most 1", allocs)
+	}
+}
