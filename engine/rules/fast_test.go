@@ -10,6 +10,7 @@ import (
 	"github.com/govalues/decimal"
 
 	"pipeline/engine/schema"
+	"pipeline/engine/yamldoc"
 )
 
 // vmOnly removes the fast path from rs, so that every expression runs
@@ -161,4 +162,65 @@ func TestFastValidationAllocs(t *testing.T) {
 	if allocs > 1 {
 		t.Errorf("a pending record allocates %v times, want at most 1", allocs)
 	}
+}
+
+// FuzzFastMatchesVM compiles a fuzzed condition and assignment twice, one
+// ruleset with the fast path and one through the VM alone, and evaluates
+// both on records with fuzzed values: decisions, errors and written fields
+// must be the same.
+func FuzzFastMatchesVM(f *testing.F) {
+	for _, s := range [][2]string{
+		{"abs(tx.amount) >= 0.5 * card.limit", "card.pending + tx.amount"},
+		{"zip5(tx.loc) != zip5(tx.loc2) and tx.kind in ['purchase', 'refund']", "round(tx.amount * 1.5, 2)"},
+		{"(card.pending ?? 0) + tx.amount > card.limit", "clamp(tx.amount, 0, card.limit)"},
+		{"tx.n % 7 == 3 or tx.loc[0:2] == 'NY'", "max(tx.amount, card.limit) - min(tx.amount, 1)"},
+		{"tx.amount / (card.limit - 100) > 2", "tx.n > 3 ? tx.amount : -tx.amount"},
+		{"not (tx.amount < 0) && len(tx.loc) > 3", "decimal(tx.n) * 0.01"},
+	} {
+		f.Add(s[0], s[1], int64(4217), int64(100000), "7320 Harrison Haven, New York, NY 16433", 3)
+	}
+	f.Fuzz(func(t *testing.T, when, set string, amount, limit int64, loc string, n int) {
+		src := fmt.Sprintf(`ruleset: f
+inputs:
+  tx: {amount: money, loc: string, loc2: string, kind: string, n: int}
+  card: {limit: money, pending: "money?"}
+rules:
+  - {id: r, when: %q, outcome: x, set: {card.pending: %q}}
+default: {outcome: y}
+`, when, set)
+		file, err := yamldoc.Parse("f.yaml", []byte(src))
+		if err != nil {
+			return
+		}
+		fast, err := Compile(file)
+		if err != nil {
+			return
+		}
+		slow, err := Compile(file)
+		if err != nil {
+			t.Fatalf("compiles once, not twice: %v", err)
+		}
+		vmOnly(slow)
+		ef, err := fast.NewEvaluator(nil)
+		if err != nil {
+			return
+		}
+		es, err := slow.NewEvaluator(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		amt, lim := decimal.MustNew(amount%1e15, 2), decimal.MustNew(limit%1e15, 2)
+		for _, pending := range []any{nil, decimal.MustNew(amount%1e13, 2)} {
+			vf := []any{schema.Row{amt, loc, "5 Elm St, Miami, FL 33101", "purchase", n}, schema.Row{lim, pending}}
+			vs := []any{schema.Row{amt, loc, "5 Elm St, Miami, FL 33101", "purchase", n}, schema.Row{lim, pending}}
+			df, errF := ef.Eval(vf)
+			ds, errS := es.Eval(vs)
+			if fmt.Sprint(errF) != fmt.Sprint(errS) {
+				t.Fatalf("when %q set %q on %v: fast error %v, VM error %v", when, set, vs, errF, errS)
+			}
+			if df != ds || !reflect.DeepEqual(vf, vs) {
+				t.Fatalf("when %q set %q: fast %+v wrote %v, VM %+v wrote %v", when, set, df, vf, ds, vs)
+			}
+		}
+	})
 }
