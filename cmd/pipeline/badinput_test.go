@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -162,18 +161,10 @@ func withoutTimings(out string) string {
 // time, one line each, or "" when there is no file.
 func deadLetterFile(t *testing.T, path string) string {
 	t.Helper()
-	f, err := os.Open(path)
-	if os.IsNotExist(err) {
+	if _, err := os.Stat(path); os.IsNotExist(err) {
 		return ""
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
+	rows := readCSV(t, path)
 	if len(rows) == 0 || strings.Join(rows[0], ",") != "id,stage,source,reason,payload,time" {
 		t.Fatalf("%s: header %v", path, rows)
 	}

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"reflect"
@@ -466,7 +467,7 @@ func (fc *fastCompiler) binary(k kind, n *ast.BinaryNode) code {
 		test := compareTest(n.Operator)
 		return code{k: k, b: func(e *Evaluator) (bool, error) {
 			a, b, err := intPair(e, l, r)
-			return err == nil && test(cmpInt(a, b)), err
+			return err == nil && test(cmp.Compare(a, b)), err
 		}}
 	case "+", "-", "*", "%":
 		if k != kInt {
@@ -502,16 +503,6 @@ func intPair(e *Evaluator, l, r code) (int, int, error) {
 	}
 	b, err := r.i(e)
 	return a, b, err
-}
-
-func cmpInt(a, b int) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // compareTest turns a comparison operator into a test of a Cmp result.
