@@ -74,6 +74,9 @@ type Options struct {
 	// Progress receives a live count of each running stage: redrawn in
 	// place when it is a terminal, else logged every 10 s. nil shows none.
 	Progress io.Writer
+	// Trace and TraceKey: see stage.Runtime (pipeline explain).
+	Trace    func(stage.Trace)
+	TraceKey string
 }
 
 // Pipeline is an opened plan: its connectors, tables and topics.
@@ -207,6 +210,7 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 		return sum, err
 	}
 	rt := &stage.Runtime{Resources: p, Log: p.log, Follow: p.opts.Follow, Group: p.opts.Group, ExportDir: p.opts.ExportDir,
+		Trace: p.opts.Trace, TraceKey: p.opts.TraceKey,
 		DeadLetter: func(d port.DeadLetter) {
 			p.mu.Lock()
 			p.dead = append(p.dead, d)

@@ -110,6 +110,7 @@ Typical day:
 			runCommand(),
 			dryRunCommand(),
 			lintCommand(),
+			explainCommand(),
 			testCommand(),
 			brokerCommand(),
 			versionCommand(),

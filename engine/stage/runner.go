@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"pipeline/engine/port"
+	"pipeline/engine/rules"
 	"pipeline/engine/schema"
 	"pipeline/engine/spec"
 )
@@ -44,6 +45,25 @@ type Runtime struct {
 	// writes each batch's dead letters in the same commit, so a killed run
 	// loses none.
 	DeadLetterTables map[string]string
+	// Trace, when set, receives an explanation of every ruleset evaluation
+	// of a record whose key, as text, is TraceKey: in stream stages (the
+	// key of the output row) and in batch steps with rules (the updated
+	// row's key). It must be safe for concurrent use.
+	Trace    func(Trace)
+	TraceKey string
+}
+
+// Trace is one traced ruleset evaluation.
+type Trace struct {
+	Stage  string
+	Step   string // the batch step, "" in a stream stage
+	Source port.Source
+	rules.Explanation
+}
+
+// traced reports whether records with key k are traced.
+func (rt *Runtime) traced(k any) bool {
+	return rt.Trace != nil && keyText(k) == rt.TraceKey
 }
 
 // Stats counts what one run of a stage did.

@@ -1,6 +1,7 @@
 package stage
 
 import (
+	"pipeline/engine/port"
 	"pipeline/engine/rules"
 	"pipeline/engine/schema"
 	"pipeline/engine/yamldoc"
@@ -126,6 +127,25 @@ func (e *evaluator) eval(vars []any) (rules.Decision, error) {
 		e.vals[i] = vars[j]
 	}
 	return e.Eval(e.vals)
+}
+
+// explain evaluates like eval, and explains how (see rules.Evaluator.Explain).
+func (e *evaluator) explain(vars []any) rules.Explanation {
+	for i, j := range e.bd.idx {
+		e.vals[i] = vars[j]
+	}
+	return e.Explain(e.vals)
+}
+
+// evalTraced evaluates like eval; when rt traces key, it explains the
+// evaluation to rt.Trace.
+func (e *evaluator) evalTraced(vars []any, rt *Runtime, key any, stage, step string, src port.Source) (rules.Decision, error) {
+	if !rt.traced(key) {
+		return e.eval(vars)
+	}
+	x := e.explain(vars)
+	rt.Trace(Trace{Stage: stage, Step: step, Source: src, Explanation: x})
+	return x.Decision, x.Err
 }
 
 // wroteVar reports whether the last eval wrote into the record of scope variable v.

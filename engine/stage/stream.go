@@ -572,7 +572,11 @@ func keyHash(k any) uint64 {
 // decide evaluates the ruleset and the output row for one message.
 func (d *decider) decide(m port.Message, vars []any) {
 	s := d.r.s
-	dec, err := d.rules.eval(vars)
+	var key any
+	if s.idCol >= 0 {
+		key = m.Row[s.idCol]
+	}
+	dec, err := d.rules.evalTraced(vars, d.r.rt, key, s.name, "", m.Source)
 	if err != nil {
 		deadLetter(d.r.rt, &d.st, s.name, m.Source, messagePayload(s.tspec.Schema, m), fmt.Sprintf("ruleset %s: %v", d.rules.bd.rs.Name, err))
 		return

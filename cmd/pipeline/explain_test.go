@@ -1,0 +1,35 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestExplain pins what `pipeline explain` prints for records of the
+// banking spec (testdata/explain/NAME.txt; -update rewrites them).
+// Transaction 45 is declined by large_amount although over_limit would
+// hold too; card and customer 1 show every settlement ruleset.
+func TestExplain(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"transaction_45", []string{"explain", "../../configs/banking.yaml", "--id", "45", "--stage", "validate"}},
+		{"key_1_settle", []string{"explain", "../../configs/banking.yaml", "--id", "1", "--stage", "settle"}},
+		{"legacy_45", []string{"explain", "../../configs/banking-legacy.yaml", "--id", "45"}},
+		{"unknown_key", []string{"explain", "../../configs/banking.yaml", "--id", "nope"}},
+		{"no_id", []string{"explain", "../../configs/banking.yaml"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("DATASET", "dataset_16")
+			out, err := pipeline(t, c.args...)
+			var msg bytes.Buffer
+			status := report(&msg, err, nil)
+			got := fmt.Sprintf("$ pipeline %s\n%s%sexit status %d\n", strings.Join(c.args, " "), out, msg.String(), status)
+			golden(t, filepath.Join("testdata/explain", c.name+".txt"), got)
+		})
+	}
+}
