@@ -23,7 +23,7 @@ const MemoryKind = "memory"
 // Load reads a spec and checks it against the registry: connector kinds
 // and options, schemas, references, stages and every rule file, with every
 // expression type-checked. The returned plan is ready to Open.
-func Load(path string, env yamldoc.Env, reg *port.Registry) (*stage.Plan, error) {
+func Load(path string, env yamldoc.Env, reg *port.Registry, opts ...stage.BuildOption) (*stage.Plan, error) {
 	s, err := spec.Load(path, env)
 	if err != nil {
 		return nil, err
@@ -34,7 +34,7 @@ func Load(path string, env yamldoc.Env, reg *port.Registry) (*stage.Plan, error)
 			errs = append(errs, s.File.Errorf(c.Value.Kind.Pos, "connector %s: %v", c.Key, err))
 		}
 	}
-	plan, err := stage.Build(s)
+	plan, err := stage.Build(s, opts...)
 	if err != nil {
 		var more yamldoc.Errors
 		if errors.As(err, &more) {
@@ -77,6 +77,8 @@ type Options struct {
 	// Trace and TraceKey: see stage.Runtime (pipeline explain).
 	Trace    func(stage.Trace)
 	TraceKey string
+	// Decided: see stage.Runtime (pipeline diff).
+	Decided func(stage.Decided)
 }
 
 // Pipeline is an opened plan: its connectors, tables and topics.
@@ -210,7 +212,7 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 		return sum, err
 	}
 	rt := &stage.Runtime{Resources: p, Log: p.log, Follow: p.opts.Follow, Group: p.opts.Group, ExportDir: p.opts.ExportDir,
-		Trace: p.opts.Trace, TraceKey: p.opts.TraceKey,
+		Trace: p.opts.Trace, TraceKey: p.opts.TraceKey, Decided: p.opts.Decided,
 		DeadLetter: func(d port.DeadLetter) {
 			p.mu.Lock()
 			p.dead = append(p.dead, d)

@@ -111,6 +111,7 @@ Typical day:
 			dryRunCommand(),
 			lintCommand(),
 			explainCommand(),
+			diffCommand(),
 			testCommand(),
 			brokerCommand(),
 			versionCommand(),

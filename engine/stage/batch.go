@@ -364,7 +364,7 @@ func (p *step) apply(ctx context.Context, rt *Runtime, stage string, st *Stats, 
 	for _, v := range vars {
 		row := v[0].(schema.Row)
 		if rulesEval != nil {
-			if _, err := rulesEval.evalTraced(v, rt, p.schema.KeyOf(row), stage, p.name, p.source(row)); err != nil {
+			if _, err := rulesEval.evalObserved(v, rt, p.schema.KeyOf(row), stage, p.name, p.source(row)); err != nil {
 				deadLetter(rt, st, stage, p.source(row), payloadOf(p.schema, row), fmt.Sprintf("step %s: ruleset %s: %v", p.name, rulesEval.bd.rs.Name, err))
 				continue
 			}

@@ -39,15 +39,30 @@ type builder struct {
 	plan     *Plan
 	rulesets map[string]*rules.Ruleset
 	errs     yamldoc.Errors
+	load     func(path string) (*rules.Ruleset, error)
+}
+
+// BuildOption changes how Build compiles a spec.
+type BuildOption func(*builder)
+
+// LoadRules makes Build read the rule files a spec names through load
+// instead of rules.Load: path is the file's path as the spec resolves it
+// (relative to the spec's folder). `pipeline diff` loads another version
+// of the rules so.
+func LoadRules(load func(path string) (*rules.Ruleset, error)) BuildOption {
+	return func(b *builder) { b.load = load }
 }
 
 var namePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Build checks a spec and compiles its stages and rules. Every problem is
 // reported as a positioned error; lint is Build with nothing run after it.
-func Build(s *spec.Spec) (*Plan, error) {
-	b := &builder{spec: s, f: s.File, rulesets: map[string]*rules.Ruleset{},
+func Build(s *spec.Spec, opts ...BuildOption) (*Plan, error) {
+	b := &builder{spec: s, f: s.File, rulesets: map[string]*rules.Ruleset{}, load: rules.Load,
 		plan: &Plan{Spec: s, Tables: map[string]*schema.Schema{}, Topics: map[string]port.TopicSpec{}}}
+	for _, o := range opts {
+		o(b)
+	}
 	b.tables()
 	b.topics()
 	seen := map[string]bool{}
@@ -206,7 +221,7 @@ func (b *builder) ruleset(s yamldoc.String) *rules.Ruleset {
 	if rs, ok := b.rulesets[path]; ok {
 		return rs
 	}
-	rs, err := rules.Load(path)
+	rs, err := b.load(path)
 	if err != nil {
 		if !strings.Contains(err.Error(), path) {
 			err = fmt.Errorf("rules %s: %w", path, err)

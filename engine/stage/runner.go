@@ -51,6 +51,19 @@ type Runtime struct {
 	// row's key). It must be safe for concurrent use.
 	Trace    func(Trace)
 	TraceKey string
+	// Decided, when set, receives the decision of every ruleset evaluation
+	// of a record in stream stages and batch steps with rules, with the
+	// record's key (`pipeline diff`). It must be safe for concurrent use.
+	Decided func(Decided)
+}
+
+// Decided is one record's decision, for Runtime.Decided.
+type Decided struct {
+	Stage string
+	Step  string // the batch step, "" in a stream stage
+	Key   string // the record's key as text
+	rules.Decision
+	Err error // the evaluation's error: the record went to the dead letters
 }
 
 // Trace is one traced ruleset evaluation.

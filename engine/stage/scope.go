@@ -137,15 +137,20 @@ func (e *evaluator) explain(vars []any) rules.Explanation {
 	return e.Explain(e.vals)
 }
 
-// evalTraced evaluates like eval; when rt traces key, it explains the
-// evaluation to rt.Trace.
-func (e *evaluator) evalTraced(vars []any, rt *Runtime, key any, stage, step string, src port.Source) (rules.Decision, error) {
-	if !rt.traced(key) {
-		return e.eval(vars)
+// evalObserved evaluates like eval the record with key key; when rt traces
+// key it explains the evaluation to rt.Trace, and it tells rt.Decided.
+func (e *evaluator) evalObserved(vars []any, rt *Runtime, key any, stage, step string, src port.Source) (d rules.Decision, err error) {
+	if rt.traced(key) {
+		x := e.explain(vars)
+		rt.Trace(Trace{Stage: stage, Step: step, Source: src, Explanation: x})
+		d, err = x.Decision, x.Err
+	} else {
+		d, err = e.eval(vars)
 	}
-	x := e.explain(vars)
-	rt.Trace(Trace{Stage: stage, Step: step, Source: src, Explanation: x})
-	return x.Decision, x.Err
+	if rt.Decided != nil {
+		rt.Decided(Decided{Stage: stage, Step: step, Key: keyText(key), Decision: d, Err: err})
+	}
+	return d, err
 }
 
 // wroteVar reports whether the last eval wrote into the record of scope variable v.

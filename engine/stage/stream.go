@@ -576,7 +576,7 @@ func (d *decider) decide(m port.Message, vars []any) {
 	if s.idCol >= 0 {
 		key = m.Row[s.idCol]
 	}
-	dec, err := d.rules.evalTraced(vars, d.r.rt, key, s.name, "", m.Source)
+	dec, err := d.rules.evalObserved(vars, d.r.rt, key, s.name, "", m.Source)
 	if err != nil {
 		deadLetter(d.r.rt, &d.st, s.name, m.Source, messagePayload(s.tspec.Schema, m), fmt.Sprintf("ruleset %s: %v", d.rules.bd.rs.Name, err))
 		return
