@@ -94,10 +94,12 @@ rule files (rules/*.yaml) as expr expressions, compiled once and type-checked
 against the schemas they read.
 
 Typical day:
-   pipeline lint configs/NAME.yaml       check specs and every rule they use
-   pipeline test rules                      run the tests written in rule files
-   pipeline dry-run configs/NAME.yaml    run offline over CSV fixtures
-   pipeline run configs/NAME.yaml        run against Kafka and MySQL`,
+   pipeline lint configs/NAME.yaml               check specs and every rule they use
+   pipeline test rules                           run the tests written in rule files
+   pipeline dry-run configs/NAME.yaml            run offline over CSV fixtures
+   pipeline diff configs/NAME.yaml --base HEAD   what your rule edits change
+   pipeline explain configs/NAME.yaml --id 45    why record 45 got its outcome
+   pipeline run configs/NAME.yaml                run against Kafka and MySQL`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "env-file", Value: ".env", Usage: "read variables for ${VAR} from `FILE` when it exists (the process environment wins)"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log each stage as it starts and ends"},
