@@ -28,7 +28,7 @@ func TestKind(t *testing.T) {
 	for _, o := range k.Options {
 		names = append(names, o.Name+"="+o.Default)
 	}
-	if got := strings.Join(names, " "); got != "brokers=embedded data_dir=.pipeline/kafka partitions=6 session_timeout=6s" {
+	if got := strings.Join(names, " "); got != "brokers=embedded data_dir=.pipeline/kafka partitions=6 session_timeout=6s rejoin=30s" {
 		t.Errorf("options %s", got)
 	}
 	tests := []struct {
@@ -45,6 +45,8 @@ func TestKind(t *testing.T) {
 		{cfg: port.Config{Name: "k", Options: map[string]string{"session_timeout": " 10s "}}, want: Options{DataDir: ".pipeline/kafka", SessionTimeout: 10 * time.Second}},
 		{cfg: port.Config{Name: "k", Options: map[string]string{"session_timeout": "6"}}, err: `kafka connector k: session_timeout "6" must be a duration of at least 1s, such as 6s or 1m`},
 		{cfg: port.Config{Name: "k", Options: map[string]string{"session_timeout": "500ms"}}, err: `kafka connector k: session_timeout "500ms" must be a duration of at least 1s, such as 6s or 1m`},
+		{cfg: port.Config{Name: "k", Options: map[string]string{"rejoin": "2m"}}, want: Options{DataDir: ".pipeline/kafka", Rejoin: 2 * time.Minute}},
+		{cfg: port.Config{Name: "k", Options: map[string]string{"rejoin": "soon"}}, err: `kafka connector k: rejoin "soon" must be a duration, such as 30s or 5m`},
 	}
 	for _, tc := range tests {
 		got, err := configOptions(tc.cfg)
@@ -55,7 +57,7 @@ func TestKind(t *testing.T) {
 			continue
 		}
 		if err != nil || strings.Join(got.Brokers, ",") != strings.Join(tc.want.Brokers, ",") ||
-			got.DataDir != tc.want.DataDir || got.Partitions != tc.want.Partitions || got.SessionTimeout != tc.want.SessionTimeout {
+			got.DataDir != tc.want.DataDir || got.Partitions != tc.want.Partitions || got.SessionTimeout != tc.want.SessionTimeout || got.Rejoin != tc.want.Rejoin {
 			t.Errorf("%+v: options %+v, %v, want %+v", tc.cfg, got, err, tc.want)
 		}
 	}
