@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -263,16 +264,7 @@ func (c *consumer) fetchError(ctx context.Context, fetches kgo.Fetches) error {
 // handleBatch decodes recs, hands them to the handler and, in a group
 // without Positions, commits their offsets.
 func (c *consumer) handleBatch(ctx context.Context, cl *kgo.Client, recs []*kgo.Record) error {
-	msgs := make([]port.Message, len(recs))
-	for i, r := range recs {
-		row, err := c.topic.codec.decode(r.Value)
-		msgs[i] = port.Message{
-			Source:  port.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset},
-			Row:     row,
-			Payload: r.Value,
-			Err:     err,
-		}
-	}
+	msgs := c.decode(recs)
 	if err := c.handle(ctx, msgs); err != nil {
 		return fmt.Errorf("kafka topic %s: consume %s: %w", c.topic.name, describeBatch(recs), err)
 	}
@@ -291,6 +283,39 @@ func (c *consumer) handleBatch(ctx context.Context, cl *kgo.Client, recs []*kgo.
 		}
 	}
 	return nil
+}
+
+// minParallelDecode is the fewest records decode splits across CPUs.
+const minParallelDecode = 2048
+
+// decode decodes recs into messages, in order, on every CPU when there are
+// many: the handler waits for the whole batch.
+func (c *consumer) decode(recs []*kgo.Record) []port.Message {
+	msgs := make([]port.Message, len(recs))
+	one := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			r := recs[i]
+			row, err := c.topic.codec.decode(r.Value)
+			msgs[i] = port.Message{
+				Source:  port.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset},
+				Row:     row,
+				Payload: r.Value,
+				Err:     err,
+			}
+		}
+	}
+	n := runtime.GOMAXPROCS(0)
+	if n < 2 || len(recs) < minParallelDecode {
+		one(0, len(recs))
+		return msgs
+	}
+	var wg sync.WaitGroup
+	per := (len(recs) + n - 1) / n
+	for lo := 0; lo < len(recs); lo += per {
+		wg.Go(func() { one(lo, min(lo+per, len(recs))) })
+	}
+	wg.Wait()
+	return msgs
 }
 
 // stopped returns what Consume returns once ctx has ended, or err when it
