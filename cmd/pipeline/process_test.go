@@ -268,7 +268,7 @@ func TestKilledValidatorResumes(t *testing.T) {
 // topic holds two copies, one after the other) is decided once on MySQL:
 // the second copy counts as a duplicate, and MySQL ends as with one copy.
 // A second group reading the same topic into the same database finds every
-// record decided already.
+// record decided already, even once the cards are gone.
 func TestResentRecordsDecidedOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
@@ -290,6 +290,15 @@ func TestResentRecordsDecidedOnce(t *testing.T) {
 	}
 	if got, m := state(t, db); got != want || m != n {
 		t.Errorf("a second group changed the MySQL state (%d transactions)", m)
+	}
+	// Without their cards, records decided before are still duplicates,
+	// not dead letters: none of them reaches the lookup.
+	if _, err := db.Exec("DELETE FROM cards"); err != nil {
+		t.Fatal(err)
+	}
+	st = start(t, env, "run", spec, "--stage", "validate", "--group", "nocards").finish(t, 2*time.Minute, "validate")
+	if st.in != 2*n || st.out != 0 || st.dup != 2*n || st.dead != 0 {
+		t.Errorf("validate of records decided before, their cards gone: %s; want in %d, dup %d", st, 2*n, 2*n)
 	}
 }
 

@@ -30,6 +30,7 @@ type Table struct {
 	selectSQL string // SELECT <columns> FROM <table>
 	scanSQL   string // selectSQL ORDER BY <key>
 	insert    insertSQL
+	plain     insertSQL // INSERT without ON DUPLICATE KEY UPDATE, for port.TableWrite.Insert
 }
 
 var _ port.Table = (*Table)(nil)
@@ -47,6 +48,7 @@ func newTable(c *Connector, s *schema.Schema, places []int) *Table {
 		selectSQL: sel,
 		scanSQL:   sel + " ORDER BY " + quote(s.KeyName()),
 		insert:    newInsertSQL(s.Name, s.Names(), []string{s.KeyName()}),
+		plain:     newPlainInsertSQL(s.Name, s.Names()),
 	}
 }
 
