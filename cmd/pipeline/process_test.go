@@ -264,6 +264,44 @@ func TestKilledValidatorResumes(t *testing.T) {
 	t.Logf("killed after %d of 100000 transactions were committed; restart completed the rest", partial)
 }
 
+// TestResentRecordsDecidedOnce: every transaction published twice (the
+// topic holds two copies, one after the other) is decided once on MySQL:
+// the second copy counts as a duplicate, and MySQL ends as with one copy.
+// A second group reading the same topic into the same database finds every
+// record decided already, even once the cards are gone.
+func TestResentRecordsDecidedOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	const n = 20_000
+	dbOne, env, db := againstReference(t, n)
+	runWait(t, env, "run", spec, "--stage", "publish")
+	st := start(t, env, "run", spec, "--stage", "validate", "--group", "resent").finish(t, 2*time.Minute, "validate")
+	if st.in != 2*n || st.out != n || st.dup != n || st.dead != 0 {
+		t.Errorf("validate of two copies: %s; want in %d, out %d, dup %d", st, 2*n, n, n)
+	}
+	want, _ := state(t, dbOne)
+	if got, m := state(t, db); got != want || m != n {
+		t.Errorf("two copies decided into %d transactions and a different MySQL state than one copy", m)
+	}
+	st = start(t, env, "run", spec, "--stage", "validate", "--group", "again").finish(t, 2*time.Minute, "validate")
+	if st.in != 2*n || st.out != 0 || st.dup != 2*n {
+		t.Errorf("validate of records all decided before: %s; want in %d, out 0, dup %d", st, 2*n, 2*n)
+	}
+	if got, m := state(t, db); got != want || m != n {
+		t.Errorf("a second group changed the MySQL state (%d transactions)", m)
+	}
+	// Without their cards, records decided before are still duplicates,
+	// not dead letters: none of them reaches the lookup.
+	if _, err := db.Exec("DELETE FROM cards"); err != nil {
+		t.Fatal(err)
+	}
+	st = start(t, env, "run", spec, "--stage", "validate", "--group", "nocards").finish(t, 2*time.Minute, "validate")
+	if st.in != 2*n || st.out != 0 || st.dup != 2*n || st.dead != 0 {
+		t.Errorf("validate of records decided before, their cards gone: %s; want in %d, dup %d", st, 2*n, 2*n)
+	}
+}
+
 // TestMain removes the binaries the process tests built.
 func TestMain(m *testing.M) {
 	code := m.Run()

@@ -3,11 +3,13 @@ package kafka
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/govalues/decimal"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"pipeline/engine/schema"
 )
@@ -202,5 +204,36 @@ func TestDecodeExactlyAtLimit(t *testing.T) {
 	row, err := c.decode([]byte(payload))
 	if err != nil || len(row[3].(string)) != MaxPayload-len(head)-2 {
 		t.Fatalf("decode of a payload of exactly MaxPayload bytes: %v", err)
+	}
+}
+
+// TestDecodeBatch decodes a batch big enough to be split across CPUs: every
+// message keeps its record's place, source and payload, and an undecodable
+// record among good ones gets its error.
+func TestDecodeBatch(t *testing.T) {
+	c := &consumer{topic: &Topic{name: "ledger", codec: ledgerCodec(t)}}
+	const n = 3*minParallelDecode + 7
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		v := fmt.Sprintf(`{"id":"%d","amount":"1.00","rate":"2","name":"n","day":"2024-02-29","at":null,"ok":"true","ref":null}`, i)
+		if i%1000 == 999 {
+			v = `{"id":`
+		}
+		recs[i] = &kgo.Record{Topic: "ledger", Partition: int32(i % 3), Offset: int64(i), Value: []byte(v)}
+	}
+	msgs := c.decode(recs)
+	if len(msgs) != n {
+		t.Fatalf("%d messages, want %d", len(msgs), n)
+	}
+	for i, m := range msgs {
+		if m.Source.Offset != int64(i) || m.Source.Partition != int32(i%3) || string(m.Payload) != string(recs[i].Value) {
+			t.Fatalf("message %d: source %v, payload %q", i, m.Source, m.Payload)
+		}
+		if bad := i%1000 == 999; bad != (m.Err != nil) || bad != (m.Row == nil) {
+			t.Fatalf("message %d: row %v, error %v", i, m.Row, m.Err)
+		}
+		if m.Row != nil && m.Row[0] != i {
+			t.Fatalf("message %d: id %v", i, m.Row[0])
+		}
 	}
 }

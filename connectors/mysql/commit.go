@@ -55,7 +55,9 @@ func (c *Connector) ensureOffsets(ctx context.Context) error {
 // requires (none stored or each equal to From: apply; each equal to Next:
 // applied before, return nil without writing; otherwise an error wrapping
 // port.ErrStale), then upserts the rows of every write into the table of
-// that name opened with Table, stores each partition's Next, and commits.
+// that name opened with Table (inserts them when the write is marked
+// Insert, failing with an error wrapping port.ErrExists when a key
+// exists), stores each partition's Next, and commits.
 // Any failure rolls back. Transient failures are retried with the whole
 // batch, which the offset check makes safe. Inside a tx of ctx
 // (see InTx) Commit joins it instead.
@@ -85,8 +87,9 @@ func (c *Connector) commit(ctx context.Context, b port.Batch) error {
 		}
 	}
 	type write struct {
-		t    *Table
-		args []any
+		t      *Table
+		args   []any
+		insert bool
 	}
 	writes := make([]write, 0, len(b.Writes))
 	for _, w := range b.Writes {
@@ -101,7 +104,7 @@ func (c *Connector) commit(ctx context.Context, b port.Batch) error {
 		if err != nil {
 			return err
 		}
-		writes = append(writes, write{t, args})
+		writes = append(writes, write{t, args, w.Insert})
 	}
 	if len(offs) > 0 {
 		if err := c.ensureOffsets(ctx); err != nil {
@@ -114,6 +117,16 @@ func (c *Connector) commit(ctx context.Context, b port.Batch) error {
 			return err
 		}
 		for _, w := range writes {
+			if w.insert {
+				err := w.t.plain.exec(ctx, c, q, w.args)
+				if mysqlErrNo(err) == errDupKey {
+					return fmt.Errorf("table %s: insert: %w: %w", w.t.schema.Name, port.ErrExists, err)
+				}
+				if err != nil {
+					return fmt.Errorf("table %s: insert: %w", w.t.schema.Name, err)
+				}
+				continue
+			}
 			if err := w.t.insert.exec(ctx, c, q, w.args); err != nil {
 				return fmt.Errorf("table %s: upsert: %w", w.t.schema.Name, err)
 			}

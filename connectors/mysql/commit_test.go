@@ -164,3 +164,35 @@ func TestCommitConcurrent(t *testing.T) {
 		t.Fatalf("Offsets = %v %v, want partition 0 at %d", got, err, batches)
 	}
 }
+
+// TestCommitInsert: a write marked Insert inserts new rows, and a batch
+// whose Insert write meets an existing key fails with ErrExists and writes
+// nothing at all, offsets included.
+func TestCommitInsert(t *testing.T) {
+	c, _ := openTest(t)
+	ctx := context.Background()
+	items := openTable(t, c, itemSchema("items"))
+	others := openTable(t, c, itemSchema("others"))
+	ok := port.Batch{Group: "g",
+		Writes:  []port.TableWrite{{Table: "items", Rows: []schema.Row{item(1, "one", "1"), item(2, "two", "2")}, Insert: true}},
+		Offsets: []port.Offset{{Topic: "events", Partition: 0, From: 0, Next: 2}},
+	}
+	if err := c.Commit(ctx, ok); err != nil {
+		t.Fatalf("Commit of new rows: %v", err)
+	}
+	again := port.Batch{Group: "g",
+		Writes: []port.TableWrite{
+			{Table: "others", Rows: []schema.Row{item(7, "seven", "7")}},
+			{Table: "items", Rows: []schema.Row{item(3, "three", "3"), item(2, "changed", "0")}, Insert: true},
+		},
+		Offsets: []port.Offset{{Topic: "events", Partition: 0, From: 2, Next: 4}},
+	}
+	if err := c.Commit(ctx, again); !errors.Is(err, port.ErrExists) {
+		t.Fatalf("Commit inserting an existing key: %v, want ErrExists", err)
+	}
+	checkRows(t, "items", scanAll(t, ctx, items), []schema.Row{item(1, "one", "1"), item(2, "two", "2")})
+	checkRows(t, "others", scanAll(t, ctx, others), nil)
+	if got, err := c.Offsets(ctx, "g", "events"); err != nil || !maps.Equal(got, map[int32]int64{0: 2}) {
+		t.Fatalf("Offsets = %v, %v; want partition 0 at 2", got, err)
+	}
+}

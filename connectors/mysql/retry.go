@@ -27,6 +27,7 @@ const (
 	errServerShutdown = 1053 // server shutdown in progress
 	errConnKilled     = 1927 // MariaDB: connection was killed
 	errAccessDeniedDB = 1044 // access denied to a database (e.g. for CREATE DATABASE)
+	errDupKey         = 1062 // duplicate entry for a key
 )
 
 // transientError marks an error from the database that a retry of the whole

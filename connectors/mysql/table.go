@@ -30,6 +30,7 @@ type Table struct {
 	selectSQL string // SELECT <columns> FROM <table>
 	scanSQL   string // selectSQL ORDER BY <key>
 	insert    insertSQL
+	plain     insertSQL // INSERT without ON DUPLICATE KEY UPDATE, for port.TableWrite.Insert
 }
 
 var _ port.Table = (*Table)(nil)
@@ -47,6 +48,7 @@ func newTable(c *Connector, s *schema.Schema, places []int) *Table {
 		selectSQL: sel,
 		scanSQL:   sel + " ORDER BY " + quote(s.KeyName()),
 		insert:    newInsertSQL(s.Name, s.Names(), []string{s.KeyName()}),
+		plain:     newPlainInsertSQL(s.Name, s.Names()),
 	}
 }
 
@@ -202,22 +204,19 @@ func (t *Table) query(ctx context.Context, q rowQuerier, args []any, fn func(sch
 	}
 	defer rows.Close()
 	n := len(t.schema.Columns)
-	vals := make([]any, n)
+	cols := make([]column, n)
 	ptrs := make([]any, n)
-	for i := range vals {
-		ptrs[i] = &vals[i]
+	for i := range cols {
+		cols[i].t = t.schema.Columns[i].Type
+		ptrs[i] = &cols[i]
 	}
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return err
 		}
 		r := make(schema.Row, n)
-		for i, v := range vals {
-			x, err := fromDriver(t.schema.Columns[i].Type, v)
-			if err != nil {
-				return fmt.Errorf("column %s: %w", t.schema.Columns[i].Name, err)
-			}
-			r[i] = x
+		for i := range cols {
+			r[i] = cols[i].v
 		}
 		if err := fn(r); err != nil {
 			return err
@@ -226,13 +225,45 @@ func (t *Table) query(ctx context.Context, q rowQuerier, args []any, fn func(sch
 	return rows.Err()
 }
 
-// Scan calls fn for every row in key order (SELECT ... ORDER BY key), and
-// stops at the first error fn returns, which it returns wrapped. Outside a
-// tx it streams the rows, holding one connection while fn runs (fn
-// may use the table and the connector); a failure is retried only until the
-// first row has been handed to fn. Inside a tx it reads every row
-// first, since the tx's connection cannot run fn's statements while
-// a result is streaming.
+// column converts one value of a result row to the Go type of its schema
+// column as rows.Scan hands it over: it is an sql.Scanner, so the driver's
+// bytes reach it without the copy that scanning into an any makes.
+type column struct {
+	t schema.Type
+	v any
+}
+
+// Scan implements sql.Scanner.
+func (c *column) Scan(src any) error {
+	v, err := fromDriver(c.t, src)
+	if err != nil {
+		return err
+	}
+	c.v = v
+	return nil
+}
+
+// Pages of a paged Scan: the first asks for firstScanPage rows, each next
+// one for twice as many as the one before, up to maxScanPage. A scan that
+// stops early (a guard looking for one matching row) thus reads little.
+const (
+	firstScanPage = 1000
+	maxScanPage   = 64 << 10
+)
+
+// Scan calls fn for every row in key order, and stops at the first error fn
+// returns, which it returns wrapped.
+//
+// Outside a tx, for a table keyed by an int or string column, it reads
+// the rows in pages (SELECT ... WHERE key > last ORDER BY key LIMIT n) in one
+// read-only REPEATABLE READ tx, so every page sees the same snapshot,
+// and reads the next page while fn handles the rows of the one before;
+// other tables are read in one streaming SELECT. Either way it holds one
+// connection while fn runs (fn may use the table and the connector),
+// and a failure is retried only until the first row has been handed to fn.
+//
+// Inside a tx it reads every row first, since the tx's connection
+// cannot run fn's statements while a result is streaming.
 func (t *Table) Scan(ctx context.Context, fn func(schema.Row) error) error {
 	if tx := t.c.txOf(ctx); tx != nil {
 		var rows []schema.Row
@@ -250,11 +281,17 @@ func (t *Table) Scan(ctx context.Context, fn func(schema.Row) error) error {
 		return nil
 	}
 	delivered := false
+	deliver := func(r schema.Row) error {
+		delivered = true
+		return fn(r)
+	}
 	err := retry(ctx, retryBudget, func(ctx context.Context) error {
-		err := t.query(ctx, text{t.c.db, t.scanSQL}, nil, func(r schema.Row) error {
-			delivered = true
-			return fn(r)
-		})
+		var err error
+		if k := t.schema.Columns[t.schema.Key].Type.Kind; k == schema.Int || k == schema.String {
+			err = t.scanPaged(ctx, deliver)
+		} else {
+			err = t.query(ctx, text{t.c.db, t.scanSQL}, nil, deliver)
+		}
 		if err != nil && delivered {
 			return &stopRetry{err} // fn has seen rows: a retry would show them again
 		}
@@ -264,6 +301,93 @@ func (t *Table) Scan(ctx context.Context, fn func(schema.Row) error) error {
 		return t.errorf("scan: %w", err)
 	}
 	return nil
+}
+
+// scanPaged is Scan outside a tx for a table whose key orders its rows
+// the same way in ORDER BY and in key > ?: an int or a string column.
+// One goroutine reads pages, and fn handles them in order on the caller's.
+func (t *Table) scanPaged(ctx context.Context, fn func(schema.Row) error) error {
+	tx, err := t.c.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() // read only: nothing to keep
+	pages := make(chan []schema.Row, 1)
+	stop := make(chan struct{})
+	var readErr error
+	go func() {
+		defer close(pages)
+		readErr = t.readPages(ctx, tx, pages, stop)
+	}()
+	var fnErr error
+	for page := range pages {
+		for _, r := range page {
+			if fnErr != nil {
+				break
+			}
+			if fnErr = fn(r); fnErr != nil {
+				close(stop) // the reader stops after the page in hand
+			}
+		}
+	}
+	if fnErr != nil {
+		return fnErr
+	}
+	return readErr
+}
+
+// readPages sends the table's rows, in key order, to pages a page at a
+// time, until there are no more or stop is closed.
+func (t *Table) readPages(ctx context.Context, tx *sql.Tx, pages chan<- []schema.Row, stop <-chan struct{}) error {
+	key := t.schema.Columns[t.schema.Key]
+	first := t.selectSQL + " ORDER BY " + quote(key.Name) + " LIMIT ?"
+	next := t.selectSQL + " WHERE " + quote(key.Name) + " > ? ORDER BY " + quote(key.Name) + " LIMIT ?"
+	// Prepared on the tx's connection alone, for the scan: the
+	// connector's cache would prepare them on a second connection too.
+	stmts := map[string]*sql.Stmt{}
+	defer func() {
+		for _, st := range stmts {
+			st.Close()
+		}
+	}()
+	size := firstScanPage
+	var last any // the last key read, as a statement parameter
+	for {
+		query, args := first, []any{size}
+		if last != nil {
+			query, args = next, []any{last, size}
+		}
+		stmt, err := stmts[query], error(nil)
+		if stmt == nil {
+			if stmt, err = tx.PrepareContext(ctx, query); err != nil {
+				return fmt.Errorf("prepare: %w", err)
+			}
+			stmts[query] = stmt
+		}
+		page := make([]schema.Row, 0, size)
+		err = t.query(ctx, stmt, args, func(r schema.Row) error {
+			page = append(page, r)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		select {
+		case pages <- page:
+		case <-stop:
+			return nil
+		}
+		if len(page) < size {
+			return nil
+		}
+		if last, err = toDriver(key.Type, t.places[t.schema.Key], page[len(page)-1][t.schema.Key]); err != nil {
+			return fmt.Errorf("key of the last row read: %w", err)
+		}
+		size = min(2*size, maxScanPage)
+	}
 }
 
 // Upsert writes rows with multi-row INSERT ... ON DUPLICATE KEY UPDATE

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/govalues/decimal"
+
 	"pipeline/engine/schema"
 )
 
@@ -278,5 +280,73 @@ func TestScanStopsAtFnError(t *testing.T) {
 	cancel()
 	if err := tb.Scan(cctx, func(schema.Row) error { return nil }); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Scan with a cancelled context: %v", err)
+	}
+}
+
+// TestScanPages reads tables larger than a page, keyed by ints and by
+// strings (including keys that differ in case, and in a trailing character
+// that sorts before a space), every row once and in key order, all from one
+// snapshot; and a scan stopped early reads only its first pages.
+func TestScanPages(t *testing.T) {
+	c, _ := openTest(t)
+	ctx := context.Background()
+	const n = 3*firstScanPage + 17 // the first three pages and part of a fourth
+	tb := openTable(t, c, benchSchema())
+	want := benchRows(n)
+	upsert(t, ctx, tb, want...)
+	for _, r := range want {
+		r[4] = r[4].(decimal.Decimal).Trim(0) // read back without trailing zeros
+	}
+	got := scanAll(t, ctx, tb)
+	checkRows(t, "Scan of int keys", got, want)
+
+	st := openTable(t, c, schema.MustNew("strs", []schema.Column{
+		{Name: "k", Type: schema.StringType},
+		{Name: "v", Type: schema.IntType},
+	}, "k"))
+	var rows []schema.Row
+	for i := range n {
+		rows = append(rows, schema.Row{fmt.Sprintf("k%05d", i), i})
+	}
+	rows = append(rows, schema.Row{"K00001", -1}, schema.Row{"k00001\t", -2}, schema.Row{"", -3})
+	upsert(t, ctx, st, rows...)
+	seen := map[string]bool{}
+	err := st.Scan(ctx, func(r schema.Row) error {
+		k := r[0].(string)
+		if seen[k] {
+			return fmt.Errorf("key %q twice", k)
+		}
+		// Rows written while the scan runs are not seen: one snapshot.
+		if len(seen) == firstScanPage+1 {
+			if err := st.Upsert(ctx, []schema.Row{{"zzz", 0}}); err != nil {
+				return err
+			}
+		}
+		seen[k] = true
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if !seen[r[0].(string)] {
+			t.Errorf("Scan of string keys: %q missing", r[0])
+		}
+	}
+	if len(seen) != len(rows) {
+		t.Errorf("Scan of string keys: %d keys, want %d", len(seen), len(rows))
+	}
+
+	stop := errors.New("enough")
+	calls := 0
+	err = tb.Scan(ctx, func(schema.Row) error {
+		calls++
+		if calls == firstScanPage+1 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || calls != firstScanPage+1 {
+		t.Fatalf("Scan stopped in the second page: %v after %d calls", err, calls)
 	}
 }

@@ -28,6 +28,16 @@ type insertSQL struct {
 // whose primary key is made of the columns named in key. VALUES(col) is
 // used rather than MySQL 8's row alias, which MariaDB rejects.
 func newInsertSQL(table string, cols, key []string) insertSQL {
+	return newInsert(table, cols, key, true)
+}
+
+// newPlainInsertSQL returns plain INSERT statements of columns cols of
+// table: a row whose key exists fails the statement (error 1062).
+func newPlainInsertSQL(table string, cols []string) insertSQL {
+	return newInsert(table, cols, nil, false)
+}
+
+func newInsert(table string, cols, key []string, upsert bool) insertSQL {
 	quoted := make([]string, len(cols))
 	var set []string
 	for i, c := range cols {
@@ -43,10 +53,14 @@ func newInsertSQL(table string, cols, key []string) insertSQL {
 	if len(set) == 0 { // a table of key columns only: nothing to update
 		set = append(set, quoted[0]+"="+quoted[0])
 	}
+	suffix := " ON DUPLICATE KEY UPDATE " + strings.Join(set, ", ")
+	if !upsert {
+		suffix = ""
+	}
 	s := insertSQL{
 		prefix:  "INSERT INTO " + quote(table) + " (" + strings.Join(quoted, ", ") + ") VALUES ",
 		row:     "(" + placeholders(len(cols)) + ")",
-		suffix:  " ON DUPLICATE KEY UPDATE " + strings.Join(set, ", "),
+		suffix:  suffix,
 		cols:    len(cols),
 		maxRows: max(1, min(maxRowsPerWrite, (maxPlaceholders-1)/max(1, len(cols)))),
 	}

@@ -23,10 +23,20 @@ type Offset struct {
 var ErrStale = errors.New("stale batch: the partition's committed offset has moved on " +
 	"(another consumer owns it, or the topic was recreated: run the spec's reset stage to start over)")
 
+// ErrExists is returned by Committer.Commit when a write marked Insert
+// meets a row whose key the table holds already; nothing of the batch is
+// applied.
+var ErrExists = errors.New("a row with that key exists already")
+
 // TableWrite is a set of rows to upsert into one table.
 type TableWrite struct {
 	Table string // table name (the schema's name)
 	Rows  []schema.Row
+	// Insert says that no row of the table has any of the rows' keys: they
+	// are inserted, not upserted, and Commit fails with ErrExists, writing
+	// nothing, when one has. A stream stage marks its output so when it has
+	// not checked for records decided before, to let the commit check.
+	Insert bool
 }
 
 // Batch is everything one micro-batch of a stream stage changes: rows to

@@ -2,9 +2,11 @@ package stage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -206,6 +208,20 @@ type streamRun struct {
 	dead    []port.DeadLetter
 	group   string
 	offsets []port.Offset
+	// inflight holds the record ids of the chunk being committed while the
+	// next one is decided: they count as decided already.
+	inflight map[any]bool
+	// speculate, with a store, skips reading the output table for records
+	// decided before: the chunk's output rows are committed as inserts, and
+	// a commit that meets an existing key fails whole (port.ErrExists), to
+	// be decided again with the check. It stays off once that happened.
+	speculate bool
+	// checked holds the ids of the chunk's records that were not skipped
+	// as duplicates.
+	checked []any
+	// deadLetter is the runtime's dead-letter sink. With a store, a
+	// chunk's dead letters reach it once the chunk is committed.
+	deadLetter func(port.DeadLetter)
 }
 
 func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
@@ -214,11 +230,12 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	r := &streamRun{s: s, st: &st, tables: map[string]port.Table{}, cache: map[string]map[any]schema.Row{},
 		dirty: map[string][]schema.Row{}}
 	local := *rt // the same runtime, but dead letters are also kept for the batch's commit
+	r.deadLetter = rt.DeadLetter
 	local.DeadLetter = func(d port.DeadLetter) {
 		r.deadMu.Lock()
 		r.dead = append(r.dead, d)
 		r.deadMu.Unlock()
-		if rt.DeadLetter != nil {
+		if r.store == nil && rt.DeadLetter != nil {
 			rt.DeadLetter(d)
 		}
 	}
@@ -259,6 +276,8 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	opts := port.ConsumeOptions{Group: r.group, BatchSize: s.batchSize, Follow: rt.Follow}
 	if r.store = r.committer(rt); r.store != nil {
 		opts.Positions = r.positions
+		opts.BatchSize = s.chunkSize() * commitsPerPoll
+		r.speculate = s.idCol >= 0
 	}
 	err = topic.Consume(ctx, opts, r.batch)
 	st.Elapsed = time.Since(start)
@@ -302,8 +321,159 @@ func (r *streamRun) positions(ctx context.Context, parts []int32) (map[int32]int
 	return out, nil
 }
 
-// batch decides one batch of messages and writes its results.
+// Commit pipelining: with a port.Committer, a consumed batch is decided and
+// committed in chunks of the stage's batch_size (defaultChunk when unset),
+// and each chunk is decided while the one before it commits. Chunks of
+// 5,000 rather than 1,000 records write each changed state row (a saved
+// lookup) about half as often per record and make a fifth of the commits:
+// on 1M records MariaDB spent 7 s of CPU instead of 11 s.
+const (
+	defaultChunk   = 5000
+	commitsPerPoll = 8 // chunks per batch the topic hands over
+)
+
+// chunkSize is the number of records committed in one store tx.
+func (s *streamStage) chunkSize() int {
+	if s.batchSize > 0 {
+		return s.batchSize
+	}
+	return defaultChunk
+}
+
+// batch decides one batch of messages and writes its results. With a
+// store, the batch is committed in chunks, each decided while the previous
+// chunk commits; batch returns once every chunk is committed, so the topic
+// never rebalances with a commit in flight.
 func (r *streamRun) batch(ctx context.Context, msgs []port.Message) error {
+	if r.store == nil {
+		if err := r.prepare(ctx, msgs); err != nil {
+			return err
+		}
+		return r.flush(ctx)
+	}
+	var (
+		prev     *pendingCommit
+		prevLo   int    // where the chunk in flight starts in msgs
+		mark     counts // r.st's counts before that chunk was decided
+		prepared int    // where the last chunk decided ends
+	)
+	wait := func() error {
+		if prev == nil {
+			return nil
+		}
+		err := prev.wait()
+		if err == nil {
+			r.st.Out += int64(prev.outs)
+			if r.deadLetter != nil {
+				for _, d := range prev.dead {
+					r.deadLetter(d)
+				}
+			}
+		}
+		prev, r.inflight = nil, nil
+		return err
+	}
+	size := r.s.chunkSize()
+	for lo := 0; ; {
+		var (
+			b    port.Batch
+			ids  map[any]bool
+			outs int
+			dead []port.DeadLetter
+		)
+		hi, before := min(lo+size, len(msgs)), r.counts()
+		if lo < hi {
+			if err := r.prepare(ctx, msgs[lo:hi]); err != nil {
+				return errors.Join(err, wait())
+			}
+			b, ids, outs, dead = r.take()
+			prepared = hi
+			if r.speculate {
+				// A record that was not decided is not in the output rows,
+				// so the commit cannot tell whether it was decided before:
+				// ask, and if so decide the chunk again with the check.
+				again, err := r.decidedBefore(ctx, ids)
+				if err != nil {
+					return errors.Join(err, wait())
+				}
+				if again {
+					err := wait()
+					if err != nil && !errors.Is(err, port.ErrExists) {
+						return err
+					}
+					if err == nil {
+						prevLo, mark = lo, before
+					}
+					r.careful(prevLo, prepared, mark)
+					lo = prevLo
+					continue
+				}
+			}
+		}
+		if err := wait(); err != nil {
+			if !r.speculate || !errors.Is(err, port.ErrExists) {
+				return err
+			}
+			// Some record of the chunk in flight was decided before. Nothing
+			// of it was written: decide it and what follows again.
+			r.careful(prevLo, prepared, mark)
+			lo = prevLo
+			continue
+		}
+		if lo >= hi {
+			return nil
+		}
+		prev, r.inflight = r.startCommit(ctx, b, outs, dead), ids
+		prevLo, mark, lo = lo, before, hi
+	}
+}
+
+// careful turns speculation off after the records of msgs[from:to] were
+// decided but not committed, to be decided again with the check for records
+// decided before, from the state the store holds: the counts go back to
+// mark, and the cached state is dropped.
+func (r *streamRun) careful(from, to int, mark counts) {
+	r.speculate = false
+	r.st.In, r.st.Dup, r.st.Dead = mark.in, mark.dup, mark.dead
+	r.rt.Progress.Add(int64(from - to))
+	for _, c := range r.cache {
+		clear(c)
+	}
+}
+
+// decidedBefore reports whether the output table holds a record of the
+// chunk just decided that is not among its output rows (ids): one that
+// went to the dead letters instead, or was skipped.
+func (r *streamRun) decidedBefore(ctx context.Context, ids map[any]bool) (bool, error) {
+	var keys []any
+	for _, k := range r.checked {
+		if !ids[k] {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return false, nil
+	}
+	rows, err := r.tables[r.s.out.String()].Get(ctx, keys)
+	if err != nil {
+		return false, fmt.Errorf("stage %s: checking %s for records already decided: %w", r.s.name, r.s.out, err)
+	}
+	for _, row := range rows {
+		if row != nil {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// counts are the figures of a stream stage's Stats that deciding a chunk adds to.
+type counts struct{ in, dup, dead int64 }
+
+func (r *streamRun) counts() counts { return counts{r.st.In, r.st.Dup, r.st.Dead} }
+
+// prepare decides msgs: it skips duplicates, resolves the lookups and
+// leaves the output rows, changed state and offsets in r.
+func (r *streamRun) prepare(ctx context.Context, msgs []port.Message) error {
 	s := r.s
 	n := len(s.sc.names) + 2
 	for len(r.vars) < len(msgs) {
@@ -334,10 +504,7 @@ func (r *streamRun) batch(ctx context.Context, msgs []port.Message) error {
 	}
 	r.decideAll(msgs)
 	r.offsets = batchOffsets(r.offsets[:0], msgs)
-	if r.store != nil {
-		return r.commit(ctx)
-	}
-	return r.flush(ctx)
+	return nil
 }
 
 // batchOffsets returns the range of offsets msgs cover in each partition.
@@ -359,13 +526,24 @@ func batchOffsets(out []port.Offset, msgs []port.Message) []port.Offset {
 	return out
 }
 
-// commit writes the batch's output rows, changed state and offsets in one
-// commit of the store: all of it or none, and never twice.
-func (r *streamRun) commit(ctx context.Context) error {
-	b := port.Batch{Group: r.group, Offsets: r.offsets}
+// take returns the prepared chunk as a batch the store can commit while
+// the next chunk is decided: the changed state rows are copies, since
+// deciding goes on changing the cached ones. It also returns the ids of
+// the chunk's records, the number of output rows and the dead letters,
+// and empties r.
+func (r *streamRun) take() (port.Batch, map[any]bool, int, []port.DeadLetter) {
+	b := port.Batch{Group: r.group, Offsets: slices.Clone(r.offsets)}
 	if len(r.outs) > 0 {
-		b.Writes = append(b.Writes, port.TableWrite{Table: r.s.outSchema.Name, Rows: r.outs})
+		b.Writes = append(b.Writes, port.TableWrite{Table: r.s.outSchema.Name, Rows: r.outs, Insert: r.speculate})
 	}
+	var ids map[any]bool
+	if r.s.idCol >= 0 {
+		ids = make(map[any]bool, len(r.outs))
+		for _, row := range r.outs {
+			ids[row[r.s.outSchema.Key]] = true
+		}
+	}
+	r.deadMu.Lock()
 	if name := r.rt.DeadLetterTables[r.s.out.Connector]; name != "" && len(r.dead) > 0 {
 		rows := make([]schema.Row, len(r.dead))
 		for i, d := range r.dead {
@@ -373,22 +551,52 @@ func (r *streamRun) commit(ctx context.Context) error {
 		}
 		b.Writes = append(b.Writes, port.TableWrite{Table: name, Rows: rows})
 	}
+	dead := slices.Clone(r.dead)
+	r.dead = r.dead[:0]
+	r.deadMu.Unlock()
 	for _, l := range r.s.lookups {
 		id := l.ref.String()
 		if rows := r.dirty[id]; l.save && len(rows) > 0 {
-			b.Writes = append(b.Writes, port.TableWrite{Table: l.schema.Name, Rows: rows})
+			copies := make([]schema.Row, len(rows))
+			for i, row := range rows {
+				copies[i] = row.Clone()
+			}
+			b.Writes = append(b.Writes, port.TableWrite{Table: l.schema.Name, Rows: copies})
 		}
 	}
-	if err := r.store.Commit(ctx, b); err != nil {
-		return fmt.Errorf("stage %s: committing a batch of %d records: %w", r.s.name, len(r.outs), err)
-	}
-	r.st.Out += int64(len(r.outs))
+	outs := len(r.outs)
 	r.outs = make([]schema.Row, 0, cap(r.outs))
 	for id := range r.dirty {
 		r.dirty[id] = r.dirty[id][:0]
 	}
-	r.dead = r.dead[:0]
-	return nil
+	return b, ids, outs, dead
+}
+
+// pendingCommit is a chunk being committed by the store.
+type pendingCommit struct {
+	done chan struct{}
+	err  error
+	outs int
+	dead []port.DeadLetter // for the runtime's sink once committed
+}
+
+// wait returns the outcome of the commit.
+func (p *pendingCommit) wait() error {
+	<-p.done
+	return p.err
+}
+
+// startCommit commits b in the background: its output rows, changed state
+// and offsets in one commit of the store, all of it or none, and never twice.
+func (r *streamRun) startCommit(ctx context.Context, b port.Batch, outs int, dead []port.DeadLetter) *pendingCommit {
+	p := &pendingCommit{done: make(chan struct{}), outs: outs, dead: dead}
+	go func() {
+		defer close(p.done)
+		if err := r.store.Commit(ctx, b); err != nil {
+			p.err = fmt.Errorf("stage %s: committing a batch of %d records: %w", r.s.name, outs, err)
+		}
+	}()
+	return p
 }
 
 // duplicates skips records whose id the output table already holds, or
@@ -405,7 +613,7 @@ func (r *streamRun) duplicates(ctx context.Context, msgs []port.Message) error {
 			continue
 		}
 		k := m.Row[r.s.idCol]
-		if _, dup := at[k]; dup {
+		if _, dup := at[k]; dup || r.inflight[k] {
 			r.ok[i] = false
 			r.st.Dup++
 			continue
@@ -413,8 +621,9 @@ func (r *streamRun) duplicates(ctx context.Context, msgs []port.Message) error {
 		at[k] = i
 		keys = append(keys, k)
 	}
-	if len(keys) == 0 {
-		return nil
+	r.checked = keys
+	if len(keys) == 0 || r.speculate {
+		return nil // speculating, the commit checks
 	}
 	rows, err := r.tables[r.s.out.String()].Get(ctx, keys)
 	if err != nil {

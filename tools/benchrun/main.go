@@ -31,6 +31,7 @@ import (
 func main() {
 	n := flag.Int("transactions", 1_000_000, "transactions to generate")
 	keep := flag.Bool("keep", false, "keep the databases and files it creates")
+	results := flag.String("results", "", "folder for the run's result CSVs (default: a temporary folder)")
 	flag.Parse()
 	log.SetFlags(0)
 
@@ -54,8 +55,13 @@ func main() {
 		defer root.Exec("DROP DATABASE IF EXISTS `" + db + "`")
 	}
 
+	out := filepath.Join(tmp, "results")
+	if *results != "" {
+		out, err = filepath.Abs(*results)
+		check(err)
+	}
 	cmd := exec.Command(bin, "run", "configs/banking.yaml")
-	cmd.Env = append(os.Environ(), "DATASET="+data, "RESULTS="+filepath.Join(tmp, "results"),
+	cmd.Env = append(os.Environ(), "DATASET="+data, "RESULTS="+out,
 		"MYSQL_DSN=root@tcp(127.0.0.1:3306)/"+db, "KAFKA_BROKERS=", "KAFKA_DATA_DIR="+filepath.Join(tmp, "kafka"))
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	start = time.Now()
