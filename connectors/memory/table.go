@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"sort"
@@ -147,7 +148,7 @@ func (t *Table) Upsert(ctx context.Context, rows []schema.Row) error {
 		if t.ascending {
 			t.unsort(len(rows) - i)
 		}
-		t.index.put(k, len(t.rows))
+		t.put(k, len(t.rows))
 		t.rows = append(t.rows, r)
 	}
 	return nil
@@ -167,10 +168,33 @@ func grow[E any](s []E, n int) []E {
 // stored so far, with room for more new keys. The caller holds the write lock.
 func (t *Table) unsort(more int) {
 	t.ascending, t.ascLen = false, len(t.rows)
+	if t.schema.Columns[t.key].Type.Kind == schema.Int && len(t.rows) > 0 {
+		// Rows stored while keys ascended span their first to their last key.
+		lo, _ := t.rows[0][t.key].(int)
+		hi, _ := t.rows[len(t.rows)-1][t.key].(int)
+		if d := newDenseIndex(lo, hi, len(t.rows)+more); d != nil {
+			t.index = d
+			for p, r := range t.rows {
+				t.put(r[t.key], p)
+			}
+			return
+		}
+	}
 	t.index = newKeyIndex(t.schema.Columns[t.key].Type.Kind, len(t.rows)+more)
 	for p, r := range t.rows {
 		t.index.put(r[t.key], p)
 	}
+}
+
+// put indexes position p under key k. When a dense index would grow too
+// sparse to hold k, it is replaced by a map first. The caller holds the write lock.
+func (t *Table) put(k any, p int) {
+	if d, ok := t.index.(*denseIndex); ok && (len(t.rows) >= math.MaxInt32-1 || !d.fits(k, len(t.rows)+1)) {
+		m := make(mapIndex[int], len(t.rows)+1)
+		d.each(func(k, p int) { m[k] = p })
+		t.index = m
+	}
+	t.index.put(k, p)
 }
 
 // checkRow reports why r cannot be stored, or nil.
@@ -220,6 +244,13 @@ func (t *Table) Scan(ctx context.Context, fn func(schema.Row) error) error {
 // arrived out of order since the last sort.
 func (t *Table) snapshot() []schema.Row {
 	t.mu.RLock()
+	if d, ok := t.index.(*denseIndex); ok {
+		// A dense index lists the keys in order: no sorting needed.
+		snap := make([]schema.Row, 0, len(t.rows))
+		d.each(func(_, p int) { snap = append(snap, t.rows[p]) })
+		t.mu.RUnlock()
+		return snap
+	}
 	if t.ascending || len(t.order) == len(t.rows) {
 		snap := t.ordered()
 		t.mu.RUnlock()
@@ -353,5 +384,109 @@ func (m mapIndex[K]) get(k any) (int, bool) {
 func (m mapIndex[K]) put(k any, p int) {
 	if x, ok := k.(K); ok {
 		m[x] = p
+	}
+}
+
+// denseIndex is a keyIndex for int keys that mostly fill a range, as
+// generated ids do: a slice indexed by key - base holds each key's position
+// plus one (0: no row). Lookups cost no hashing, and walking the slice
+// lists the keys in order, so Scan needs no sort.
+type denseIndex struct {
+	base int
+	pos  []int32
+}
+
+// maxDenseSpread bounds how sparse a dense index may get: it spans at most
+// this many slots per row (plus denseSlack), else the table uses a map.
+const (
+	maxDenseSpread = 4
+	denseSlack     = 1 << 16
+)
+
+// newDenseIndex returns a dense index for keys lo..hi with room for rows
+// rows, or nil when that range is too sparse or too large.
+func newDenseIndex(lo, hi, rows int) *denseIndex {
+	span, ok := denseSpan(lo, hi, rows)
+	if !ok {
+		return nil
+	}
+	return &denseIndex{base: lo, pos: make([]int32, span)}
+}
+
+// denseSpan returns the number of slots keys lo..hi need, and whether that
+// is dense enough for rows rows.
+func denseSpan(lo, hi, rows int) (int, bool) {
+	if hi < lo || rows >= math.MaxInt32 {
+		return 0, false
+	}
+	span := uint64(hi) - uint64(lo) + 1 // no overflow: the difference of two ints fits a uint64
+	if span == 0 || span > uint64(rows)*maxDenseSpread+denseSlack {
+		return 0, false
+	}
+	return int(span), true
+}
+
+// fits reports whether k, a valid key, can be put with rows rows in the
+// table, growing the slice if need be, without getting too sparse.
+func (d *denseIndex) fits(k any, rows int) bool {
+	x, ok := k.(int)
+	if !ok {
+		return false
+	}
+	lo, hi := d.base, d.base+len(d.pos)-1
+	if x >= lo && x <= hi {
+		return true
+	}
+	lo, hi = min(lo, x), max(hi, x)
+	span, ok := denseSpan(lo, hi, rows)
+	if !ok {
+		return false
+	}
+	// Grow by up to half again, within what stays dense, so that keys
+	// arriving one by one past the end do not copy the slice every time.
+	extra := min(len(d.pos)/2, max(0, rows*maxDenseSpread+denseSlack-span))
+	if (x < d.base && lo < math.MinInt+extra) || (x >= d.base && hi > math.MaxInt-extra) {
+		extra = 0 // keys at the ends of int's range: no room past them
+	}
+	grown := make([]int32, span+extra)
+	if x < d.base {
+		copy(grown[extra+(d.base-lo):], d.pos)
+		d.base = lo - extra
+	} else {
+		copy(grown[d.base-lo:], d.pos)
+	}
+	d.pos = grown
+	return true
+}
+
+func (d *denseIndex) get(k any) (int, bool) {
+	x, ok := k.(int)
+	if !ok {
+		return 0, false
+	}
+	i := uint64(x) - uint64(d.base)
+	if i >= uint64(len(d.pos)) || d.pos[i] == 0 {
+		return 0, false
+	}
+	return int(d.pos[i]) - 1, true
+}
+
+// put stores p for k, which fits (see fits).
+func (d *denseIndex) put(k any, p int) {
+	x, ok := k.(int)
+	if !ok {
+		return
+	}
+	if i := uint64(x) - uint64(d.base); i < uint64(len(d.pos)) {
+		d.pos[i] = int32(p + 1)
+	}
+}
+
+// each calls fn with every key and its position, in ascending key order.
+func (d *denseIndex) each(fn func(k, p int)) {
+	for i, p := range d.pos {
+		if p != 0 {
+			fn(d.base+i, int(p)-1)
+		}
 	}
 }
