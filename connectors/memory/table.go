@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/govalues/decimal"
+
 	"pipeline/engine/port"
 	"pipeline/engine/schema"
 )
@@ -489,4 +491,185 @@ func (d *denseIndex) each(fn func(k, p int)) {
 			fn(d.base+i, int(p)-1)
 		}
 	}
+}
+
+var (
+	_ port.Updater    = (*Table)(nil)
+	_ port.Aggregator = (*Table)(nil)
+)
+
+// UpdateWhere sets the columns of set in every row whose column
+// where.Column equals where.Value (schema.Compare; a null never matches),
+// and returns how many rows matched. Matching rows are replaced by changed
+// copies, so rows handed out before stay as they were. The key column cannot
+// be set, and each value must be null (for a nullable column) or of its
+// column's Go type.
+func (t *Table) UpdateWhere(ctx context.Context, set []port.ColumnValue, where port.ColumnValue) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("memory table %s: update: %w", t.schema.Name, err)
+	}
+	wi := t.schema.Index(where.Column)
+	if wi < 0 {
+		return 0, fmt.Errorf("memory table %s: update: no column %q", t.schema.Name, where.Column)
+	}
+	cols := make([]int, len(set))
+	for i, cv := range set {
+		c := t.schema.Index(cv.Column)
+		switch {
+		case c < 0:
+			return 0, fmt.Errorf("memory table %s: update: no column %q", t.schema.Name, cv.Column)
+		case c == t.key:
+			return 0, fmt.Errorf("memory table %s: update: cannot set the key column %s", t.schema.Name, cv.Column)
+		}
+		if err := t.checkValue(c, cv.Value); err != nil {
+			return 0, fmt.Errorf("memory table %s: update: %w", t.schema.Name, err)
+		}
+		cols[i] = c
+	}
+	if where.Value == nil {
+		return 0, nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var matched []int
+	for p, r := range t.rows {
+		if v := r[wi]; v != nil && schema.Compare(v, where.Value) == 0 {
+			matched = append(matched, p)
+		}
+	}
+	// One block holds every changed copy: one allocation instead of one per row.
+	w := len(t.schema.Columns)
+	block := make([]any, len(matched)*w)
+	for i, p := range matched {
+		r := schema.Row(block[i*w : (i+1)*w : (i+1)*w])
+		copy(r, t.rows[p])
+		for j, c := range cols {
+			r[c] = set[j].Value
+		}
+		t.rows[p] = r
+	}
+	return int64(len(matched)), nil
+}
+
+// checkValue reports why v cannot be stored in column c, or nil.
+func (t *Table) checkValue(c int, v any) error {
+	typ := t.schema.Columns[c].Type
+	if v == nil {
+		if !typ.Nullable {
+			return fmt.Errorf("column %s is not nullable", t.schema.Columns[c].Name)
+		}
+		return nil
+	}
+	if gt := typ.GoType(); gt != nil && reflect.TypeOf(v) != gt {
+		return fmt.Errorf("column %s holds %s, not a %T", t.schema.Columns[c].Name, typ, v)
+	}
+	return nil
+}
+
+// Aggregate groups the rows whose column where.Column equals where.Value
+// (every row when where.Column is "") by the column by, and folds each
+// group as port.Aggregator says: sum, min and max of a decimal or int
+// column give a decimal.Decimal (null when the group holds only nulls),
+// count gives the number of rows. Rows are folded in key order.
+func (t *Table) Aggregate(ctx context.Context, by string, where port.ColumnValue, folds []port.Fold) (map[any][]any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memory table %s: aggregate: %w", t.schema.Name, err)
+	}
+	bi := t.schema.Index(by)
+	if bi < 0 {
+		return nil, fmt.Errorf("memory table %s: aggregate: no column %q", t.schema.Name, by)
+	}
+	wi := -1
+	if where.Column != "" {
+		if wi = t.schema.Index(where.Column); wi < 0 {
+			return nil, fmt.Errorf("memory table %s: aggregate: no column %q", t.schema.Name, where.Column)
+		}
+	}
+	cols := make([]int, len(folds))
+	for i, f := range folds {
+		cols[i] = -1
+		switch f.Func {
+		case "count":
+		case "sum", "min", "max":
+			c := t.schema.Index(f.Column)
+			if c < 0 {
+				return nil, fmt.Errorf("memory table %s: aggregate: no column %q", t.schema.Name, f.Column)
+			}
+			if k := t.schema.Columns[c].Type.Kind; k != schema.Decimal && k != schema.Int {
+				return nil, fmt.Errorf("memory table %s: aggregate: %s(%s): column is %s, not a number", t.schema.Name, f.Func, f.Column, t.schema.Columns[c].Type)
+			}
+			cols[i] = c
+		default:
+			return nil, fmt.Errorf("memory table %s: aggregate: unknown function %q", t.schema.Name, f.Func)
+		}
+	}
+	type group struct {
+		vals []any
+		seen []bool // per fold, whether a non-null value was folded
+	}
+	groups := map[any]*group{}
+	for i, r := range t.snapshot() {
+		if i%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("memory table %s: aggregate: %w", t.schema.Name, err)
+			}
+		}
+		if wi >= 0 && (r[wi] == nil || where.Value == nil || schema.Compare(r[wi], where.Value) != 0) {
+			continue
+		}
+		key := r[bi]
+		g := groups[key]
+		if g == nil {
+			g = &group{vals: make([]any, len(folds)), seen: make([]bool, len(folds))}
+			groups[key] = g
+		}
+		for j, f := range folds {
+			if f.Func == "count" {
+				n, _ := g.vals[j].(int)
+				g.vals[j] = n + 1
+				continue
+			}
+			var x decimal.Decimal
+			switch v := r[cols[j]].(type) {
+			case decimal.Decimal:
+				x = v
+			case int:
+				d, err := decimal.New(int64(v), 0)
+				if err != nil {
+					return nil, fmt.Errorf("memory table %s: aggregate: %s(%s): %w", t.schema.Name, f.Func, f.Column, err)
+				}
+				x = d
+			default:
+				continue // null: ignored, as SQL aggregates do
+			}
+			if !g.seen[j] {
+				g.seen[j] = true
+				if f.Func == "sum" {
+					// A sum starts at 0, as the stage's own fold does: its scale is never below 0.
+					var err error
+					if x, err = (decimal.Decimal{}).Add(x); err != nil {
+						return nil, fmt.Errorf("memory table %s: aggregate: sum(%s) for %s = %v: %w", t.schema.Name, f.Column, by, key, err)
+					}
+				}
+				g.vals[j] = x
+				continue
+			}
+			cur := g.vals[j].(decimal.Decimal)
+			switch {
+			case f.Func == "sum":
+				s, err := cur.Add(x)
+				if err != nil {
+					return nil, fmt.Errorf("memory table %s: aggregate: sum(%s) for %s = %v: %w", t.schema.Name, f.Column, by, key, err)
+				}
+				g.vals[j] = s
+			case (f.Func == "min" && x.Cmp(cur) < 0) || (f.Func == "max" && x.Cmp(cur) > 0):
+				g.vals[j] = x
+			}
+		}
+	}
+	out := make(map[any][]any, len(groups))
+	for k, g := range groups {
+		out[k] = g.vals
+	}
+	return out, nil
 }
