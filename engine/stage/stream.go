@@ -193,7 +193,9 @@ type streamRun struct {
 	st      *Stats
 	workers []*decider // one per CPU when records can be split by key, else one
 	tables  map[string]port.Table
-	cache   map[string]map[any]schema.Row
+	cache   map[string]map[any]any // per table, key -> its row as a schema.Row in an any, boxed once
+	seen    map[any]bool           // fetch's keys to read, reused batch after batch
+	at      map[any]int            // duplicates' ids of the batch, reused batch after batch
 	dirty   map[string][]schema.Row
 	vars    [][]any // per message of the batch: scope values, then decision and output
 	ok      []bool
@@ -211,7 +213,8 @@ type streamRun struct {
 func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	start := time.Now()
 	var st Stats
-	r := &streamRun{s: s, st: &st, tables: map[string]port.Table{}, cache: map[string]map[any]schema.Row{},
+	r := &streamRun{s: s, st: &st, tables: map[string]port.Table{}, cache: map[string]map[any]any{},
+		seen: map[any]bool{}, at: map[any]int{},
 		dirty: map[string][]schema.Row{}}
 	local := *rt // the same runtime, but dead letters are also kept for the batch's commit
 	local.DeadLetter = func(d port.DeadLetter) {
@@ -228,8 +231,9 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 		n = runtime.GOMAXPROCS(0)
 	}
 	for range n {
+		dec := make(schema.Row, 4)
 		r.workers = append(r.workers, &decider{r: r, rules: s.rules.evaluator(), emit: s.emit.evaluator(),
-			dec: make(schema.Row, 4), dirty: map[string][]schema.Row{}, marked: map[string]map[any]bool{}})
+			dec: dec, decVar: dec, dirty: map[string][]schema.Row{}, marked: map[string]map[any]bool{}})
 	}
 	topic, err := rt.Resources.Topic(ctx, s.topic, s.tspec)
 	if err != nil {
@@ -247,7 +251,7 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 		if r.tables[ref.String()], err = rt.Resources.Table(ctx, ref, schemas[i]); err != nil {
 			return st, err
 		}
-		r.cache[ref.String()] = map[any]schema.Row{}
+		r.cache[ref.String()] = map[any]any{}
 		for _, w := range r.workers {
 			w.marked[ref.String()] = map[any]bool{}
 		}
@@ -399,7 +403,8 @@ func (r *streamRun) duplicates(ctx context.Context, msgs []port.Message) error {
 		return nil
 	}
 	keys := make([]any, 0, len(msgs))
-	at := make(map[any]int, len(msgs))
+	at := r.at
+	clear(at)
 	for i, m := range msgs {
 		if !r.ok[i] {
 			continue
@@ -435,7 +440,8 @@ func (r *streamRun) fetch(ctx context.Context, l lookup, msgs []port.Message) er
 	id := l.ref.String()
 	cache := r.cache[id]
 	var keys []any
-	seen := map[any]bool{}
+	seen := r.seen
+	clear(seen)
 	for i := range msgs {
 		if !r.ok[i] {
 			continue
@@ -453,7 +459,7 @@ func (r *streamRun) fetch(ctx context.Context, l lookup, msgs []port.Message) er
 		}
 		for i, row := range rows {
 			if row != nil {
-				cache[keys[i]] = row.Clone()
+				cache[keys[i]] = row.Clone() // boxed once here, not per record
 			}
 		}
 	}
@@ -481,6 +487,7 @@ type decider struct {
 	rules  *evaluator
 	emit   *evaluator
 	dec    schema.Row // the decision record, reused: emit copies its values out
+	decVar any        // dec as a scope value, boxed once
 	outs   []schema.Row
 	dirty  map[string][]schema.Row
 	marked map[string]map[any]bool
@@ -579,7 +586,7 @@ func (d *decider) decide(m port.Message, vars []any) {
 	}
 	nv := len(s.sc.names)
 	d.rules.DecisionValues(dec, d.dec)
-	vars[nv] = d.dec
+	vars[nv] = d.decVar
 	out := s.outSchema.NewRow()
 	vars[nv+1] = out
 	if _, err := d.emit.eval(vars); err != nil {
