@@ -1,7 +1,6 @@
 package csv
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"strings"
@@ -21,7 +20,7 @@ const writeBufferSize = 256 << 10
 type Writer struct {
 	name  string
 	eol   string // line ending
-	bw    *bufio.Writer
+	out   *asyncOut
 	types []schema.Type
 	names []string
 	text  []bool // the column holds strings, which may need quotes
@@ -50,7 +49,7 @@ func NewWriter(w io.Writer, name string, s *schema.Schema, opts ...WriterOption)
 	}
 	wr := &Writer{
 		name:  name,
-		bw:    bufio.NewWriterSize(w, writeBufferSize),
+		out:   newAsyncOut(w, writeBufferSize),
 		types: make([]schema.Type, len(s.Columns)),
 		names: s.Names(),
 		text:  make([]bool, len(s.Columns)),
@@ -75,7 +74,7 @@ func NewWriter(w io.Writer, name string, s *schema.Schema, opts ...WriterOption)
 	}
 	wr.buf = append(b, wr.eol...)
 	wr.line = 1 + strings.Count(string(wr.buf[:len(wr.buf)-len(wr.eol)]), "\n")
-	if _, err := wr.bw.Write(wr.buf); err != nil {
+	if err := wr.out.write(wr.buf); err != nil {
 		wr.err = fmt.Errorf("write %s: %w", name, err)
 	}
 	return wr, nil
@@ -119,7 +118,7 @@ func (w *Writer) Write(row schema.Row) error {
 	}
 	b = append(b, w.eol...)
 	w.buf = b
-	if _, err := w.bw.Write(b); err != nil {
+	if err := w.out.write(b); err != nil {
 		w.err = fmt.Errorf("write %s: %w", w.name, err)
 		return w.err
 	}
@@ -163,10 +162,8 @@ func (w *Writer) Close() error {
 	}
 	w.closed = true
 	err := w.err
-	if err == nil {
-		if e := w.bw.Flush(); e != nil {
-			err = fmt.Errorf("write %s: %w", w.name, e)
-		}
+	if e := w.out.flush(err != nil); e != nil && err == nil {
+		err = fmt.Errorf("write %s: %w", w.name, e)
 	}
 	if w.end != nil {
 		err = w.end(err)
