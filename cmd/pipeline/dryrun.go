@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"github.com/urfave/cli/v2"
 
@@ -28,8 +29,23 @@ Example:
 			strictFlag(),
 		},
 		Action: func(c *cli.Context) error {
+			dryRunGC()
 			return runSpec(c, engine.Options{DryRun: true, ExportDir: c.String("out")})
 		},
+	}
+}
+
+// dryRunGCPercent is the garbage collector's target for dry-runs, unless
+// GOGC says otherwise. A dry-run keeps every table and topic in memory and
+// mostly adds to it, so collecting at 100% growth rescans a heap that is
+// nearly all live again and again: on 1M records, 400 took about 1.4 s of
+// CPU off 7.9 s for 15% more peak memory (1.55 GB instead of 1.35 GB).
+const dryRunGCPercent = 400
+
+// dryRunGC sets the collector's target for a dry-run.
+func dryRunGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(dryRunGCPercent)
 	}
 }
 
