@@ -3,6 +3,8 @@ package csv
 import (
 	"errors"
 	"fmt"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -59,5 +61,50 @@ func TestWriterLargeOutputError(t *testing.T) {
 	}
 	if werr != nil && !errors.Is(werr, errFull) {
 		t.Fatalf("Write = %v, want %v", werr, errFull)
+	}
+}
+
+// TestWriteRowsSameAsWrite checks WriteRows writes what Write does row by
+// row, and fails on the same row with the same error (line numbers too).
+func TestWriteRowsSameAsWrite(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(3, runtime.GOMAXPROCS(0))))
+	s := schema.MustNew("lines", []schema.Column{
+		{Name: "id", Type: schema.IntType},
+		{Name: "text", Type: schema.Type{Kind: schema.String, Nullable: true}},
+	}, "")
+	texts := []any{"plain", "two\nlines", nil, `a "quote"`, "x,y", "three\nmore\nlines"}
+	rows := make([]schema.Row, 5000)
+	for i := range rows {
+		rows[i] = schema.Row{i, texts[i%len(texts)]}
+	}
+	bad := slices.Clone(rows)
+	bad[3210] = schema.Row{3210, 7} // an int in a string column
+	for _, tc := range []struct {
+		name string
+		rows []schema.Row
+	}{{"good", rows}, {"bad row", bad}, {"few rows", rows[:10]}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var one, many strings.Builder
+			w1, _ := NewWriter(&one, "out.csv", s)
+			var err1 error
+			for _, r := range tc.rows {
+				if err1 = w1.Write(r); err1 != nil {
+					break
+				}
+			}
+			w1.Close()
+			w2, _ := NewWriter(&many, "out.csv", s)
+			var err2 error
+			for lo := 0; lo < len(tc.rows) && err2 == nil; lo += 1500 {
+				err2 = w2.WriteRows(tc.rows[lo:min(lo+1500, len(tc.rows))])
+			}
+			w2.Close()
+			if fmt.Sprint(err1) != fmt.Sprint(err2) {
+				t.Fatalf("WriteRows error %v, Write error %v", err2, err1)
+			}
+			if err1 == nil && one.String() != many.String() {
+				t.Fatal("WriteRows wrote other text than Write")
+			}
+		})
 	}
 }

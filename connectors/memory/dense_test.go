@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -71,4 +72,41 @@ func TestTableDenseRandom(t *testing.T) {
 		}
 	}
 	checkTable(t, tb, want)
+}
+
+func TestTableScanBatches(t *testing.T) {
+	ctx := context.Background()
+	tb := openTable(t, New(), itemSchema("items", schema.IntType))
+	var rows []schema.Row
+	for _, k := range rand.New(rand.NewPCG(5, 6)).Perm(2500) {
+		rows = append(rows, schema.Row{k, fmt.Sprint(k)})
+	}
+	if err := tb.Upsert(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	var got []schema.Row
+	calls := 0
+	if err := tb.ScanBatches(ctx, 1000, func(b []schema.Row) error {
+		calls++
+		if len(b) > 1000 {
+			t.Fatalf("batch of %d rows, want at most 1000", len(b))
+		}
+		got = append(got, b...)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := scanAll(t, tb)
+	if calls != 3 || len(got) != len(want) {
+		t.Fatalf("%d calls, %d rows; want 3 calls, %d rows", calls, len(got), len(want))
+	}
+	for i := range got {
+		if got[i][0] != want[i][0] {
+			t.Fatalf("row %d has key %v, Scan gives %v", i, got[i][0], want[i][0])
+		}
+	}
+	stop := fmt.Errorf("stop")
+	if err := tb.ScanBatches(ctx, 0, func([]schema.Row) error { return stop }); !errors.Is(err, stop) {
+		t.Fatalf("ScanBatches = %v, want the error of fn", err)
+	}
 }

@@ -242,6 +242,26 @@ func (t *Table) Scan(ctx context.Context, fn func(schema.Row) error) error {
 	return nil
 }
 
+var _ port.BatchScanner = (*Table)(nil)
+
+// ScanBatches is Scan a batch of at most size rows at a time (1024 when
+// size is not positive): fn gets consecutive runs of the rows in key order.
+func (t *Table) ScanBatches(ctx context.Context, size int, fn func([]schema.Row) error) error {
+	if size <= 0 {
+		size = 1024
+	}
+	snap := t.snapshot()
+	for lo := 0; lo < len(snap); lo += size {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("memory table %s: scan: %w", t.schema.Name, err)
+		}
+		if err := fn(snap[lo:min(lo+size, len(snap)):min(lo+size, len(snap))]); err != nil {
+			return fmt.Errorf("memory table %s: scan: %w", t.schema.Name, err)
+		}
+	}
+	return nil
+}
+
 // snapshot returns the rows in key order, sorting the order first when keys
 // arrived out of order since the last sort.
 func (t *Table) snapshot() []schema.Row {
