@@ -35,14 +35,15 @@ var (
 
 // chunk is a piece of the file made of whole records, and what parsing it gave.
 type chunk struct {
-	off  int64  // file offset of data
-	line int    // line number of its first line
-	data []byte // nil once parsed
-	rows []schema.Row
-	srcs []int         // line of each row or error, in order
-	errs map[int]error // by index in srcs: row errors
-	bad  bool          // the csv did not parse: read on from off in one go
-	done chan struct{} // closed when parsed
+	off   int64  // file offset of data
+	line  int    // line number of its first line
+	data  []byte // nil once parsed
+	lines int    // newlines in data
+	rows  []schema.Row
+	srcs  []int         // line of each row or error, in order
+	errs  map[int]error // by index in srcs: row errors
+	bad   bool          // the csv did not parse: read on from off in one go
+	done  chan struct{} // closed when parsed
 }
 
 // parallel is the state of a Reader that reads chunks in parallel.
@@ -50,6 +51,7 @@ type parallel struct {
 	at    io.ReaderAt
 	end   int64 // size of the input
 	order chan *chunk
+	free  chan []byte // buffers of parsed chunks, to read more into
 	stop  chan struct{}
 	wg    sync.WaitGroup
 
@@ -67,7 +69,8 @@ func (r *Reader) startParallel(at io.ReaderAt, size, off int64, line int) {
 	if workers < 2 || size-off < parallelMin {
 		return
 	}
-	p := &parallel{at: at, end: size, order: make(chan *chunk, 2*workers), stop: make(chan struct{})}
+	p := &parallel{at: at, end: size, order: make(chan *chunk, 2*workers), stop: make(chan struct{}),
+		free: make(chan []byte, 3*workers)}
 	work := make(chan *chunk, 2*workers)
 	p.wg.Add(1 + workers)
 	go p.split(work, off, line)
@@ -75,7 +78,12 @@ func (r *Reader) startParallel(at io.ReaderAt, size, off int64, line int) {
 		go func() {
 			defer p.wg.Done()
 			for c := range work {
+				buf := c.data
 				r.parseChunk(c)
+				select {
+				case p.free <- buf: // the rows hold copies of what they need
+				default:
+				}
 			}
 		}()
 	}
@@ -87,10 +95,8 @@ func (p *parallel) split(work chan<- *chunk, off int64, line int) {
 	defer p.wg.Done()
 	defer close(work)
 	defer close(p.order)
-	var carry []byte
+	buf := p.buffer()
 	for off < p.end {
-		buf := make([]byte, len(carry), len(carry)+chunkSize)
-		copy(buf, carry)
 		more := chunkSize
 		var cut int
 		for {
@@ -112,12 +118,26 @@ func (p *parallel) split(work chan<- *chunk, off int64, line int) {
 			more = len(buf) // no record ends in buf yet: read as much again
 		}
 		c := &chunk{off: off, line: line, data: buf[:cut], done: make(chan struct{})}
-		carry = buf[cut:]
-		line += bytes.Count(c.data, []byte{'\n'})
+		c.lines = bytes.Count(c.data, []byte{'\n'})
+		// What follows the last record starts the next buffer, before a
+		// worker can reuse this one.
+		next := append(p.buffer(), buf[cut:]...)
+		line += c.lines
 		off += int64(cut)
 		if !p.send(work, c, true) {
 			return
 		}
+		buf = next
+	}
+}
+
+// buffer returns an empty buffer for a chunk, one parsed before when there is one.
+func (p *parallel) buffer() []byte {
+	select {
+	case b := <-p.free:
+		return b[:0]
+	default:
+		return make([]byte, 0, chunkSize+chunkSize/8)
 	}
 }
 
@@ -179,6 +199,9 @@ func (r *Reader) parseChunk(c *chunk) {
 	sub.cr.ReuseRecord = true
 	sub.cr.FieldsPerRecord = -1
 	c.data = nil
+	// Every record ends a line: room for as many as there are newlines.
+	c.rows = make([]schema.Row, 0, c.lines+1)
+	c.srcs = make([]int, 0, c.lines+1)
 	for {
 		row, src, err := sub.Read()
 		if err == io.EOF {
