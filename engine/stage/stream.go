@@ -254,9 +254,9 @@ type streamRun struct {
 	st      *Stats
 	workers []*decider // one per CPU when records can be split by key, else one
 	tables  map[string]port.Table
-	cache   map[string]map[any]any // per table, key -> its row as a schema.Row in an any, boxed once
-	seen    map[any]bool           // fetch's keys to read, reused batch after batch
-	at      map[any]int            // duplicates' ids of the batch, reused batch after batch
+	cache   map[string]*keyMap[any] // per table, key -> its row as a schema.Row in an any, boxed once
+	seen    *keyMap[bool]           // fetch's keys to read, reused batch after batch
+	at      *keyMap[int]            // duplicates' ids of the batch, reused batch after batch
 	dirty   map[string][]schema.Row
 	vars    [][]any // per message of the batch: scope values, then decision and output
 	ok      []bool
@@ -274,8 +274,8 @@ type streamRun struct {
 func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	start := time.Now()
 	var st Stats
-	r := &streamRun{s: s, st: &st, tables: map[string]port.Table{}, cache: map[string]map[any]any{},
-		seen: map[any]bool{}, at: map[any]int{},
+	r := &streamRun{s: s, st: &st, tables: map[string]port.Table{}, cache: map[string]*keyMap[any]{},
+		seen: newKeyMap[bool](), at: newKeyMap[int](),
 		dirty: map[string][]schema.Row{}}
 	local := *rt // the same runtime, but dead letters are also kept for the batch's commit
 	local.DeadLetter = func(d port.DeadLetter) {
@@ -316,7 +316,7 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 		if r.tables[ref.String()], err = rt.Resources.Table(ctx, ref, schemas[i]); err != nil {
 			return st, err
 		}
-		r.cache[ref.String()] = map[any]any{}
+		r.cache[ref.String()] = newKeyMap[any]()
 		for _, w := range r.workers {
 			w.marked[ref.String()] = map[any]bool{}
 		}
@@ -356,7 +356,7 @@ func (r *streamRun) committer(rt *Runtime) port.Committer {
 // stage is dropped and read again from the store.
 func (r *streamRun) positions(ctx context.Context, parts []int32) (map[int32]int64, error) {
 	for _, c := range r.cache {
-		clear(c)
+		c.clear()
 	}
 	all, err := r.store.Offsets(ctx, r.group, r.s.tspec.Name)
 	if err != nil {
@@ -469,18 +469,18 @@ func (r *streamRun) duplicates(ctx context.Context, msgs []port.Message) error {
 	}
 	keys := make([]any, 0, len(msgs))
 	at := r.at
-	clear(at)
+	at.clear()
 	for i, m := range msgs {
 		if !r.ok[i] {
 			continue
 		}
 		k := m.Row[r.s.idCol]
-		if _, dup := at[k]; dup {
+		if _, dup := at.get(k); dup {
 			r.ok[i] = false
 			r.st.Dup++
 			continue
 		}
-		at[k] = i
+		at.put(k, i)
 		keys = append(keys, k)
 	}
 	if len(keys) == 0 {
@@ -492,7 +492,8 @@ func (r *streamRun) duplicates(ctx context.Context, msgs []port.Message) error {
 	}
 	for i, row := range rows {
 		if row != nil {
-			r.ok[at[keys[i]]] = false
+			j, _ := at.get(keys[i])
+			r.ok[j] = false
 			r.st.Dup++
 		}
 	}
@@ -506,14 +507,17 @@ func (r *streamRun) fetch(ctx context.Context, l lookup, msgs []port.Message) er
 	cache := r.cache[id]
 	var keys []any
 	seen := r.seen
-	clear(seen)
+	seen.clear()
 	for i := range msgs {
 		if !r.ok[i] {
 			continue
 		}
 		k := r.vars[i][l.from].(schema.Row)[l.field]
-		if _, hit := cache[k]; !hit && k != nil && !seen[k] {
-			seen[k] = true
+		if _, hit := cache.get(k); !hit && k != nil {
+			if _, dup := seen.get(k); dup {
+				continue
+			}
+			seen.put(k, true)
 			keys = append(keys, k)
 		}
 	}
@@ -524,7 +528,7 @@ func (r *streamRun) fetch(ctx context.Context, l lookup, msgs []port.Message) er
 		}
 		for i, row := range rows {
 			if row != nil {
-				cache[keys[i]] = row.Clone() // boxed once here, not per record
+				cache.put(keys[i], row.Clone()) // boxed once here, not per record
 			}
 		}
 	}
@@ -533,7 +537,7 @@ func (r *streamRun) fetch(ctx context.Context, l lookup, msgs []port.Message) er
 			continue
 		}
 		k := r.vars[i][l.from].(schema.Row)[l.field]
-		row, hit := cache[k]
+		row, hit := cache.get(k)
 		if !hit {
 			r.ok[i] = false
 			deadLetter(r.rt, r.st, r.s.name, m.Source, payloadOf(r.s.tspec.Schema, m.Row),
