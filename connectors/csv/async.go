@@ -63,18 +63,18 @@ func (a *asyncOut) run() {
 	}
 }
 
-// flush writes what is buffered and waits for every write; with discard it
+// flush writes what is buffered and waits for every write; with drop it
 // drops the buffered bytes instead. It returns the first write error. The
 // asyncOut must not be used afterwards.
-func (a *asyncOut) flush(discard bool) error {
+func (a *asyncOut) flush(drop bool) error {
 	if a.started {
-		if !discard && len(a.buf) > 0 {
+		if !drop && len(a.buf) > 0 {
 			a.full <- a.buf
 		}
 		close(a.full)
 		<-a.done
 		a.started = false
-	} else if !discard && len(a.buf) > 0 && !a.failed.Load() {
+	} else if !drop && len(a.buf) > 0 && !a.failed.Load() {
 		if _, err := a.w.Write(a.buf); err != nil {
 			a.err = err
 			a.failed.Store(true)
