@@ -9,6 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/parser"
+
 	"pipeline/engine/port"
 	"pipeline/engine/rules"
 	"pipeline/engine/schema"
@@ -39,6 +42,7 @@ type lookup struct {
 	v      int // scope variable the row is bound to
 	save   bool
 	expr   string // as written, for messages
+	id     string // ref.String(), made once
 }
 
 // streamStage decides every record of a topic with a ruleset, in order per
@@ -119,12 +123,18 @@ func (b *builder) streamStage(st *spec.Stage) Runner {
 	return s
 }
 
-// emitCopy is an output column emit copies from a field of a record.
+// emitCopy is an output column emit copies from a field of a record, or
+// from the first non-null of several fields (a ?? b).
 type emitCopy struct {
-	from int // scope variable of the record (the decision and the output follow the stage's scope)
-	col  int // its column
+	from []fieldOf
 	to   int // output column
 	typ  schema.Type
+}
+
+// fieldOf is a field of a record of the stage's scope.
+type fieldOf struct {
+	v   int // scope variable of the record (the decision follows the stage's scope)
+	col int // its column
 }
 
 // lookup compiles one entry of a stage's lookup mapping and adds its variable.
@@ -165,7 +175,7 @@ func (b *builder) lookup(sc *scope, l yamldoc.Entry[yamldoc.String], save bool) 
 		return lookup{}, false
 	}
 	v := sc.addRecord(l.Key, ts)
-	return lookup{name: l.Key, ref: ref.Ref, schema: ts, from: from, field: field, v: v, save: save, expr: l.Value.Value}, true
+	return lookup{name: l.Key, ref: ref.Ref, schema: ts, from: from, field: field, v: v, save: save, expr: l.Value.Value, id: ref.Ref.String()}, true
 }
 
 // emitRules compiles the output row: emit expressions, and every output
@@ -222,28 +232,49 @@ func (b *builder) emitRules(s *streamStage, st *spec.Stage) *bound {
 }
 
 // emitCopy returns the assignment e of emit (_out.column: expression) as a
-// copy, when the expression is a field of a record: the stage's record, a
-// lookup or the decision.
+// copy, when the expression is a field of a record (the stage's record, a
+// lookup or the decision) or fields joined by ?? (the first that is not null).
 func (s *streamStage) emitCopy(e yamldoc.Entry[yamldoc.String]) (emitCopy, bool) {
-	m := fieldRef.FindStringSubmatch(e.Value.Value)
-	if m == nil {
+	tree, err := parser.Parse(e.Value.Value)
+	if err != nil {
 		return emitCopy{}, false
 	}
-	c := emitCopy{from: s.sc.index(m[1]), to: s.outSchema.Index(strings.TrimPrefix(e.Key, outVar+"."))}
-	src := decisionSchema
-	switch {
-	case m[1] == decisionVar:
-		c.from = len(s.sc.names)
-	case c.from < 0 || s.sc.schemas[c.from] == nil:
-		return emitCopy{}, false
-	default:
-		src = s.sc.schemas[c.from]
-	}
-	if c.col = src.Index(m[2]); c.col < 0 || c.to < 0 {
+	c := emitCopy{to: s.outSchema.Index(strings.TrimPrefix(e.Key, outVar+"."))}
+	if c.to < 0 || !s.copyFields(tree.Node, &c.from) {
 		return emitCopy{}, false
 	}
 	c.typ = s.outSchema.Columns[c.to].Type
 	return c, true
+}
+
+// copyFields appends to fs the fields n reads, when n is rec.field or a ?? b of such.
+func (s *streamStage) copyFields(n ast.Node, fs *[]fieldOf) bool {
+	switch x := n.(type) {
+	case *ast.BinaryNode:
+		return x.Operator == "??" && s.copyFields(x.Left, fs) && s.copyFields(x.Right, fs)
+	case *ast.MemberNode:
+		id, ok1 := x.Node.(*ast.IdentifierNode)
+		prop, ok2 := x.Property.(*ast.StringNode)
+		if !ok1 || !ok2 || x.Optional || x.Method {
+			return false
+		}
+		f := fieldOf{v: s.sc.index(id.Value)}
+		src := decisionSchema
+		switch {
+		case id.Value == decisionVar:
+			f.v = len(s.sc.names)
+		case f.v < 0 || s.sc.schemas[f.v] == nil:
+			return false
+		default:
+			src = s.sc.schemas[f.v]
+		}
+		if f.col = src.Index(prop.Value); f.col < 0 {
+			return false
+		}
+		*fs = append(*fs, f)
+		return true
+	}
+	return false
 }
 
 // streamRun is the state of one run of a stream stage: the lookup caches
@@ -294,7 +325,7 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	for range n {
 		dec := make(schema.Row, 4)
 		w := &decider{r: r, rules: s.rules.evaluator(), emit: s.emit.evaluator(),
-			dec: dec, decVar: dec, dirty: map[string][]schema.Row{}, marked: map[string]map[any]bool{}}
+			dec: dec, decVar: dec, dirty: map[string][]schema.Row{}, marked: map[string]*keyMap[bool]{}}
 		if s.emitRest != nil {
 			w.emitRest = s.emitRest.evaluator()
 		}
@@ -318,7 +349,7 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 		}
 		r.cache[ref.String()] = newKeyMap[any]()
 		for _, w := range r.workers {
-			w.marked[ref.String()] = map[any]bool{}
+			w.marked[ref.String()] = newKeyMap[bool]()
 		}
 	}
 	r.group = s.group
@@ -559,7 +590,7 @@ type decider struct {
 	decVar any        // dec as a scope value, boxed once
 	outs   []schema.Row
 	dirty  map[string][]schema.Row
-	marked map[string]map[any]bool
+	marked map[string]*keyMap[bool]
 	st     Stats // dead letters counted while deciding
 	todo   []int // indexes of the batch's messages this decider takes
 
@@ -627,7 +658,7 @@ func (r *streamRun) decideAll(msgs []port.Message) {
 		for id, rows := range w.dirty {
 			r.dirty[id] = append(r.dirty[id], rows...)
 			w.dirty[id] = rows[:0]
-			clear(w.marked[id])
+			w.marked[id].clear()
 		}
 	}
 }
@@ -687,7 +718,13 @@ func (d *decider) emitFast(vars []any, out schema.Row) bool {
 	}
 	// Copied after the rest ran: it saw the output row empty, as emit does.
 	for _, c := range s.emitCopies {
-		v, err := c.typ.Coerce(vars[c.from].(schema.Row)[c.col])
+		var v any
+		for _, f := range c.from {
+			if v = vars[f.v].(schema.Row)[f.col]; v != nil {
+				break
+			}
+		}
+		v, err := c.typ.Coerce(v)
 		if err != nil {
 			return false
 		}
@@ -697,11 +734,10 @@ func (d *decider) emitFast(vars []any, out schema.Row) bool {
 }
 
 func (d *decider) markDirty(l lookup, row schema.Row) {
-	id := l.ref.String()
 	k := l.schema.KeyOf(row)
-	if !d.marked[id][k] {
-		d.marked[id][k] = true
-		d.dirty[id] = append(d.dirty[id], row)
+	if _, ok := d.marked[l.id].get(k); !ok {
+		d.marked[l.id].put(k, true)
+		d.dirty[l.id] = append(d.dirty[l.id], row)
 	}
 }
 
