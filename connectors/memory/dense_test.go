@@ -110,3 +110,41 @@ func TestTableScanBatches(t *testing.T) {
 		t.Fatalf("ScanBatches = %v, want the error of fn", err)
 	}
 }
+
+// TestTableAscendingIntKeys: keys that ascend, with and without gaps, at
+// the ends of int's range too, are found while the table needs no index.
+func TestTableAscendingIntKeys(t *testing.T) {
+	for _, keys := range [][]int{
+		{1, 2, 3, 4, 5},
+		{3, 4, 10, 11, 12, 40},
+		{-5, -4, 0, 7},
+		{math.MinInt, -1, 0, math.MaxInt},
+		{math.MaxInt - 2, math.MaxInt},
+	} {
+		ctx := context.Background()
+		tb := openTable(t, New(), itemSchema("items", schema.IntType))
+		want := map[any]schema.Row{}
+		rows := make([]schema.Row, len(keys))
+		for i, k := range keys {
+			rows[i] = schema.Row{k, fmt.Sprint(k)}
+			want[k] = rows[i]
+		}
+		if err := tb.Upsert(ctx, rows); err != nil {
+			t.Fatal(err)
+		}
+		if !tb.ascending {
+			t.Fatalf("%v: the table left key order", keys)
+		}
+		checkTable(t, tb, want)
+		probe := []any{keys[0] + 1, keys[len(keys)-1] - 1, 2, 6, -3, math.MinInt + 1, math.MaxInt - 1}
+		got, err := tb.Get(ctx, probe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, k := range probe {
+			if w, ok := want[k]; (got[i] == nil) == ok || (ok && got[i][1] != w[1]) {
+				t.Errorf("%v: Get(%v) = %v, want %v", keys, k, got[i], w)
+			}
+		}
+	}
+}

@@ -32,6 +32,7 @@ type Table struct {
 	schema  *schema.Schema
 	key     int          // index of the key column
 	keyType reflect.Type // Go type every key must have; nil when the column kind is invalid
+	intKeys bool         // the key column is an int column: every key is an int
 
 	mu   sync.RWMutex
 	rows []schema.Row // in the order their keys were first stored
@@ -50,7 +51,7 @@ type Table struct {
 var _ port.Table = (*Table)(nil)
 
 func newTable(s *schema.Schema) *Table {
-	t := &Table{schema: s, key: s.Key, ascending: true}
+	t := &Table{schema: s, key: s.Key, ascending: true, intKeys: s.Columns[s.Key].Type.Kind == schema.Int}
 	if s.Columns[s.Key].Type.Kind != schema.Invalid {
 		t.keyType = s.Columns[s.Key].Type.GoType()
 	}
@@ -94,12 +95,35 @@ func (t *Table) find(k any) (int, bool) {
 		return t.index.get(k)
 	}
 	n := len(t.rows)
+	if x, ok := k.(int); ok && t.intKeys {
+		return t.findInt(x)
+	}
 	i := sort.Search(n, func(i int) bool { return schema.Compare(t.rows[i][t.key], k) >= 0 })
 	// Keys that compare equal may still be different keys (1.0 and 1.00).
 	for ; i < n && schema.Compare(t.rows[i][t.key], k) == 0; i++ {
 		if t.rows[i][t.key] == k {
 			return i, true
 		}
+	}
+	return 0, false
+}
+
+// findInt is find for an int key while keys ascend: rows are then sorted
+// by distinct int keys. Ids numbered from the first key without gaps are
+// found at once, others by a binary search on the ints.
+func (t *Table) findInt(k int) (int, bool) {
+	n := len(t.rows)
+	if n == 0 {
+		return 0, false
+	}
+	if first, ok := t.rows[0][t.key].(int); ok {
+		if p := uint64(k) - uint64(first); p < uint64(n) && t.rows[p][t.key] == any(k) {
+			return int(p), true
+		}
+	}
+	i := sort.Search(n, func(i int) bool { x, _ := t.rows[i][t.key].(int); return x >= k })
+	if i < n && t.rows[i][t.key] == any(k) {
+		return i, true
 	}
 	return 0, false
 }
