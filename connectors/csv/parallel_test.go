@@ -2,6 +2,7 @@ package csv
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -31,6 +32,8 @@ func TestParallelSameAsSequential(t *testing.T) {
 		"open quote":     "id,amount,day,note\n1,1,2024-01-02,a\n2,2,2024-01-02,\"b\n3,3,2024-01-03,c\n",
 		"quote then bad": "id,amount,day,note\n1,1,2024-01-02,\"a\"x\n2,2,2024-01-02,b\n",
 		"header only":    "id,amount,day,note\n",
+		"quoted header":  "\"id\",\"amount\",\"day\",\"note\"\r\n1,1,2024-01-02,a\r\n2,2,2024-01-02,\"b\nc\"\r\n",
+		"blank first":    "id,amount,day,note\n\n\n1,1,2024-01-02,a\n",
 	}
 	for _, seed := range []uint64{1, 2, 3} {
 		inputs[fmt.Sprint("random ", seed)] = randomCSV(rand.New(rand.NewPCG(seed, 7)), 300)
@@ -56,6 +59,9 @@ func TestParallelSameAsSequential(t *testing.T) {
 					t.Fatal("the file is not read in parallel")
 				}
 				got := readAll(t, r)
+				if _, _, err := r.Read(); len(got) > 0 && !strings.HasPrefix(got[len(got)-1].Err, "fatal") && err != io.EOF {
+					t.Fatalf("Read after the end: %v, want io.EOF again", err)
+				}
 				if err := r.Close(); err != nil {
 					t.Fatal(err)
 				}
