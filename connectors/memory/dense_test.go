@@ -148,3 +148,35 @@ func TestTableAscendingIntKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestTableDenseDescending grows a dense index downwards batch after batch,
+// then upwards, checking every key after each batch.
+func TestTableDenseDescending(t *testing.T) {
+	ctx := context.Background()
+	tb := openTable(t, New(), itemSchema("items", schema.IntType))
+	want := map[any]schema.Row{}
+	put := func(keys ...int) {
+		rows := make([]schema.Row, len(keys))
+		for i, k := range keys {
+			rows[i] = schema.Row{k, fmt.Sprint("v", k, "/", i)}
+			want[k] = rows[i]
+		}
+		if err := tb.Upsert(ctx, rows); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(100, 101)
+	for k := 99; k > -3000; k -= 7 {
+		put(k, k-1, k-3)
+		if k%91 == 0 {
+			checkTable(t, tb, want)
+		}
+	}
+	for k := 102; k < 5000; k += 13 {
+		put(k)
+	}
+	checkTable(t, tb, want)
+	if _, ok := tb.index.(*denseIndex); !ok {
+		t.Fatalf("index is a %T, want the dense index for keys this close", tb.index)
+	}
+}
