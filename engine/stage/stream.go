@@ -287,7 +287,7 @@ type streamRun struct {
 	tables  map[string]port.Table
 	cache   map[string]*keyMap[any] // per table, key -> its row as a schema.Row in an any, boxed once
 	seen    *keyMap[bool]           // fetch's keys to read, reused batch after batch
-	at      *keyMap[int]            // duplicates' ids of the batch, reused batch after batch
+	at      *keyMap[int]            // duplicates' ids of the batch when out of order, reused batch after batch
 	dirty   map[string][]schema.Row
 	vars    [][]any // per message of the batch: scope values, then decision and output
 	ok      []bool
@@ -499,20 +499,37 @@ func (r *streamRun) duplicates(ctx context.Context, msgs []port.Message) error {
 		return nil
 	}
 	keys := make([]any, 0, len(msgs))
-	at := r.at
-	at.clear()
+	idx := make([]int, 0, len(msgs)) // the message of each key
+	ascending, prev := true, 0
 	for i, m := range msgs {
 		if !r.ok[i] {
 			continue
 		}
 		k := m.Row[r.s.idCol]
-		if _, dup := at.get(k); dup {
-			r.ok[i] = false
-			r.st.Dup++
-			continue
+		x, isInt := k.(int)
+		if !isInt || (len(keys) > 0 && x <= prev) {
+			ascending = false
 		}
-		at.put(k, i)
-		keys = append(keys, k)
+		prev = x
+		keys, idx = append(keys, k), append(idx, i)
+	}
+	if !ascending {
+		// Ids that strictly ascend (as a partition's usually do) cannot
+		// repeat; others go through a map of those seen earlier in the batch.
+		at := r.at
+		at.clear()
+		n := 0
+		for j, k := range keys {
+			if _, dup := at.get(k); dup {
+				r.ok[idx[j]] = false
+				r.st.Dup++
+				continue
+			}
+			at.put(k, idx[j])
+			keys[n], idx[n] = k, idx[j]
+			n++
+		}
+		keys, idx = keys[:n], idx[:n]
 	}
 	if len(keys) == 0 {
 		return nil
@@ -523,8 +540,7 @@ func (r *streamRun) duplicates(ctx context.Context, msgs []port.Message) error {
 	}
 	for i, row := range rows {
 		if row != nil {
-			j, _ := at.get(keys[i])
-			r.ok[j] = false
+			r.ok[idx[i]] = false
 			r.st.Dup++
 		}
 	}
