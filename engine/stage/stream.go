@@ -771,10 +771,14 @@ func (r *streamRun) flush(ctx context.Context) error {
 			continue
 		}
 		// The table keeps the rows it is given, and the cache keeps
-		// changing them: hand it copies.
+		// changing them: hand it copies, made in one block.
 		copies := make([]schema.Row, len(rows))
+		w := len(rows[0])
+		block := make([]any, len(rows)*w)
 		for i, row := range rows {
-			copies[i] = row.Clone()
+			c := schema.Row(block[i*w : (i+1)*w : (i+1)*w])
+			copy(c, row)
+			copies[i] = c
 		}
 		if err := r.tables[id].Upsert(ctx, copies); err != nil {
 			return fmt.Errorf("stage %s: writing %s: %w", r.s.name, id, err)
