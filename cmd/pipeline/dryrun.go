@@ -3,6 +3,9 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -28,9 +31,56 @@ Example:
 			strictFlag(),
 		},
 		Action: func(c *cli.Context) error {
+			dryRunGC()
 			return runSpec(c, engine.Options{DryRun: true, ExportDir: c.String("out")})
 		},
 	}
+}
+
+// dryRunGCPercent is the garbage collector's target for dry-runs, unless
+// GOGC says otherwise. A dry-run keeps every table and topic in memory and
+// mostly adds to it, so collecting at 100% growth rescans a heap that is
+// nearly all live again and again. On 1M records, user+sys of runs
+// interleaved: 6.8 s at 100 against 5.8 s at 400 (3 runs each), and 5.4 s
+// at 400 against 4.8 s at 800 (5 runs each), where the last collection, of
+// ~750 MB live, is no longer needed; peak RSS 1.3, 1.87 and 1.9 GB.
+const dryRunGCPercent = 800
+
+// dryRunMemoryShare is the share of the machine's memory past which the
+// collector works to keep a dry-run's heap, unless GOMEMLIMIT is set: with
+// collections this far apart, garbage alone could otherwise outgrow the
+// machine on a big input.
+const dryRunMemoryShare = 0.75
+
+// dryRunGC sets the collector for a dry-run.
+func dryRunGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(dryRunGCPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		if data, err := os.ReadFile("/proc/meminfo"); err == nil {
+			if total := memTotal(string(data)); total > 0 {
+				debug.SetMemoryLimit(int64(float64(total) * dryRunMemoryShare))
+			}
+		}
+	}
+}
+
+// memTotal returns the MemTotal of a /proc/meminfo text in bytes, or 0.
+func memTotal(meminfo string) int64 {
+	for _, line := range strings.Split(meminfo, "\n") {
+		rest, ok := strings.CutPrefix(line, "MemTotal:")
+		if !ok {
+			continue
+		}
+		if f := strings.Fields(rest); len(f) == 2 && f[1] == "kB" {
+			if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil && kb > 0 && kb < 1<<53 {
+				return kb << 10
+			}
+		}
+		return 0
+	}
+	return 0
 }
 
 func runCommand() *cli.Command {

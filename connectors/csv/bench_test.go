@@ -124,3 +124,69 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	*c += countWriter(len(p))
 	return len(p), nil
 }
+
+// BenchmarkReaderFile reads the rows from a file, which NewReader parses in
+// parallel chunks (on every CPU) once the file reaches parallelMin.
+func BenchmarkReaderFile(b *testing.B) {
+	dir := b.TempDir()
+	c := New(dir)
+	w, err := c.Create(b.Context(), "bench.csv", benchSchema)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for range 5 { // 500k rows, about 30 MB
+		for _, r := range benchData(b) {
+			if err := w.Write(r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := c.Open(b.Context(), "bench.csv", benchSchema)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for {
+			_, _, err := r.Read()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		r.Close()
+		if n != 5*benchRows {
+			b.Fatalf("read %d rows, want %d", n, 5*benchRows)
+		}
+	}
+	b.ReportMetric(float64(5*benchRows*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkWriteRows writes the rows in batches of 4096, formatted on every CPU.
+func BenchmarkWriteRows(b *testing.B) {
+	rows := benchData(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		var n countWriter
+		w, err := NewWriter(&n, "bench.csv", benchSchema)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for lo := 0; lo < len(rows); lo += 4096 {
+			if err := w.WriteRows(rows[lo:min(lo+4096, len(rows))]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(benchRows*b.N)/b.Elapsed().Seconds(), "rows/s")
+}

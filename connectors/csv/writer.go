@@ -1,10 +1,11 @@
 package csv
 
 import (
-	"bufio"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/govalues/decimal"
@@ -21,13 +22,14 @@ const writeBufferSize = 256 << 10
 type Writer struct {
 	name  string
 	eol   string // line ending
-	bw    *bufio.Writer
+	out   *asyncOut
 	types []schema.Type
 	names []string
-	text  []bool // the column holds strings, which may need quotes
-	line  int    // lines written so far
-	buf   []byte // the row being written
-	tmp   []byte // a field being quoted
+	text  []bool  // the column holds strings, which may need quotes
+	line  int     // lines written so far
+	buf   []byte  // the row being written
+	tmp   []byte  // a field being quoted
+	parts []*part // WriteRows' work, one per CPU
 
 	err      error // the first error; every later Write returns it
 	closed   bool
@@ -50,7 +52,7 @@ func NewWriter(w io.Writer, name string, s *schema.Schema, opts ...WriterOption)
 	}
 	wr := &Writer{
 		name:  name,
-		bw:    bufio.NewWriterSize(w, writeBufferSize),
+		out:   newAsyncOut(w, writeBufferSize),
 		types: make([]schema.Type, len(s.Columns)),
 		names: s.Names(),
 		text:  make([]bool, len(s.Columns)),
@@ -75,7 +77,7 @@ func NewWriter(w io.Writer, name string, s *schema.Schema, opts ...WriterOption)
 	}
 	wr.buf = append(b, wr.eol...)
 	wr.line = 1 + strings.Count(string(wr.buf[:len(wr.buf)-len(wr.eol)]), "\n")
-	if _, err := wr.bw.Write(wr.buf); err != nil {
+	if err := wr.out.write(wr.buf); err != nil {
 		wr.err = fmt.Errorf("write %s: %w", name, err)
 	}
 	return wr, nil
@@ -88,43 +90,122 @@ func (w *Writer) Write(row schema.Row) error {
 	if w.err != nil {
 		return w.err
 	}
-	line := w.line + 1
-	if len(row) != len(w.types) {
-		w.err = fmt.Errorf("%s:%d: row has %d values, schema has %d columns (%s)",
-			w.name, line, len(row), len(w.types), strings.Join(w.names, ", "))
+	b, lines, err := w.appendRow(w.buf[:0], &w.tmp, row, w.line+1)
+	w.buf = b
+	if err != nil {
+		w.err = err
 		return w.err
 	}
-	b := w.buf[:0]
-	lines := 1
-	for i, v := range row {
-		t := w.types[i]
-		if !fits(t, v) {
-			w.err = fmt.Errorf("%s:%d: column %s: %s", w.name, line, w.names[i], misfit(t, v))
-			return w.err
-		}
-		if i > 0 {
-			b = append(b, ',')
-		}
-		start := len(b)
-		b = t.Append(b, v)
-		if w.text[i] && needsQuotes(b[start:]) {
-			w.tmp = append(w.tmp[:0], b[start:]...)
-			var n int
-			b, n = appendQuoted(b[:start], w.tmp)
-			lines += n
-		}
-	}
-	if len(row) == 1 && len(b) == 0 {
-		b = append(b, `""`...) // an empty line would be skipped on reading
-	}
-	b = append(b, w.eol...)
-	w.buf = b
-	if _, err := w.bw.Write(b); err != nil {
+	if err := w.out.write(b); err != nil {
 		w.err = fmt.Errorf("write %s: %w", w.name, err)
 		return w.err
 	}
 	w.line += lines
 	return nil
+}
+
+// appendRow appends row as one csv record, line ending included, to b, and
+// returns b and the number of lines the record takes. line is the line it
+// starts on, for errors; tmp is scratch space for quoting.
+func (w *Writer) appendRow(b []byte, tmp *[]byte, row schema.Row, line int) ([]byte, int, error) {
+	if len(row) != len(w.types) {
+		return b, 0, fmt.Errorf("%s:%d: row has %d values, schema has %d columns (%s)",
+			w.name, line, len(row), len(w.types), strings.Join(w.names, ", "))
+	}
+	start := len(b)
+	lines := 1
+	for i, v := range row {
+		t := w.types[i]
+		if !fits(t, v) {
+			return b[:start], 0, fmt.Errorf("%s:%d: column %s: %s", w.name, line, w.names[i], misfit(t, v))
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		at := len(b)
+		b = t.Append(b, v)
+		if w.text[i] && needsQuotes(b[at:]) {
+			*tmp = append((*tmp)[:0], b[at:]...)
+			var n int
+			b, n = appendQuoted(b[:at], *tmp)
+			lines += n
+		}
+	}
+	if len(row) == 1 && len(b) == start {
+		b = append(b, `""`...) // an empty line would be skipped on reading
+	}
+	return append(b, w.eol...), lines, nil
+}
+
+// minParallelRows is the fewest rows WriteRows formats on several CPUs.
+const minParallelRows = 512
+
+// part is the text of a run of rows that WriteRows formatted on one CPU.
+type part struct {
+	buf   []byte
+	tmp   []byte
+	lines []int // lines of each row formatted
+	err   error // what stopped it, at row len(lines)
+}
+
+// WriteRows writes rows in order, as many calls of Write would, but formats
+// them on every CPU. The rows are only read during the call. On an error
+// the rows before the failing one are written, and the writer keeps failing.
+func (w *Writer) WriteRows(rows []schema.Row) error {
+	n := runtime.GOMAXPROCS(0)
+	if n < 2 || len(rows) < minParallelRows {
+		for _, r := range rows {
+			if err := w.Write(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if w.err != nil {
+		return w.err
+	}
+	for len(w.parts) < n {
+		w.parts = append(w.parts, &part{})
+	}
+	size := (len(rows) + n - 1) / n
+	var wg sync.WaitGroup
+	for i := 1; i < n; i++ {
+		lo, hi := min(i*size, len(rows)), min((i+1)*size, len(rows))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.format(w.parts[i], rows[lo:hi])
+		}()
+	}
+	w.format(w.parts[0], rows[:min(size, len(rows))])
+	wg.Wait()
+	for i, p := range w.parts[:n] {
+		if err := w.out.write(p.buf); err != nil {
+			w.err = fmt.Errorf("write %s: %w", w.name, err)
+			return w.err
+		}
+		for _, l := range p.lines {
+			w.line += l
+		}
+		if p.err != nil {
+			// Format the failing row again for the error with its line number.
+			_, _, w.err = w.appendRow(nil, &p.tmp, rows[i*size+len(p.lines)], w.line+1)
+			return w.err
+		}
+	}
+	return nil
+}
+
+// format formats rows into p, stopping at the first row that fails.
+func (w *Writer) format(p *part, rows []schema.Row) {
+	p.buf, p.lines, p.err = p.buf[:0], p.lines[:0], nil
+	for _, r := range rows {
+		var lines int
+		if p.buf, lines, p.err = w.appendRow(p.buf, &p.tmp, r, 0); p.err != nil {
+			return
+		}
+		p.lines = append(p.lines, lines)
+	}
 }
 
 // fits reports whether v is a value of a column of type t.
@@ -163,10 +244,8 @@ func (w *Writer) Close() error {
 	}
 	w.closed = true
 	err := w.err
-	if err == nil {
-		if e := w.bw.Flush(); e != nil {
-			err = fmt.Errorf("write %s: %w", w.name, e)
-		}
+	if e := w.out.flush(err != nil); e != nil && err == nil {
+		err = fmt.Errorf("write %s: %w", w.name, e)
 	}
 	if w.end != nil {
 		err = w.end(err)

@@ -4,11 +4,14 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/govalues/decimal"
 
 	"pipeline/engine/port"
 	"pipeline/engine/schema"
@@ -29,6 +32,7 @@ type Table struct {
 	schema  *schema.Schema
 	key     int          // index of the key column
 	keyType reflect.Type // Go type every key must have; nil when the column kind is invalid
+	intKeys bool         // the key column is an int column: every key is an int
 
 	mu   sync.RWMutex
 	rows []schema.Row // in the order their keys were first stored
@@ -47,7 +51,7 @@ type Table struct {
 var _ port.Table = (*Table)(nil)
 
 func newTable(s *schema.Schema) *Table {
-	t := &Table{schema: s, key: s.Key, ascending: true}
+	t := &Table{schema: s, key: s.Key, ascending: true, intKeys: s.Columns[s.Key].Type.Kind == schema.Int}
 	if s.Columns[s.Key].Type.Kind != schema.Invalid {
 		t.keyType = s.Columns[s.Key].Type.GoType()
 	}
@@ -91,12 +95,35 @@ func (t *Table) find(k any) (int, bool) {
 		return t.index.get(k)
 	}
 	n := len(t.rows)
+	if x, ok := k.(int); ok && t.intKeys {
+		return t.findInt(x)
+	}
 	i := sort.Search(n, func(i int) bool { return schema.Compare(t.rows[i][t.key], k) >= 0 })
 	// Keys that compare equal may still be different keys (1.0 and 1.00).
 	for ; i < n && schema.Compare(t.rows[i][t.key], k) == 0; i++ {
 		if t.rows[i][t.key] == k {
 			return i, true
 		}
+	}
+	return 0, false
+}
+
+// findInt is find for an int key while keys ascend: rows are then sorted
+// by distinct int keys. Ids numbered from the first key without gaps are
+// found at once, others by a binary search on the ints.
+func (t *Table) findInt(k int) (int, bool) {
+	n := len(t.rows)
+	if n == 0 {
+		return 0, false
+	}
+	if first, ok := t.rows[0][t.key].(int); ok {
+		if p := uint64(k) - uint64(first); p < uint64(n) && t.rows[p][t.key] == any(k) {
+			return int(p), true
+		}
+	}
+	i := sort.Search(n, func(i int) bool { x, _ := t.rows[i][t.key].(int); return x >= k })
+	if i < n && t.rows[i][t.key] == any(k) {
+		return i, true
 	}
 	return 0, false
 }
@@ -147,7 +174,7 @@ func (t *Table) Upsert(ctx context.Context, rows []schema.Row) error {
 		if t.ascending {
 			t.unsort(len(rows) - i)
 		}
-		t.index.put(k, len(t.rows))
+		t.put(k, len(t.rows))
 		t.rows = append(t.rows, r)
 	}
 	return nil
@@ -167,10 +194,33 @@ func grow[E any](s []E, n int) []E {
 // stored so far, with room for more new keys. The caller holds the write lock.
 func (t *Table) unsort(more int) {
 	t.ascending, t.ascLen = false, len(t.rows)
+	if t.schema.Columns[t.key].Type.Kind == schema.Int && len(t.rows) > 0 {
+		// Rows stored while keys ascended span their first to their last key.
+		lo, _ := t.rows[0][t.key].(int)
+		hi, _ := t.rows[len(t.rows)-1][t.key].(int)
+		if d := newDenseIndex(lo, hi, len(t.rows)+more); d != nil {
+			t.index = d
+			for p, r := range t.rows {
+				t.put(r[t.key], p)
+			}
+			return
+		}
+	}
 	t.index = newKeyIndex(t.schema.Columns[t.key].Type.Kind, len(t.rows)+more)
 	for p, r := range t.rows {
 		t.index.put(r[t.key], p)
 	}
+}
+
+// put indexes position p under key k. When a dense index would grow too
+// sparse to hold k, it is replaced by a map first. The caller holds the write lock.
+func (t *Table) put(k any, p int) {
+	if d, ok := t.index.(*denseIndex); ok && (len(t.rows) >= math.MaxInt32-1 || !d.fits(k, len(t.rows)+1)) {
+		m := make(mapIndex[int], len(t.rows)+1)
+		d.each(func(k, p int) { m[k] = p })
+		t.index = m
+	}
+	t.index.put(k, p)
 }
 
 // checkRow reports why r cannot be stored, or nil.
@@ -216,10 +266,37 @@ func (t *Table) Scan(ctx context.Context, fn func(schema.Row) error) error {
 	return nil
 }
 
+var _ port.BatchScanner = (*Table)(nil)
+
+// ScanBatches is Scan a batch of at most size rows at a time (1024 when
+// size is not positive): fn gets consecutive runs of the rows in key order.
+func (t *Table) ScanBatches(ctx context.Context, size int, fn func([]schema.Row) error) error {
+	if size <= 0 {
+		size = 1024
+	}
+	snap := t.snapshot()
+	for lo := 0; lo < len(snap); lo += size {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("memory table %s: scan: %w", t.schema.Name, err)
+		}
+		if err := fn(snap[lo:min(lo+size, len(snap)):min(lo+size, len(snap))]); err != nil {
+			return fmt.Errorf("memory table %s: scan: %w", t.schema.Name, err)
+		}
+	}
+	return nil
+}
+
 // snapshot returns the rows in key order, sorting the order first when keys
 // arrived out of order since the last sort.
 func (t *Table) snapshot() []schema.Row {
 	t.mu.RLock()
+	if d, ok := t.index.(*denseIndex); ok {
+		// A dense index lists the keys in order: no sorting needed.
+		snap := make([]schema.Row, 0, len(t.rows))
+		d.each(func(_, p int) { snap = append(snap, t.rows[p]) })
+		t.mu.RUnlock()
+		return snap
+	}
 	if t.ascending || len(t.order) == len(t.rows) {
 		snap := t.ordered()
 		t.mu.RUnlock()
@@ -354,4 +431,289 @@ func (m mapIndex[K]) put(k any, p int) {
 	if x, ok := k.(K); ok {
 		m[x] = p
 	}
+}
+
+// denseIndex is a keyIndex for int keys that mostly fill a range, as
+// generated ids do: a slice indexed by key - base holds each key's position
+// plus one (0: no row). Lookups cost no hashing, and walking the slice
+// lists the keys in order, so Scan needs no sort.
+type denseIndex struct {
+	base int
+	pos  []int32
+}
+
+// maxDenseSpread bounds how sparse a dense index may get: it spans at most
+// this many slots per row (plus denseSlack), else the table uses a map.
+const (
+	maxDenseSpread = 4
+	denseSlack     = 1 << 16
+)
+
+// newDenseIndex returns a dense index for keys lo..hi with room for rows
+// rows, or nil when that range is too sparse or too large.
+func newDenseIndex(lo, hi, rows int) *denseIndex {
+	span, ok := denseSpan(lo, hi, rows)
+	if !ok {
+		return nil
+	}
+	return &denseIndex{base: lo, pos: make([]int32, span)}
+}
+
+// denseSpan returns the number of slots keys lo..hi need, and whether that
+// is dense enough for rows rows.
+func denseSpan(lo, hi, rows int) (int, bool) {
+	if hi < lo || rows >= math.MaxInt32 {
+		return 0, false
+	}
+	span := uint64(hi) - uint64(lo) + 1 // no overflow: the difference of two ints fits a uint64
+	if span == 0 || span > uint64(rows)*maxDenseSpread+denseSlack {
+		return 0, false
+	}
+	return int(span), true
+}
+
+// fits reports whether k, a valid key, can be put with rows rows in the
+// table, growing the slice if need be, without getting too sparse.
+func (d *denseIndex) fits(k any, rows int) bool {
+	x, ok := k.(int)
+	if !ok {
+		return false
+	}
+	lo, hi := d.base, d.base+len(d.pos)-1
+	if x >= lo && x <= hi {
+		return true
+	}
+	lo, hi = min(lo, x), max(hi, x)
+	span, ok := denseSpan(lo, hi, rows)
+	if !ok {
+		return false
+	}
+	// Grow by up to half again, within what stays dense, so that keys
+	// arriving one by one past the end do not copy the slice every time.
+	extra := min(len(d.pos)/2, max(0, rows*maxDenseSpread+denseSlack-span))
+	if (x < d.base && lo < math.MinInt+extra) || (x >= d.base && hi > math.MaxInt-extra) {
+		extra = 0 // keys at the ends of int's range: no room past them
+	}
+	grown := make([]int32, span+extra)
+	if x < d.base {
+		copy(grown[extra+(d.base-lo):], d.pos)
+		d.base = lo - extra
+	} else {
+		copy(grown[d.base-lo:], d.pos)
+	}
+	d.pos = grown
+	return true
+}
+
+func (d *denseIndex) get(k any) (int, bool) {
+	x, ok := k.(int)
+	if !ok {
+		return 0, false
+	}
+	i := uint64(x) - uint64(d.base)
+	if i >= uint64(len(d.pos)) || d.pos[i] == 0 {
+		return 0, false
+	}
+	return int(d.pos[i]) - 1, true
+}
+
+// put stores p for k, which fits (see fits).
+func (d *denseIndex) put(k any, p int) {
+	x, ok := k.(int)
+	if !ok {
+		return
+	}
+	if i := uint64(x) - uint64(d.base); i < uint64(len(d.pos)) {
+		d.pos[i] = int32(p + 1)
+	}
+}
+
+// each calls fn with every key and its position, in ascending key order.
+func (d *denseIndex) each(fn func(k, p int)) {
+	for i, p := range d.pos {
+		if p != 0 {
+			fn(d.base+i, int(p)-1)
+		}
+	}
+}
+
+var (
+	_ port.Updater    = (*Table)(nil)
+	_ port.Aggregator = (*Table)(nil)
+)
+
+// UpdateWhere sets the columns of set in every row whose column
+// where.Column equals where.Value (schema.Compare; a null never matches),
+// and returns how many rows matched. Matching rows are replaced by changed
+// copies, so rows handed out before stay as they were. The key column cannot
+// be set, and each value must be null (for a nullable column) or of its
+// column's Go type.
+func (t *Table) UpdateWhere(ctx context.Context, set []port.ColumnValue, where port.ColumnValue) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("memory table %s: update: %w", t.schema.Name, err)
+	}
+	wi := t.schema.Index(where.Column)
+	if wi < 0 {
+		return 0, fmt.Errorf("memory table %s: update: no column %q", t.schema.Name, where.Column)
+	}
+	cols := make([]int, len(set))
+	for i, cv := range set {
+		c := t.schema.Index(cv.Column)
+		switch {
+		case c < 0:
+			return 0, fmt.Errorf("memory table %s: update: no column %q", t.schema.Name, cv.Column)
+		case c == t.key:
+			return 0, fmt.Errorf("memory table %s: update: cannot set the key column %s", t.schema.Name, cv.Column)
+		}
+		if err := t.checkValue(c, cv.Value); err != nil {
+			return 0, fmt.Errorf("memory table %s: update: %w", t.schema.Name, err)
+		}
+		cols[i] = c
+	}
+	if where.Value == nil {
+		return 0, nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var matched []int
+	for p, r := range t.rows {
+		if v := r[wi]; v != nil && schema.Compare(v, where.Value) == 0 {
+			matched = append(matched, p)
+		}
+	}
+	// One block holds every changed copy: one allocation instead of one per row.
+	w := len(t.schema.Columns)
+	block := make([]any, len(matched)*w)
+	for i, p := range matched {
+		r := schema.Row(block[i*w : (i+1)*w : (i+1)*w])
+		copy(r, t.rows[p])
+		for j, c := range cols {
+			r[c] = set[j].Value
+		}
+		t.rows[p] = r
+	}
+	return int64(len(matched)), nil
+}
+
+// checkValue reports why v cannot be stored in column c, or nil.
+func (t *Table) checkValue(c int, v any) error {
+	typ := t.schema.Columns[c].Type
+	if v == nil {
+		if !typ.Nullable {
+			return fmt.Errorf("column %s is not nullable", t.schema.Columns[c].Name)
+		}
+		return nil
+	}
+	if gt := typ.GoType(); gt != nil && reflect.TypeOf(v) != gt {
+		return fmt.Errorf("column %s holds %s, not a %T", t.schema.Columns[c].Name, typ, v)
+	}
+	return nil
+}
+
+// Aggregate groups the rows whose column where.Column equals where.Value
+// (every row when where.Column is "") by the column by, and folds each
+// group as port.Aggregator says: sum, min and max of a decimal or int
+// column give a decimal.Decimal (null when the group holds only nulls),
+// count gives the number of rows. Rows are folded in key order.
+func (t *Table) Aggregate(ctx context.Context, by string, where port.ColumnValue, folds []port.Fold) (map[any][]any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memory table %s: aggregate: %w", t.schema.Name, err)
+	}
+	bi := t.schema.Index(by)
+	if bi < 0 {
+		return nil, fmt.Errorf("memory table %s: aggregate: no column %q", t.schema.Name, by)
+	}
+	wi := -1
+	if where.Column != "" {
+		if wi = t.schema.Index(where.Column); wi < 0 {
+			return nil, fmt.Errorf("memory table %s: aggregate: no column %q", t.schema.Name, where.Column)
+		}
+	}
+	cols := make([]int, len(folds))
+	for i, f := range folds {
+		cols[i] = -1
+		switch f.Func {
+		case "count":
+		case "sum", "min", "max":
+			c := t.schema.Index(f.Column)
+			if c < 0 {
+				return nil, fmt.Errorf("memory table %s: aggregate: no column %q", t.schema.Name, f.Column)
+			}
+			if k := t.schema.Columns[c].Type.Kind; k != schema.Decimal && k != schema.Int {
+				return nil, fmt.Errorf("memory table %s: aggregate: %s(%s): column is %s, not a number", t.schema.Name, f.Func, f.Column, t.schema.Columns[c].Type)
+			}
+			cols[i] = c
+		default:
+			return nil, fmt.Errorf("memory table %s: aggregate: unknown function %q", t.schema.Name, f.Func)
+		}
+	}
+	type group struct {
+		vals []any
+		seen []bool // per fold, whether a non-null value was folded
+	}
+	groups := map[any]*group{}
+	for i, r := range t.snapshot() {
+		if i%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("memory table %s: aggregate: %w", t.schema.Name, err)
+			}
+		}
+		if wi >= 0 && (r[wi] == nil || where.Value == nil || schema.Compare(r[wi], where.Value) != 0) {
+			continue
+		}
+		key := r[bi]
+		g := groups[key]
+		if g == nil {
+			g = &group{vals: make([]any, len(folds)), seen: make([]bool, len(folds))}
+			groups[key] = g
+		}
+		for j, f := range folds {
+			if f.Func == "count" {
+				n, _ := g.vals[j].(int)
+				g.vals[j] = n + 1
+				continue
+			}
+			var x decimal.Decimal
+			switch v := r[cols[j]].(type) {
+			case decimal.Decimal:
+				x = v
+			case int:
+				d, err := decimal.New(int64(v), 0)
+				if err != nil {
+					return nil, fmt.Errorf("memory table %s: aggregate: %s(%s): %w", t.schema.Name, f.Func, f.Column, err)
+				}
+				x = d
+			default:
+				continue // null: ignored, as SQL aggregates do
+			}
+			if !g.seen[j] {
+				g.seen[j] = true
+				if f.Func == "sum" {
+					// A sum starts at 0, as the stage's own fold does: its scale is never below 0.
+					var err error
+					if x, err = (decimal.Decimal{}).Add(x); err != nil {
+						return nil, fmt.Errorf("memory table %s: aggregate: sum(%s) for %s = %v: %w", t.schema.Name, f.Column, by, key, err)
+					}
+				}
+				g.vals[j] = x
+				continue
+			}
+			cur := g.vals[j].(decimal.Decimal)
+			switch {
+			case f.Func == "sum":
+				s, err := cur.Add(x)
+				if err != nil {
+					return nil, fmt.Errorf("memory table %s: aggregate: sum(%s) for %s = %v: %w", t.schema.Name, f.Column, by, key, err)
+				}
+				g.vals[j] = s
+			case (f.Func == "min" && x.Cmp(cur) < 0) || (f.Func == "max" && x.Cmp(cur) > 0):
+				g.vals[j] = x
+			}
+		}
+	}
+	out := make(map[any][]any, len(groups))
+	for k, g := range groups {
+		out[k] = g.vals
+	}
+	return out, nil
 }

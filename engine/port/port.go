@@ -120,6 +120,24 @@ type RowWriter interface {
 	Close() error
 }
 
+// RowsWriter is implemented by row writers that write many rows at once
+// faster than one by one (for example by formatting them on several CPUs).
+type RowsWriter interface {
+	RowWriter
+	// WriteRows writes rows in order, as Write would one by one. It reads
+	// the rows only during the call.
+	WriteRows(rows []schema.Row) error
+}
+
+// BatchScanner is implemented by tables that can hand out their rows a
+// batch at a time, which lets a caller work on many rows at once (see RowsWriter).
+type BatchScanner interface {
+	// ScanBatches calls fn with every row in key order, in consecutive
+	// batches of at most size rows, and stops at the first error fn returns.
+	// fn must not keep the slice or its rows past the call, nor change them.
+	ScanBatches(ctx context.Context, size int, fn func([]schema.Row) error) error
+}
+
 // TopicSpec describes a topic to a connector.
 type TopicSpec struct {
 	Name       string

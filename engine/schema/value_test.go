@@ -3,6 +3,7 @@ package schema
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"testing"
 	"time"
@@ -350,4 +351,32 @@ func cmpInt(a, b int) int {
 		return 1
 	}
 	return 0
+}
+
+// TestAppendTimeSameAsLayout checks the digit-by-digit date and datetime
+// text against time.Time.AppendFormat, years outside 0..9999 included.
+func TestAppendTimeSameAsLayout(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	zones := []*time.Location{time.UTC, time.FixedZone("x", -5*3600-30*60), time.FixedZone("y", 14*3600)}
+	times := []time.Time{
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(-1, 6, 15, 12, 0, 0, 0, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2024, 2, 29, 7, 8, 9, 0, zones[1]),
+	}
+	for range 2000 {
+		times = append(times, time.Unix(rng.Int64N(400_000_000_000)-200_000_000_000, rng.Int64N(1e9)).In(zones[rng.IntN(len(zones))]))
+	}
+	for _, x := range times {
+		for _, typ := range []Type{DateType, DateTimeType} {
+			layout := DateTimeLayout
+			if typ.Kind == Date {
+				layout = DateLayout
+			}
+			if got, want := typ.Format(x), x.Format(layout); got != want {
+				t.Fatalf("%s of %v: %q, want %q", typ, x, got, want)
+			}
+		}
+	}
 }

@@ -7,8 +7,12 @@ import (
 	"hash/fnv"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/parser"
 
 	"pipeline/engine/port"
 	"pipeline/engine/rules"
@@ -40,6 +44,7 @@ type lookup struct {
 	v      int // scope variable the row is bound to
 	save   bool
 	expr   string // as written, for messages
+	id     string // ref.String(), made once
 }
 
 // streamStage decides every record of a topic with a ruleset, in order per
@@ -57,6 +62,13 @@ type streamStage struct {
 	out       spec.Ref
 	outSchema *schema.Schema
 	idCol     int // column of the record holding the output table's key, or -1
+
+	// emitRest and emitCopies are emit split in two, which gives the same
+	// row faster: the columns that are plain copies of a record's field are
+	// copied (and coerced as emit would), the rest evaluated by emitRest
+	// (nil when nothing is left). Should either fail, emit runs whole.
+	emitRest   *bound
+	emitCopies []emitCopy
 }
 
 func (s *streamStage) Name() string { return s.name }
@@ -113,6 +125,20 @@ func (b *builder) streamStage(st *spec.Stage) Runner {
 	return s
 }
 
+// emitCopy is an output column emit copies from a field of a record, or
+// from the first non-null of several fields (a ?? b).
+type emitCopy struct {
+	from []fieldOf
+	to   int // output column
+	typ  schema.Type
+}
+
+// fieldOf is a field of a record of the stage's scope.
+type fieldOf struct {
+	v   int // scope variable of the record (the decision follows the stage's scope)
+	col int // its column
+}
+
 // lookup compiles one entry of a stage's lookup mapping and adds its variable.
 func (b *builder) lookup(sc *scope, l yamldoc.Entry[yamldoc.String], save bool) (lookup, bool) {
 	if !namePattern.MatchString(l.Key) || sc.index(l.Key) >= 0 || l.Key == decisionVar {
@@ -151,7 +177,7 @@ func (b *builder) lookup(sc *scope, l yamldoc.Entry[yamldoc.String], save bool) 
 		return lookup{}, false
 	}
 	v := sc.addRecord(l.Key, ts)
-	return lookup{name: l.Key, ref: ref.Ref, schema: ts, from: from, field: field, v: v, save: save, expr: l.Value.Value}, true
+	return lookup{name: l.Key, ref: ref.Ref, schema: ts, from: from, field: field, v: v, save: save, expr: l.Value.Value, id: ref.Ref.String()}, true
 }
 
 // emitRules compiles the output row: emit expressions, and every output
@@ -179,12 +205,78 @@ func (b *builder) emitRules(s *streamStage, st *spec.Stage) *bound {
 			b.errorf(st.Pos, "column %s.%s is not nullable, and neither emit nor %s gives it a value", s.outSchema.Name, c.Name, rec)
 		}
 	}
-	return b.define(s.sc, rules.Definition{Name: s.name + " emit",
-		Inputs: []rules.Input{
-			{Name: decisionVar, Record: true, Fields: decisionSchema.Columns},
-			{Name: outVar, Record: true, Fields: s.outSchema.Columns},
-		},
-		Default: &rules.RuleDef{ID: "emit", Set: set, Pos: st.Pos}})
+	def := func(set yamldoc.Map[yamldoc.String]) *bound {
+		return b.define(s.sc, rules.Definition{Name: s.name + " emit",
+			Inputs: []rules.Input{
+				{Name: decisionVar, Record: true, Fields: decisionSchema.Columns},
+				{Name: outVar, Record: true, Fields: s.outSchema.Columns},
+			},
+			Default: &rules.RuleDef{ID: "emit", Set: set, Pos: st.Pos}})
+	}
+	whole := def(set)
+	if whole == nil {
+		return nil
+	}
+	var rest yamldoc.Map[yamldoc.String]
+	for _, e := range set {
+		if c, ok := s.emitCopy(e); ok {
+			s.emitCopies = append(s.emitCopies, c)
+		} else {
+			rest = append(rest, e)
+		}
+	}
+	if len(rest) > 0 {
+		if s.emitRest = def(rest); s.emitRest == nil {
+			return nil
+		}
+	}
+	return whole
+}
+
+// emitCopy returns the assignment e of emit (_out.column: expression) as a
+// copy, when the expression is a field of a record (the stage's record, a
+// lookup or the decision) or fields joined by ?? (the first that is not null).
+func (s *streamStage) emitCopy(e yamldoc.Entry[yamldoc.String]) (emitCopy, bool) {
+	tree, err := parser.Parse(e.Value.Value)
+	if err != nil {
+		return emitCopy{}, false
+	}
+	c := emitCopy{to: s.outSchema.Index(strings.TrimPrefix(e.Key, outVar+"."))}
+	if c.to < 0 || !s.copyFields(tree.Node, &c.from) {
+		return emitCopy{}, false
+	}
+	c.typ = s.outSchema.Columns[c.to].Type
+	return c, true
+}
+
+// copyFields appends to fs the fields n reads, when n is rec.field or a ?? b of such.
+func (s *streamStage) copyFields(n ast.Node, fs *[]fieldOf) bool {
+	switch x := n.(type) {
+	case *ast.BinaryNode:
+		return x.Operator == "??" && s.copyFields(x.Left, fs) && s.copyFields(x.Right, fs)
+	case *ast.MemberNode:
+		id, ok1 := x.Node.(*ast.IdentifierNode)
+		prop, ok2 := x.Property.(*ast.StringNode)
+		if !ok1 || !ok2 || x.Optional || x.Method {
+			return false
+		}
+		f := fieldOf{v: s.sc.index(id.Value)}
+		src := decisionSchema
+		switch {
+		case id.Value == decisionVar:
+			f.v = len(s.sc.names)
+		case f.v < 0 || s.sc.schemas[f.v] == nil:
+			return false
+		default:
+			src = s.sc.schemas[f.v]
+		}
+		if f.col = src.Index(prop.Value); f.col < 0 {
+			return false
+		}
+		*fs = append(*fs, f)
+		return true
+	}
+	return false
 }
 
 // streamRun is the state of one run of a stream stage: the lookup caches
@@ -195,7 +287,9 @@ type streamRun struct {
 	st      *Stats
 	workers []*decider // one per CPU when records can be split by key, else one
 	tables  map[string]port.Table
-	cache   map[string]map[any]schema.Row
+	cache   map[string]*keyMap[any] // per table, key -> its row as a schema.Row in an any, boxed once
+	seen    *keyMap[bool]           // fetch's keys to read, reused batch after batch
+	at      *keyMap[int]            // duplicates' ids of the batch when out of order, reused batch after batch
 	dirty   map[string][]schema.Row
 	vars    [][]any // per message of the batch: scope values, then decision and output
 	ok      []bool
@@ -227,7 +321,8 @@ type streamRun struct {
 func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	start := time.Now()
 	var st Stats
-	r := &streamRun{s: s, st: &st, tables: map[string]port.Table{}, cache: map[string]map[any]schema.Row{},
+	r := &streamRun{s: s, st: &st, tables: map[string]port.Table{}, cache: map[string]*keyMap[any]{},
+		seen: newKeyMap[bool](), at: newKeyMap[int](),
 		dirty: map[string][]schema.Row{}}
 	local := *rt // the same runtime, but dead letters are also kept for the batch's commit
 	r.deadLetter = rt.DeadLetter
@@ -245,8 +340,13 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 		n = runtime.GOMAXPROCS(0)
 	}
 	for range n {
-		r.workers = append(r.workers, &decider{r: r, rules: s.rules.evaluator(), emit: s.emit.evaluator(),
-			dec: make(schema.Row, 4), dirty: map[string][]schema.Row{}, marked: map[string]map[any]bool{}})
+		dec := make(schema.Row, 4)
+		w := &decider{r: r, rules: s.rules.evaluator(), emit: s.emit.evaluator(),
+			dec: dec, decVar: dec, dirty: map[string][]schema.Row{}, marked: map[string]*keyMap[bool]{}}
+		if s.emitRest != nil {
+			w.emitRest = s.emitRest.evaluator()
+		}
+		r.workers = append(r.workers, w)
 	}
 	topic, err := rt.Resources.Topic(ctx, s.topic, s.tspec)
 	if err != nil {
@@ -264,9 +364,9 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 		if r.tables[ref.String()], err = rt.Resources.Table(ctx, ref, schemas[i]); err != nil {
 			return st, err
 		}
-		r.cache[ref.String()] = map[any]schema.Row{}
+		r.cache[ref.String()] = newKeyMap[any]()
 		for _, w := range r.workers {
-			w.marked[ref.String()] = map[any]bool{}
+			w.marked[ref.String()] = newKeyMap[bool]()
 		}
 	}
 	r.group = s.group
@@ -306,7 +406,7 @@ func (r *streamRun) committer(rt *Runtime) port.Committer {
 // stage is dropped and read again from the store.
 func (r *streamRun) positions(ctx context.Context, parts []int32) (map[int32]int64, error) {
 	for _, c := range r.cache {
-		clear(c)
+		c.clear()
 	}
 	all, err := r.store.Offsets(ctx, r.group, r.s.tspec.Name)
 	if err != nil {
@@ -437,7 +537,7 @@ func (r *streamRun) careful(from, to int, mark counts) {
 	r.st.In, r.st.Dup, r.st.Dead = mark.in, mark.dup, mark.dead
 	r.rt.Progress.Add(int64(from - to))
 	for _, c := range r.cache {
-		clear(c)
+		c.clear()
 	}
 }
 
@@ -607,19 +707,43 @@ func (r *streamRun) duplicates(ctx context.Context, msgs []port.Message) error {
 		return nil
 	}
 	keys := make([]any, 0, len(msgs))
-	at := make(map[any]int, len(msgs))
+	idx := make([]int, 0, len(msgs)) // the message of each key
+	ascending, prev := true, 0
 	for i, m := range msgs {
 		if !r.ok[i] {
 			continue
 		}
 		k := m.Row[r.s.idCol]
-		if _, dup := at[k]; dup || r.inflight[k] {
+		if r.inflight[k] {
+			// Decided in the chunk being committed.
 			r.ok[i] = false
 			r.st.Dup++
 			continue
 		}
-		at[k] = i
-		keys = append(keys, k)
+		x, isInt := k.(int)
+		if !isInt || (len(keys) > 0 && x <= prev) {
+			ascending = false
+		}
+		prev = x
+		keys, idx = append(keys, k), append(idx, i)
+	}
+	if !ascending {
+		// Ids that strictly ascend (as a partition's usually do) cannot
+		// repeat; others go through a map of those seen earlier in the batch.
+		at := r.at
+		at.clear()
+		n := 0
+		for j, k := range keys {
+			if _, dup := at.get(k); dup {
+				r.ok[idx[j]] = false
+				r.st.Dup++
+				continue
+			}
+			at.put(k, idx[j])
+			keys[n], idx[n] = k, idx[j]
+			n++
+		}
+		keys, idx = keys[:n], idx[:n]
 	}
 	r.checked = keys
 	if len(keys) == 0 || r.speculate {
@@ -631,7 +755,7 @@ func (r *streamRun) duplicates(ctx context.Context, msgs []port.Message) error {
 	}
 	for i, row := range rows {
 		if row != nil {
-			r.ok[at[keys[i]]] = false
+			r.ok[idx[i]] = false
 			r.st.Dup++
 		}
 	}
@@ -644,14 +768,18 @@ func (r *streamRun) fetch(ctx context.Context, l lookup, msgs []port.Message) er
 	id := l.ref.String()
 	cache := r.cache[id]
 	var keys []any
-	seen := map[any]bool{}
+	seen := r.seen
+	seen.clear()
 	for i := range msgs {
 		if !r.ok[i] {
 			continue
 		}
 		k := r.vars[i][l.from].(schema.Row)[l.field]
-		if _, hit := cache[k]; !hit && k != nil && !seen[k] {
-			seen[k] = true
+		if _, hit := cache.get(k); !hit && k != nil {
+			if _, dup := seen.get(k); dup {
+				continue
+			}
+			seen.put(k, true)
 			keys = append(keys, k)
 		}
 	}
@@ -662,7 +790,7 @@ func (r *streamRun) fetch(ctx context.Context, l lookup, msgs []port.Message) er
 		}
 		for i, row := range rows {
 			if row != nil {
-				cache[keys[i]] = row.Clone()
+				cache.put(keys[i], row.Clone()) // boxed once here, not per record
 			}
 		}
 	}
@@ -671,7 +799,7 @@ func (r *streamRun) fetch(ctx context.Context, l lookup, msgs []port.Message) er
 			continue
 		}
 		k := r.vars[i][l.from].(schema.Row)[l.field]
-		row, hit := cache[k]
+		row, hit := cache.get(k)
 		if !hit {
 			r.ok[i] = false
 			deadLetter(r.rt, r.st, r.s.name, m.Source, messagePayload(r.s.tspec.Schema, m),
@@ -690,11 +818,14 @@ type decider struct {
 	rules  *evaluator
 	emit   *evaluator
 	dec    schema.Row // the decision record, reused: emit copies its values out
+	decVar any        // dec as a scope value, boxed once
 	outs   []schema.Row
 	dirty  map[string][]schema.Row
-	marked map[string]map[any]bool
+	marked map[string]*keyMap[bool]
 	st     Stats // dead letters counted while deciding
 	todo   []int // indexes of the batch's messages this decider takes
+
+	emitRest *evaluator // of streamStage.emitRest, or nil
 }
 
 // parallel reports whether records may be decided on several CPUs: every
@@ -758,7 +889,7 @@ func (r *streamRun) decideAll(msgs []port.Message) {
 		for id, rows := range w.dirty {
 			r.dirty[id] = append(r.dirty[id], rows...)
 			w.dirty[id] = rows[:0]
-			clear(w.marked[id])
+			w.marked[id].clear()
 		}
 	}
 }
@@ -792,12 +923,15 @@ func (d *decider) decide(m port.Message, vars []any) {
 	}
 	nv := len(s.sc.names)
 	d.rules.DecisionValues(dec, d.dec)
-	vars[nv] = d.dec
+	vars[nv] = d.decVar
 	out := s.outSchema.NewRow()
 	vars[nv+1] = out
-	if _, err := d.emit.eval(vars); err != nil {
-		deadLetter(d.r.rt, &d.st, s.name, m.Source, messagePayload(s.tspec.Schema, m), fmt.Sprintf("emit: %v", err))
-		return
+	if !d.emitFast(vars, out) {
+		clear(out)
+		if _, err := d.emit.eval(vars); err != nil {
+			deadLetter(d.r.rt, &d.st, s.name, m.Source, messagePayload(s.tspec.Schema, m), fmt.Sprintf("emit: %v", err))
+			return
+		}
 	}
 	d.outs = append(d.outs, out)
 	for _, l := range s.lookups {
@@ -807,12 +941,38 @@ func (d *decider) decide(m port.Message, vars []any) {
 	}
 }
 
+// emitFast fills out, the output row of vars, with emit split in two (see
+// streamStage.emitRest). It reports false, leaving out half filled, when an
+// assignment fails: emit run whole then gives the error.
+func (d *decider) emitFast(vars []any, out schema.Row) bool {
+	s := d.r.s
+	if d.emitRest != nil {
+		if _, err := d.emitRest.eval(vars); err != nil {
+			return false
+		}
+	}
+	// Copied after the rest ran: it saw the output row empty, as emit does.
+	for _, c := range s.emitCopies {
+		var v any
+		for _, f := range c.from {
+			if v = vars[f.v].(schema.Row)[f.col]; v != nil {
+				break
+			}
+		}
+		v, err := c.typ.Coerce(v)
+		if err != nil {
+			return false
+		}
+		out[c.to] = v
+	}
+	return true
+}
+
 func (d *decider) markDirty(l lookup, row schema.Row) {
-	id := l.ref.String()
 	k := l.schema.KeyOf(row)
-	if !d.marked[id][k] {
-		d.marked[id][k] = true
-		d.dirty[id] = append(d.dirty[id], row)
+	if _, ok := d.marked[l.id].get(k); !ok {
+		d.marked[l.id].put(k, true)
+		d.dirty[l.id] = append(d.dirty[l.id], row)
 	}
 }
 
@@ -830,10 +990,14 @@ func (r *streamRun) flush(ctx context.Context) error {
 			continue
 		}
 		// The table keeps the rows it is given, and the cache keeps
-		// changing them: hand it copies.
+		// changing them: hand it copies, made in one block.
 		copies := make([]schema.Row, len(rows))
+		w := len(rows[0])
+		block := make([]any, len(rows)*w)
 		for i, row := range rows {
-			copies[i] = row.Clone()
+			c := schema.Row(block[i*w : (i+1)*w : (i+1)*w])
+			copy(c, row)
+			copies[i] = c
 		}
 		if err := r.tables[id].Upsert(ctx, copies); err != nil {
 			return fmt.Errorf("stage %s: writing %s: %w", r.s.name, id, err)
