@@ -119,3 +119,47 @@ func TestParallelClose(t *testing.T) {
 		t.Fatal("Read after Close: no error")
 	}
 }
+
+// FuzzParallelSameAsSequential reads fuzzed files in chunks of a fuzzed
+// size on several goroutines and compares every result with reading in one
+// go: the quote counting that cuts chunks must never change what is read.
+func FuzzParallelSameAsSequential(f *testing.F) {
+	f.Add([]byte("id,amount,day,note\n1,1,2024-01-02,\"a\nb\"\n2,2,2024-01-02,b\n"), uint8(3))
+	f.Add([]byte("id,amount,day,note\n1,1,2024-01-02,a\"b\n2,2,2024-01-02,\"b\n3,3,2024-01-03,c\n"), uint8(1))
+	f.Add([]byte("id,amount,day,note\r\n1,1,2024-01-02,\"\r\n\"\r\n\r\n2,x,2024-01-02,\"\"\"\"\r\n"), uint8(5))
+	f.Add([]byte(randomCSV(rand.New(rand.NewPCG(9, 9)), 20)), uint8(16))
+	defer func(m int64, c int) { parallelMin, chunkSize = m, c }(parallelMin, chunkSize)
+	dir := f.TempDir()
+	n := 0
+	f.Fuzz(func(t *testing.T, data []byte, size uint8) {
+		parallelMin, chunkSize = 0, 1+int(size)
+		seq, err := NewReader(strings.NewReader(string(data)), "in.csv", orders)
+		n++
+		sub := filepath.Join(dir, fmt.Sprint(n))
+		if err := os.Mkdir(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(sub)
+		if err := os.WriteFile(filepath.Join(sub, "in.csv"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		par, perr := New(sub).Open(t.Context(), "in.csv", orders)
+		if (err == nil) != (perr == nil) {
+			t.Fatalf("opening: in one go %v, in chunks %v", err, perr)
+		}
+		if err != nil {
+			return
+		}
+		want := readAll(t, seq)
+		got := readAll(t, par)
+		par.Close()
+		if len(got) != len(want) {
+			t.Fatalf("chunks of %d bytes: %d results, want %d:\n got %+v\nwant %+v", chunkSize, len(got), len(want), got, want)
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("chunks of %d bytes: result %d\n got %+v\nwant %+v", chunkSize, i, got[i], want[i])
+			}
+		}
+	})
+}
