@@ -350,3 +350,47 @@ func TestScanPages(t *testing.T) {
 		t.Fatalf("Scan stopped in the second page: %v after %d calls", err, calls)
 	}
 }
+
+func TestScanBatches(t *testing.T) {
+	c, _ := openTest(t)
+	ctx := context.Background()
+	const n = 3*firstScanPage + 17
+	tb := openTable(t, c, benchSchema())
+	want := benchRows(n)
+	upsert(t, ctx, tb, want...)
+	for _, r := range want {
+		r[4] = r[4].(decimal.Decimal).Trim(0) // read back without trailing zeros
+	}
+	for _, size := range []int{0, 1, 300, 4096} {
+		var got []schema.Row
+		err := tb.ScanBatches(ctx, size, func(rows []schema.Row) error {
+			if len(rows) == 0 || len(rows) > max(size, 1024) || (size > 0 && len(rows) > size) {
+				return fmt.Errorf("a batch of %d rows", len(rows))
+			}
+			for _, r := range rows {
+				got = append(got, r.Clone())
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("size %d: %v", size, err)
+		}
+		checkRows(t, fmt.Sprintf("ScanBatches(%d)", size), got, want)
+	}
+	// Inside a tx too, and an error of fn stops it.
+	stop := errors.New("enough")
+	var got []schema.Row
+	err := c.InTx(ctx, func(ctx context.Context) error {
+		return tb.ScanBatches(ctx, 1000, func(rows []schema.Row) error {
+			got = append(got, rows...)
+			if len(got) == 2000 {
+				return stop
+			}
+			return nil
+		})
+	})
+	if !errors.Is(err, stop) || len(got) != 2000 {
+		t.Fatalf("ScanBatches in a tx stopped with %v after %d rows", err, len(got))
+	}
+	checkRows(t, "ScanBatches in a tx", got, want[:2000])
+}
