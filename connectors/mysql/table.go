@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -265,7 +266,7 @@ const (
 // Inside a tx it reads every row first, since the tx's connection
 // cannot run fn's statements while a result is streaming.
 func (t *Table) Scan(ctx context.Context, fn func(schema.Row) error) error {
-	return t.scanPages(ctx, func(page []schema.Row) error {
+	return t.scanPages(ctx, false, func(page []schema.Row) error {
 		for _, r := range page {
 			if err := fn(r); err != nil {
 				return err
@@ -279,12 +280,15 @@ var _ port.BatchScanner = (*Table)(nil)
 
 // ScanBatches is Scan a batch of at most size rows at a time (1024 when
 // size is not positive), which lets an export format many rows at once.
+// Outside a tx, a table keyed by an int column is read by two
+// connections at once, in slices of keys, within one snapshot (see
+// scanParallel); when that cannot be had, as Scan reads it.
 // It implements port.BatchScanner.
 func (t *Table) ScanBatches(ctx context.Context, size int, fn func([]schema.Row) error) error {
 	if size <= 0 {
 		size = 1024
 	}
-	return t.scanPages(ctx, func(page []schema.Row) error {
+	return t.scanPages(ctx, true, func(page []schema.Row) error {
 		for start := 0; start < len(page); start += size {
 			if err := fn(page[start:min(start+size, len(page)):min(start+size, len(page))]); err != nil {
 				return err
@@ -295,8 +299,9 @@ func (t *Table) ScanBatches(ctx context.Context, size int, fn func([]schema.Row)
 }
 
 // scanPages is Scan handing fn the rows in key order a page at a time;
-// fn owns no page past its call.
-func (t *Table) scanPages(ctx context.Context, fn func([]schema.Row) error) error {
+// fn owns no page past its call. With parallel, an int-keyed table is
+// read by scanParallel when it can be.
+func (t *Table) scanPages(ctx context.Context, parallel bool, fn func([]schema.Row) error) error {
 	if tx := t.c.txOf(ctx); tx != nil {
 		var rows []schema.Row
 		if err := t.query(ctx, text{tx, t.scanSQL}, nil, func(r schema.Row) error {
@@ -316,10 +321,16 @@ func (t *Table) scanPages(ctx context.Context, fn func([]schema.Row) error) erro
 		return fn(page)
 	}
 	err := retry(ctx, retryBudget, func(ctx context.Context) error {
-		var err error
-		if k := t.schema.Columns[t.schema.Key].Type.Kind; k == schema.Int || k == schema.String {
+		err := errNoParallel
+		k := t.schema.Columns[t.schema.Key].Type.Kind
+		if parallel && k == schema.Int {
+			err = t.scanParallel(ctx, deliver)
+		}
+		switch {
+		case !errors.Is(err, errNoParallel):
+		case k == schema.Int || k == schema.String:
 			err = t.scanPaged(ctx, deliver)
-		} else {
+		default:
 			const page = firstScanPage
 			rows := make([]schema.Row, 0, page)
 			err = t.query(ctx, text{t.c.db, t.scanSQL}, nil, func(r schema.Row) error {

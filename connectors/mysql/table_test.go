@@ -394,3 +394,77 @@ func TestScanBatches(t *testing.T) {
 	}
 	checkRows(t, "ScanBatches in a tx", got, want[:2000])
 }
+
+// ScanBatches of an int-keyed table reads slices of keys on two connections
+// within one snapshot: rows written while it runs are not seen, keys far
+// apart and an empty table are read too, and a writer with a tx open
+// holds the scan up until it commits.
+func TestScanBatchesParallel(t *testing.T) {
+	c, _ := openTest(t)
+	ctx := context.Background()
+	s := schema.MustNew("par", []schema.Column{{Name: "k", Type: schema.IntType}, {Name: "v", Type: schema.IntType}}, "k")
+	tb := openTable(t, c, s)
+	collect := func() ([]schema.Row, error) {
+		var got []schema.Row
+		err := tb.ScanBatches(ctx, 1000, func(rows []schema.Row) error {
+			for _, r := range rows {
+				got = append(got, r.Clone())
+			}
+			return nil
+		})
+		return got, err
+	}
+	if got, err := collect(); err != nil || len(got) != 0 {
+		t.Fatalf("empty table: %d rows, %v", len(got), err)
+	}
+	const n = 5*sliceKeys + 77
+	var want []schema.Row
+	for i := range n {
+		want = append(want, schema.Row{i*3 - 1000, i}) // gaps, negative keys
+	}
+	upsert(t, ctx, tb, want...)
+	// Rows written once the scan has begun are not seen.
+	var got []schema.Row
+	err := tb.ScanBatches(ctx, 4096, func(rows []schema.Row) error {
+		if len(got) == 0 {
+			if err := tb.Upsert(ctx, []schema.Row{{-5000, 1}, {n * 3, 1}, {0, -1}}); err != nil {
+				return err
+			}
+		}
+		for _, r := range rows {
+			got = append(got, r.Clone())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRows(t, "ScanBatches while writing", got, want)
+
+	// Keys too far apart for slices: read as Scan reads them.
+	upsert(t, ctx, tb, schema.Row{1 << 50, 7})
+	got, err = collect()
+	if err != nil || len(got) != n+4 || got[len(got)-1][0] != 1<<50 || got[0][0] != -5000 {
+		t.Fatalf("sparse keys: %d rows, %v", len(got), err)
+	}
+
+	// A writer's open tx: the scan waits for it, then sees its rows.
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM `par` WHERE `k` >= ?", 1<<40); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO `par` VALUES (?, ?)", 1<<20, 9); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		tx.Commit()
+	}()
+	got, err = collect()
+	if err != nil || len(got) != n+4 || got[len(got)-1][0] != 1<<20 {
+		t.Fatalf("after a writer: %d rows, last %v, %v", len(got), got[len(got)-1], err)
+	}
+}
