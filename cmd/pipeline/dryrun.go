@@ -109,6 +109,7 @@ Examples:
 			&cli.StringFlag{Name: "group", Usage: "consumer group `NAME` for stream stages (default: the spec's)"},
 		},
 		Action: func(c *cli.Context) error {
+			runGC()
 			return runSpec(c, engine.Options{Follow: c.Bool("follow"), Group: c.String("group")})
 		},
 	}

@@ -93,8 +93,16 @@ func (c *consumer) onAssigned(_ context.Context, _ *kgo.Client, assigned map[str
 	c.signal()
 }
 
-// onRevoked forgets partitions this member no longer owns.
-func (c *consumer) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+// onRevoked forgets partitions this member no longer owns, once the
+// handler's writes in flight are finished (see port.ConsumeOptions.Flush):
+// the partitions' next owner starts from what they committed.
+func (c *consumer) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	if c.opts.Flush != nil && len(revoked[c.topic.name]) > 0 {
+		if err := c.opts.Flush(ctx); err != nil {
+			c.fail(ctx, fmt.Errorf("kafka topic %s: consume: finishing the writes of partitions %s before giving them up: %w",
+				c.topic.name, partList(revoked[c.topic.name]), err))
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, p := range revoked[c.topic.name] {

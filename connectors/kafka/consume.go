@@ -63,6 +63,9 @@ const (
 // When handle returns an error, Consume returns it wrapped, naming the
 // batch's partitions and offsets, and commits nothing of that batch.
 //
+// opts.Flush, when set, is called before partitions are revoked or lost
+// and before Consume returns (see port.ConsumeOptions).
+//
 // Without opts.Follow, Consume returns nil once it has consumed every
 // partition it is assigned up to the end offset the partition had when
 // assigned, or when the group has settled with all the topic's partitions
@@ -99,8 +102,21 @@ func (t *Topic) Consume(ctx context.Context, opts port.ConsumeOptions, handle fu
 		cl.AllowRebalance()
 		cl.Close()
 	}()
-	return c.run(ctx, cl)
+	err = c.run(ctx, cl)
+	if c.opts.Flush != nil {
+		if ferr := c.opts.Flush(ctx); ferr != nil {
+			err = errors.Join(err, fmt.Errorf("kafka topic %s: consume: finishing the handler's writes: %w", t.name, ferr))
+		}
+	}
+	return err
 }
+
+// CallsFlush reports that Consume calls port.ConsumeOptions.Flush before
+// partitions are revoked or lost and before it returns. It implements
+// port.Flusher.
+func (t *Topic) CallsFlush() bool { return true }
+
+var _ port.Flusher = (*Topic)(nil)
 
 // consumer is the state of one Consume call.
 type consumer struct {

@@ -653,3 +653,86 @@ func TestConsumeGivesUpWithoutBroker(t *testing.T) {
 	}
 	t.Logf("gave up %v after the broker stopped (%v in all): %v", time.Since(stopped).Round(time.Millisecond), time.Since(began).Round(time.Millisecond), err)
 }
+
+// TestFlushTwoConsumers is TestPositionsTwoConsumers with handlers that
+// leave each batch in flight, storing it only when the next batch comes or
+// Flush is called: Consume must flush before a partition moves to the
+// other member (which would otherwise start from a stale position) and
+// before it returns.
+func TestFlushTwoConsumers(t *testing.T) {
+	c := newConnector(t)
+	tp := openTopic(t, c, "flushed", 6)
+	const n, keys = 6000, 30
+	publish(t, tp, eventRows(n, keys))
+	var (
+		mu      sync.Mutex
+		store   = map[int32]int64{}
+		handled []port.Message
+	)
+	positions := func(_ context.Context, ps []int32) (map[int32]int64, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		out := map[int32]int64{}
+		for _, p := range ps {
+			if o, ok := store[p]; ok {
+				out[p] = o
+			}
+		}
+		return out, nil
+	}
+	apply := func(msgs []port.Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, m := range msgs {
+			if next := store[m.Source.Partition]; m.Source.Offset != next {
+				return fmt.Errorf("message %s: the store is at offset %d", m.Source, next)
+			}
+			store[m.Source.Partition] = m.Source.Offset + 1
+		}
+		handled = append(handled, msgs...)
+		return nil
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		var (
+			fmu      sync.Mutex
+			inFlight []port.Message
+		)
+		flush := func(context.Context) error {
+			fmu.Lock()
+			defer fmu.Unlock()
+			msgs := inFlight
+			inFlight = nil
+			return apply(msgs)
+		}
+		handle := func(ctx context.Context, msgs []port.Message) error {
+			time.Sleep(50 * time.Millisecond) // a while with the batch before in flight
+			if err := flush(ctx); err != nil {
+				return err
+			}
+			fmu.Lock()
+			inFlight = msgs
+			fmu.Unlock()
+			return nil
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(i) * 100 * time.Millisecond)
+			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+			defer cancel()
+			errs[i] = tp.Consume(ctx, port.ConsumeOptions{Group: "flushed", BatchSize: 200, Positions: positions, Flush: flush}, handle)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("consumer %d: %v", i, err)
+		}
+	}
+	checkEvents(t, sortBySource(handled), "flushed", n, keys)
+	if _, ok := any(tp).(port.Flusher); !ok {
+		t.Error("a kafka topic is not a port.Flusher")
+	}
+}

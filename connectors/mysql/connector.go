@@ -143,7 +143,7 @@ func (c *Connector) connectError(err error, password string) error {
 // Column types: int BIGINT, decimal(N) DECIMAL(30,N), decimal DECIMAL(38,10)
 // (values come back without trailing zeros), string VARCHAR(255) for the key
 // and VARCHAR(2048) otherwise (TEXT when 8 or more of those would not fit
-// in a MySQL row), date DATE, datetime DATETIME, bool BOOLEAN;
+// in a MySQL row), char(N) CHAR(N), date DATE, datetime DATETIME, bool BOOLEAN;
 // NOT NULL unless nullable; the key column is the primary key, so s must
 // have one. Names must match ^[A-Za-z_][A-Za-z0-9_]*$.
 //

@@ -62,8 +62,8 @@ func checkSchema(s *schema.Schema) error {
 }
 
 // sqlType returns the column type a created table gives column i of s.
-// Non-key strings are VARCHAR(2048), or TEXT when the schema has too many
-// of them for a row (see tooWide).
+// char(N) strings are CHAR(N); other non-key strings are VARCHAR(2048), or
+// TEXT when the schema has too many of them for a row (see tooWide).
 func sqlType(s *schema.Schema, i int) string {
 	t := s.Columns[i].Type
 	switch t.Kind {
@@ -76,6 +76,10 @@ func sqlType(s *schema.Schema, i int) string {
 		return fmt.Sprintf("DECIMAL(%d,%d)", fixedDecPrec, t.Scale)
 	case schema.String:
 		switch {
+		case t.Len > 0:
+			// Fixed width, so a value changed for one of the same width is
+			// updated in place: the row keeps its size, nothing is moved.
+			return fmt.Sprintf("CHAR(%d)", t.Len)
 		case i == s.Key:
 			return fmt.Sprintf("VARCHAR(%d)", keyStringLen)
 		case tooWide(s):
@@ -109,7 +113,9 @@ func tooWide(s *schema.Schema) bool {
 	for i, c := range s.Columns {
 		switch c.Type.Kind {
 		case schema.String:
-			if i == s.Key {
+			if c.Type.Len > 0 {
+				size += c.Type.Len * 4
+			} else if i == s.Key {
 				size += keyStringLen*4 + 2
 			} else {
 				size += stringLen*4 + 2

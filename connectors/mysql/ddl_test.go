@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"pipeline/engine/port"
 	"pipeline/engine/schema"
 )
 
@@ -197,4 +198,27 @@ func TestWideStringsBecomeText(t *testing.T) {
 	if tooWide(schema.MustNew("x", cols[:8], "id")) || !tooWide(schema.MustNew("x", cols[:9], "id")) {
 		t.Error("tooWide: want 7 non-key strings to fit and 8 not")
 	}
+}
+
+// A char(N) column is CHAR(N): a value changed for one of the same width is
+// updated in place, and values read back as written (without trailing spaces).
+func TestCharColumn(t *testing.T) {
+	c, _ := openTest(t)
+	ctx := context.Background()
+	char8 := schema.Type{Kind: schema.String, Len: 8, Nullable: true}
+	tb := openTable(t, c, schema.MustNew("chars", []schema.Column{
+		{Name: "id", Type: schema.IntType}, {Name: "status", Type: char8}}, "id"))
+	var typ string
+	if err := c.db.QueryRow(`SELECT COLUMN_TYPE FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'chars' AND COLUMN_NAME = 'status'`).Scan(&typ); err != nil || typ != "char(8)" {
+		t.Fatalf("column type %q (%v), want char(8)", typ, err)
+	}
+	upsert(t, ctx, tb, schema.Row{1, "pending"}, schema.Row{2, "déclinés"}, schema.Row{3, nil}, schema.Row{4, ""})
+	n, err := tb.UpdateWhere(ctx, []port.ColumnValue{{Column: "status", Value: "approved"}}, port.ColumnValue{Column: "status", Value: "pending"})
+	if err != nil || n != 1 {
+		t.Fatalf("UpdateWhere = %d, %v; want 1 row", n, err)
+	}
+	checkRows(t, "Scan", scanAll(t, ctx, tb), []schema.Row{{1, "approved"}, {2, "déclinés"}, {3, nil}, {4, ""}})
+	// Opening the existing table again with the same schema is fine.
+	openTable(t, openDSN(t, dsnOf(t, c)), tb.Schema())
 }

@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -265,6 +266,42 @@ const (
 // Inside a tx it reads every row first, since the tx's connection
 // cannot run fn's statements while a result is streaming.
 func (t *Table) Scan(ctx context.Context, fn func(schema.Row) error) error {
+	return t.scanPages(ctx, false, func(page []schema.Row) error {
+		for _, r := range page {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+var _ port.BatchScanner = (*Table)(nil)
+
+// ScanBatches is Scan a batch of at most size rows at a time (1024 when
+// size is not positive), which lets an export format many rows at once.
+// Outside a tx, a table keyed by an int column is read by two
+// connections at once, in slices of keys, within one snapshot (see
+// scanParallel); when that cannot be had, as Scan reads it.
+// It implements port.BatchScanner.
+func (t *Table) ScanBatches(ctx context.Context, size int, fn func([]schema.Row) error) error {
+	if size <= 0 {
+		size = 1024
+	}
+	return t.scanPages(ctx, true, func(page []schema.Row) error {
+		for start := 0; start < len(page); start += size {
+			if err := fn(page[start:min(start+size, len(page)):min(start+size, len(page))]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// scanPages is Scan handing fn the rows in key order a page at a time;
+// fn owns no page past its call. With parallel, an int-keyed table is
+// read by scanParallel when it can be.
+func (t *Table) scanPages(ctx context.Context, parallel bool, fn func([]schema.Row) error) error {
 	if tx := t.c.txOf(ctx); tx != nil {
 		var rows []schema.Row
 		if err := t.query(ctx, text{tx, t.scanSQL}, nil, func(r schema.Row) error {
@@ -273,24 +310,40 @@ func (t *Table) Scan(ctx context.Context, fn func(schema.Row) error) error {
 		}); err != nil {
 			return t.errorf("scan: %w", markTransient(err))
 		}
-		for _, r := range rows {
-			if err := fn(r); err != nil {
-				return t.errorf("scan: %w", err)
-			}
+		if err := fn(rows); err != nil {
+			return t.errorf("scan: %w", err)
 		}
 		return nil
 	}
 	delivered := false
-	deliver := func(r schema.Row) error {
+	deliver := func(page []schema.Row) error {
 		delivered = true
-		return fn(r)
+		return fn(page)
 	}
 	err := retry(ctx, retryBudget, func(ctx context.Context) error {
-		var err error
-		if k := t.schema.Columns[t.schema.Key].Type.Kind; k == schema.Int || k == schema.String {
+		err := errNoParallel
+		k := t.schema.Columns[t.schema.Key].Type.Kind
+		if parallel && k == schema.Int {
+			err = t.scanParallel(ctx, deliver)
+		}
+		switch {
+		case !errors.Is(err, errNoParallel):
+		case k == schema.Int || k == schema.String:
 			err = t.scanPaged(ctx, deliver)
-		} else {
-			err = t.query(ctx, text{t.c.db, t.scanSQL}, nil, deliver)
+		default:
+			const page = firstScanPage
+			rows := make([]schema.Row, 0, page)
+			err = t.query(ctx, text{t.c.db, t.scanSQL}, nil, func(r schema.Row) error {
+				if rows = append(rows, r); len(rows) == page {
+					err := deliver(rows)
+					rows = make([]schema.Row, 0, page)
+					return err
+				}
+				return nil
+			})
+			if err == nil && len(rows) > 0 {
+				err = deliver(rows)
+			}
 		}
 		if err != nil && delivered {
 			return &stopRetry{err} // fn has seen rows: a retry would show them again
@@ -303,10 +356,10 @@ func (t *Table) Scan(ctx context.Context, fn func(schema.Row) error) error {
 	return nil
 }
 
-// scanPaged is Scan outside a tx for a table whose key orders its rows
-// the same way in ORDER BY and in key > ?: an int or a string column.
+// scanPaged is scanPages outside a tx for a table whose key orders its
+// rows the same way in ORDER BY and in key > ?: an int or a string column.
 // One goroutine reads pages, and fn handles them in order on the caller's.
-func (t *Table) scanPaged(ctx context.Context, fn func(schema.Row) error) error {
+func (t *Table) scanPaged(ctx context.Context, fn func([]schema.Row) error) error {
 	tx, err := t.c.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -321,13 +374,11 @@ func (t *Table) scanPaged(ctx context.Context, fn func(schema.Row) error) error 
 	}()
 	var fnErr error
 	for page := range pages {
-		for _, r := range page {
-			if fnErr != nil {
-				break
-			}
-			if fnErr = fn(r); fnErr != nil {
-				close(stop) // the reader stops after the page in hand
-			}
+		if fnErr != nil {
+			continue // drain: the reader stops after the page in hand
+		}
+		if fnErr = fn(page); fnErr != nil {
+			close(stop)
 		}
 	}
 	if fnErr != nil {

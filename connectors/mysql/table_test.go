@@ -350,3 +350,121 @@ func TestScanPages(t *testing.T) {
 		t.Fatalf("Scan stopped in the second page: %v after %d calls", err, calls)
 	}
 }
+
+func TestScanBatches(t *testing.T) {
+	c, _ := openTest(t)
+	ctx := context.Background()
+	const n = 3*firstScanPage + 17
+	tb := openTable(t, c, benchSchema())
+	want := benchRows(n)
+	upsert(t, ctx, tb, want...)
+	for _, r := range want {
+		r[4] = r[4].(decimal.Decimal).Trim(0) // read back without trailing zeros
+	}
+	for _, size := range []int{0, 1, 300, 4096} {
+		var got []schema.Row
+		err := tb.ScanBatches(ctx, size, func(rows []schema.Row) error {
+			if len(rows) == 0 || len(rows) > max(size, 1024) || (size > 0 && len(rows) > size) {
+				return fmt.Errorf("a batch of %d rows", len(rows))
+			}
+			for _, r := range rows {
+				got = append(got, r.Clone())
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("size %d: %v", size, err)
+		}
+		checkRows(t, fmt.Sprintf("ScanBatches(%d)", size), got, want)
+	}
+	// Inside a tx too, and an error of fn stops it.
+	stop := errors.New("enough")
+	var got []schema.Row
+	err := c.InTx(ctx, func(ctx context.Context) error {
+		return tb.ScanBatches(ctx, 1000, func(rows []schema.Row) error {
+			got = append(got, rows...)
+			if len(got) == 2000 {
+				return stop
+			}
+			return nil
+		})
+	})
+	if !errors.Is(err, stop) || len(got) != 2000 {
+		t.Fatalf("ScanBatches in a tx stopped with %v after %d rows", err, len(got))
+	}
+	checkRows(t, "ScanBatches in a tx", got, want[:2000])
+}
+
+// ScanBatches of an int-keyed table reads slices of keys on two connections
+// within one snapshot: rows written while it runs are not seen, keys far
+// apart and an empty table are read too, and a writer with a tx open
+// holds the scan up until it commits.
+func TestScanBatchesParallel(t *testing.T) {
+	c, _ := openTest(t)
+	ctx := context.Background()
+	s := schema.MustNew("par", []schema.Column{{Name: "k", Type: schema.IntType}, {Name: "v", Type: schema.IntType}}, "k")
+	tb := openTable(t, c, s)
+	collect := func() ([]schema.Row, error) {
+		var got []schema.Row
+		err := tb.ScanBatches(ctx, 1000, func(rows []schema.Row) error {
+			for _, r := range rows {
+				got = append(got, r.Clone())
+			}
+			return nil
+		})
+		return got, err
+	}
+	if got, err := collect(); err != nil || len(got) != 0 {
+		t.Fatalf("empty table: %d rows, %v", len(got), err)
+	}
+	const n = 5*sliceKeys + 77
+	var want []schema.Row
+	for i := range n {
+		want = append(want, schema.Row{i*3 - 1000, i}) // gaps, negative keys
+	}
+	upsert(t, ctx, tb, want...)
+	// Rows written once the scan has begun are not seen.
+	var got []schema.Row
+	err := tb.ScanBatches(ctx, 4096, func(rows []schema.Row) error {
+		if len(got) == 0 {
+			if err := tb.Upsert(ctx, []schema.Row{{-5000, 1}, {n * 3, 1}, {0, -1}}); err != nil {
+				return err
+			}
+		}
+		for _, r := range rows {
+			got = append(got, r.Clone())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRows(t, "ScanBatches while writing", got, want)
+
+	// Keys too far apart for slices: read as Scan reads them.
+	upsert(t, ctx, tb, schema.Row{1 << 50, 7})
+	got, err = collect()
+	if err != nil || len(got) != n+4 || got[len(got)-1][0] != 1<<50 || got[0][0] != -5000 {
+		t.Fatalf("sparse keys: %d rows, %v", len(got), err)
+	}
+
+	// A writer's open tx: the scan waits for it, then sees its rows.
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM `par` WHERE `k` >= ?", 1<<40); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO `par` VALUES (?, ?)", 1<<20, 9); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		tx.Commit()
+	}()
+	got, err = collect()
+	if err != nil || len(got) != n+4 || got[len(got)-1][0] != 1<<20 {
+		t.Fatalf("after a writer: %d rows, last %v, %v", len(got), got[len(got)-1], err)
+	}
+}

@@ -72,6 +72,21 @@ type ConsumeOptions struct {
 	// offset for start at the beginning. When Positions is set the topic
 	// commits nothing itself: the store is the source of truth.
 	Positions func(ctx context.Context, partitions []int32) (map[int32]int64, error)
+	// Flush, when set, finishes what the handler left in flight: a handler
+	// may return before its batch's writes (and offsets, with Positions)
+	// are committed, and Flush waits for them and reports how that went.
+	// Topics that implement Flusher call it before this consumer gives
+	// partitions up (a rebalance, a lost session) and before Consume
+	// returns; an error of Flush ends Consume. Others ignore it, so a
+	// handler may leave writes in flight only on a Flusher.
+	Flush func(ctx context.Context) error
+}
+
+// Flusher is implemented by topics whose Consume calls ConsumeOptions.Flush
+// (see there).
+type Flusher interface {
+	// CallsFlush reports whether Consume calls ConsumeOptions.Flush.
+	CallsFlush() bool
 }
 
 // Topic is an ordered, partitioned log of records of one schema.

@@ -39,12 +39,17 @@ func (k Kind) String() string {
 const AnyScale = -1
 
 // Type is a column type: a kind, for decimals the number of places it is
-// printed with, and whether the column admits null.
+// printed with, for short fixed-width strings (char(N)) their most
+// characters, and whether the column admits null.
 type Type struct {
 	Kind     Kind
 	Scale    int  // decimal places printed; AnyScale keeps each value's own scale
+	Len      int  // a char(N) string's most characters (trailing spaces dropped); 0 for any string and other kinds
 	Nullable bool // an empty field parses as null
 }
+
+// MaxCharLen is the most characters a char(N) type may declare, as SQL's CHAR.
+const MaxCharLen = 255
 
 // Common types.
 var (
@@ -58,8 +63,13 @@ var (
 )
 
 // ParseType parses a type as written in specs and rule files: int, decimal,
-// decimal(N), money (decimal(2)), string, date, datetime or bool, with a
-// trailing ? for a nullable column.
+// decimal(N), money (decimal(2)), string, char(N), date, datetime or bool,
+// with a trailing ? for a nullable column.
+//
+// char(N) is a string of at most N characters (1 to MaxCharLen) without
+// trailing spaces: values lose them, as SQL CHAR columns drop them, and a
+// longer value is an error. Databases may store it fixed-width, so that
+// changing a value for another of the same width rewrites nothing else.
 func ParseType(s string) (Type, error) {
 	var t Type
 	s = strings.TrimSpace(s)
@@ -83,6 +93,14 @@ func ParseType(s string) (Type, error) {
 	case "bool", "boolean":
 		t.Kind = Bool
 	default:
+		if rest, ok := strings.CutPrefix(s, "char("); ok && strings.HasSuffix(rest, ")") {
+			n, err := strconv.Atoi(rest[:len(rest)-1])
+			if err != nil || n < 1 || n > MaxCharLen {
+				return Type{}, fmt.Errorf("type %q: length must be a whole number from 1 to %d", s, MaxCharLen)
+			}
+			t.Kind, t.Len = String, n
+			return t, nil
+		}
 		if rest, ok := strings.CutPrefix(s, "decimal("); ok && strings.HasSuffix(rest, ")") {
 			n, err := strconv.Atoi(rest[:len(rest)-1])
 			if err != nil || n < 0 || n > decimal.MaxScale {
@@ -91,7 +109,7 @@ func ParseType(s string) (Type, error) {
 			t.Kind, t.Scale = Decimal, n
 			return t, nil
 		}
-		return Type{}, fmt.Errorf("unknown type %q (want int, decimal, decimal(N), money, string, date, datetime or bool, with ? for nullable)", s)
+		return Type{}, fmt.Errorf("unknown type %q (want int, decimal, decimal(N), money, string, char(N), date, datetime or bool, with ? for nullable)", s)
 	}
 	return t, nil
 }
@@ -107,6 +125,9 @@ func (t Type) String() string {
 		default:
 			s = fmt.Sprintf("decimal(%d)", t.Scale)
 		}
+	}
+	if t.Kind == String && t.Len > 0 {
+		s = fmt.Sprintf("char(%d)", t.Len)
 	}
 	if t.Nullable {
 		s += "?"

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/govalues/decimal"
 )
@@ -54,6 +55,9 @@ func (t Type) Parse(s string) (any, error) {
 		}
 		return d, nil
 	case String:
+		if t.Len > 0 {
+			return t.fitChar(s)
+		}
 		return s, nil
 	case Date:
 		d, err := parseDate(s)
@@ -169,7 +173,10 @@ func (t Type) Coerce(v any) (any, error) {
 			return decimal.New(int64(x), 0)
 		}
 	case String:
-		if _, ok := v.(string); ok {
+		if s, ok := v.(string); ok {
+			if t.Len > 0 && (len(s) > t.Len || strings.HasSuffix(s, " ")) {
+				return t.fitChar(s) // may have too many characters, or spaces to drop
+			}
 			return v, nil
 		}
 	case Date, DateTime:
@@ -182,6 +189,16 @@ func (t Type) Coerce(v any) (any, error) {
 		}
 	}
 	return nil, fmt.Errorf("a %T value does not fit a %s column", v, t)
+}
+
+// fitChar returns s, a value for a char(N) type t, without trailing
+// spaces, or an error when it has more than N characters.
+func (t Type) fitChar(s string) (any, error) {
+	s = strings.TrimRight(s, " ")
+	if len(s) > t.Len && utf8.RuneCountInString(s) > t.Len {
+		return nil, fmt.Errorf("%s is longer than %d characters", Quote(s), t.Len)
+	}
+	return s, nil
 }
 
 // Compare orders two non-null values of the same kind: -1, 0 or +1. Nulls sort first.

@@ -254,6 +254,28 @@ func TestFormat(t *testing.T) {
 	}
 }
 
+// char8 is the type char(8).
+var char8 = Type{Kind: String, Len: 8}
+
+func TestParseChar(t *testing.T) {
+	for _, tt := range []struct{ in, want, err string }{
+		{"pending", "pending", ""},
+		{"pending ", "pending", ""},
+		{" a b ", " a b", ""},
+		{"äöüéèàçñ", "äöüéèàçñ", ""},
+		{"approved!", "", `"approved!" is longer than 8 characters`},
+		{"äöüéèàçñx", "", `"äöüéèàçñx" is longer than 8 characters`},
+	} {
+		got, err := char8.Parse(tt.in)
+		if errText(err) != tt.err {
+			t.Errorf("char(8).Parse(%q) error:\n got %v\nwant %s", tt.in, err, tt.err)
+		}
+		if tt.err == "" && got != tt.want {
+			t.Errorf("char(8).Parse(%q) = %#v, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
 func TestCoerce(t *testing.T) {
 	tests := []struct {
 		typ  Type
@@ -274,6 +296,12 @@ func TestCoerce(t *testing.T) {
 		{decimal0, dec(t, "3.5"), "d4", ""},
 		{DecimalType, dec(t, "0.125"), "d0.125", ""},
 		{StringType, "x", `s"x"`, ""},
+		{StringType, "x  ", `s"x  "`, ""},
+		{char8, "approved", `s"approved"`, ""},
+		{char8, "ok  ", `s"ok"`, ""},
+		{char8, "äöüéèàçñ  ", `s"äöüéèàçñ"`, ""}, // characters, not bytes
+		{char8, "   ", `s""`, ""},
+		{char8, "approved!", "null", `"approved!" is longer than 8 characters`},
 		{DateType, at(t, "2025-04-01 00:00:00"), "t2025-04-01 00:00:00", ""},
 		{DateTimeType, at(t, "2025-04-01 01:03:44"), "t2025-04-01 01:03:44", ""},
 		{BoolType, true, "btrue", ""},

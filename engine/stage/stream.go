@@ -316,6 +316,21 @@ type streamRun struct {
 	// deadLetter is the runtime's dead-letter sink. With a store, a
 	// chunk's dead letters reach it once the chunk is committed.
 	deadLetter func(port.DeadLetter)
+	// hold, with a store and a topic that calls ConsumeOptions.Flush,
+	// lets a batch return with its last chunk's commit in flight (held),
+	// which the next batch or flush waits for: MariaDB commits it while
+	// the topic fetches and decodes the next batch.
+	hold    bool
+	held    *heldCommit
+	mu      sync.Mutex // one batch or flush at a time: flush runs on the topic's goroutine
+	flushed error      // the first error flush met, returned by every later one
+}
+
+// heldCommit is the last chunk of a batch, committing after the batch returned.
+type heldCommit struct {
+	p    *pendingCommit
+	msgs []port.Message // the chunk's records, to decide again if the commit meets records decided before
+	mark counts         // the stage's counts before the chunk was decided
 }
 
 func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
@@ -378,10 +393,28 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 		opts.Positions = r.positions
 		opts.BatchSize = s.chunkSize() * commitsPerPoll
 		r.speculate = s.idCol >= 0
+		if f, ok := topic.(port.Flusher); ok && f.CallsFlush() && !rt.Follow {
+			r.hold = true
+			opts.Flush = r.flush
+		}
 	}
 	err = topic.Consume(ctx, opts, r.batch)
+	if ferr := r.flush(ctx); ferr != nil && err == nil { // nothing stays in flight, whatever the topic did
+		err = ferr
+	}
 	st.Elapsed = time.Since(start)
 	return st, err
+}
+
+// flush waits for the commit a batch left in flight (see streamRun.hold),
+// deciding its chunk again if needed. Once it failed, it fails again.
+func (r *streamRun) flush(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.held != nil && r.flushed == nil {
+		r.flushed = r.handle(ctx, nil, true)
+	}
+	return r.flushed
 }
 
 // committer returns the store that commits this stage's batches with their
@@ -405,6 +438,11 @@ func (r *streamRun) committer(rt *Runtime) port.Committer {
 // Partition ownership may have changed, so the per-key state cached by the
 // stage is dropped and read again from the store.
 func (r *streamRun) positions(ctx context.Context, parts []int32) (map[int32]int64, error) {
+	// A commit in flight lands first: its offsets are read below, and
+	// the state read again must include its writes.
+	if err := r.flush(ctx); err != nil {
+		return nil, err
+	}
 	for _, c := range r.cache {
 		c.clear()
 	}
@@ -443,20 +481,42 @@ func (s *streamStage) chunkSize() int {
 // batch decides one batch of messages and writes its results. With a
 // store, the batch is committed in chunks, each decided while the previous
 // chunk commits; batch returns once every chunk is committed, so the topic
-// never rebalances with a commit in flight.
+// never rebalances with a commit in flight, or, with hold, once every chunk
+// but the last is, which the topic finishes with flush before it
+// rebalances or returns.
 func (r *streamRun) batch(ctx context.Context, msgs []port.Message) error {
 	if r.store == nil {
 		if err := r.prepare(ctx, msgs); err != nil {
 			return err
 		}
-		return r.flush(ctx)
+		return r.write(ctx)
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.flushed != nil {
+		return r.flushed
+	}
+	return r.handle(ctx, msgs, !r.hold)
+}
+
+// handle decides and commits msgs chunk by chunk after the chunk held in
+// flight by the batch before, if any; it leaves the last chunk's commit in
+// flight (held) unless final.
+func (r *streamRun) handle(ctx context.Context, msgs []port.Message, final bool) error {
 	var (
 		prev     *pendingCommit
 		prevLo   int    // where the chunk in flight starts in msgs
 		mark     counts // r.st's counts before that chunk was decided
 		prepared int    // where the last chunk decided ends
+		lo       int    // where the next chunk starts
 	)
+	if h := r.held; h != nil {
+		r.held = nil
+		// The held chunk goes first, as if it were this batch's.
+		all := make([]port.Message, 0, len(h.msgs)+len(msgs))
+		msgs = append(append(all, h.msgs...), msgs...)
+		prev, mark, prepared, lo = h.p, h.mark, len(h.msgs), len(h.msgs)
+	}
 	wait := func() error {
 		if prev == nil {
 			return nil
@@ -474,7 +534,7 @@ func (r *streamRun) batch(ctx context.Context, msgs []port.Message) error {
 		return err
 	}
 	size := r.s.chunkSize()
-	for lo := 0; ; {
+	for {
 		var (
 			b    port.Batch
 			ids  map[any]bool
@@ -482,6 +542,12 @@ func (r *streamRun) batch(ctx context.Context, msgs []port.Message) error {
 			dead []port.DeadLetter
 		)
 		hi, before := min(lo+size, len(msgs)), r.counts()
+		if lo >= hi && !final && prev != nil {
+			// Every chunk is decided: the last one commits while the
+			// topic fetches the next batch.
+			r.held = &heldCommit{p: prev, msgs: msgs[prevLo:prepared], mark: mark}
+			return nil
+		}
 		if lo < hi {
 			if err := r.prepare(ctx, msgs[lo:hi]); err != nil {
 				return errors.Join(err, wait())
@@ -976,8 +1042,8 @@ func (d *decider) markDirty(l lookup, row schema.Row) {
 	}
 }
 
-// flush writes the batch's output rows and changed state.
-func (r *streamRun) flush(ctx context.Context) error {
+// write writes the batch's output rows and changed state, without a store.
+func (r *streamRun) write(ctx context.Context) error {
 	if len(r.outs) > 0 {
 		if err := r.tables[r.s.out.String()].Upsert(ctx, r.outs); err != nil {
 			return fmt.Errorf("stage %s: writing %s: %w", r.s.name, r.s.out, err)
