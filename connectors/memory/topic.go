@@ -174,6 +174,9 @@ func (l *topicLog) wait(ctx context.Context, v uint64) {
 type cursor struct {
 	group *group  // the consumer group, nil when consuming alone
 	own   []int64 // per partition offsets when consuming alone
+	// msgs, when not nil, is the slice handed out batch after batch
+	// (port.ConsumeOptions.Reuse), so batches allocate no messages.
+	msgs []port.Message
 }
 
 // claim returns the next batch of partition p for c, at most size rows from
@@ -217,7 +220,8 @@ func (l *topicLog) release(c *cursor, p int, end int64, ok bool) {
 
 // Consume hands handle batches of at most opts.BatchSize messages (1000 when
 // not positive), each from one partition in offset order, taking partitions
-// in turn so they interleave. Alone (opts.Group "") it reads every partition
+// in turn so they interleave. With opts.Reuse every batch is handed
+// out in one slice, refilled. Alone (opts.Group "") it reads every partition
 // from offset 0; in a group it starts from the group's committed offsets and,
 // after handle returns nil, commits the offset after the batch's last message.
 // When handle fails, Consume returns its error wrapped and leaves the batch
@@ -239,6 +243,9 @@ func (t *Topic) Consume(ctx context.Context, opts port.ConsumeOptions, handle fu
 	}
 	n := len(l.parts)
 	c := &cursor{}
+	if opts.Reuse {
+		c.msgs = make([]port.Message, 0, size)
+	}
 	if opts.Group == "" {
 		c.own = make([]int64, n)
 	} else {
@@ -291,14 +298,20 @@ func (l *topicLog) handleBatch(ctx context.Context, c *cursor, p int, from int64
 		l.release(c, p, from+int64(len(rows)), ok)
 		l.mu.Unlock()
 	}()
-	err = handle(ctx, l.messages(p, from, rows))
+	err = handle(ctx, l.messages(c, p, from, rows))
 	ok = err == nil
 	return err
 }
 
-// messages wraps rows, read from partition p starting at offset from, as messages.
-func (l *topicLog) messages(p int, from int64, rows []schema.Row) []port.Message {
-	msgs := make([]port.Message, len(rows))
+// messages wraps rows, read from partition p starting at offset from, as
+// messages: in c's reused slice when it has one, else in a new one.
+func (l *topicLog) messages(c *cursor, p int, from int64, rows []schema.Row) []port.Message {
+	var msgs []port.Message
+	if c.msgs != nil && cap(c.msgs) >= len(rows) {
+		msgs = c.msgs[:len(rows)]
+	} else {
+		msgs = make([]port.Message, len(rows))
+	}
 	for i, r := range rows {
 		msgs[i] = port.Message{
 			Source: port.Source{Topic: l.name, Partition: int32(p), Offset: from + int64(i)},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -98,12 +99,14 @@ func TestTopicKeyOrder(t *testing.T) {
 		key        string
 		partitions int
 		batch      int
+		reuse      bool // the handler keeps copies of the reused batches
 	}{
-		{"keyed over 6 partitions", "k", 6, 100},
-		{"keyed on seq", "seq", 6, 1000},
-		{"round-robin", "", 6, 64},
-		{"default partitions", "k", 0, 0},
-		{"batch larger than topic", "k", 3, 50_000},
+		{"keyed over 6 partitions", "k", 6, 100, false},
+		{"keyed on seq", "seq", 6, 1000, false},
+		{"round-robin", "", 6, 64, false},
+		{"default partitions", "k", 0, 0, false},
+		{"batch larger than topic", "k", 3, 50_000, false},
+		{"reused batches", "k", 6, 100, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -118,7 +121,10 @@ func TestTopicKeyOrder(t *testing.T) {
 				t.Fatalf("Len = %d, want %d", tp.Len(), n)
 			}
 			var l tally
-			err := tp.Consume(context.Background(), port.ConsumeOptions{BatchSize: tc.batch}, func(_ context.Context, msgs []port.Message) error {
+			err := tp.Consume(context.Background(), port.ConsumeOptions{BatchSize: tc.batch, Reuse: tc.reuse}, func(_ context.Context, msgs []port.Message) error {
+				if tc.reuse {
+					msgs = slices.Clone(msgs)
+				}
 				l.add(msgs)
 				return nil
 			})

@@ -72,6 +72,10 @@ type ConsumeOptions struct {
 	// offset for start at the beginning. When Positions is set the topic
 	// commits nothing itself: the store is the source of truth.
 	Positions func(ctx context.Context, partitions []int32) (map[int32]int64, error)
+	// Reuse promises that the handler keeps no batch slice past its call
+	// (it may keep the rows and sources it holds), so a topic may hand out
+	// the same slice, refilled, batch after batch instead of a new one.
+	Reuse bool
 }
 
 // Topic is an ordered, partitioned log of records of one schema.

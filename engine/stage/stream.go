@@ -373,7 +373,9 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	if rt.Group != "" {
 		r.group = rt.Group
 	}
-	opts := port.ConsumeOptions{Group: r.group, BatchSize: s.batchSize, Follow: rt.Follow}
+	// batch keeps no message slice past its call: the rows are kept, and
+	// sources copied into dead letters.
+	opts := port.ConsumeOptions{Group: r.group, BatchSize: s.batchSize, Follow: rt.Follow, Reuse: true}
 	if r.store = r.committer(rt); r.store != nil {
 		opts.Positions = r.positions
 		opts.BatchSize = s.chunkSize() * commitsPerPoll
