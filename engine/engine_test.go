@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"sort"
@@ -221,5 +222,71 @@ func TestIdentifiersAreChecked(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("got %v, want an error containing %q", err, tt.want)
 		}
+	}
+}
+
+// TestExportOverlapsTableStages: an export followed by a batch stage runs
+// while the batch stage changes the tables, and still writes the rows as
+// they were when it started; when it fails, its error ends the run and the
+// stages after it are not reported.
+func TestExportOverlapsTableStages(t *testing.T) {
+	run := func(sub string) (engine.Summary, string, error) {
+		out := t.TempDir()
+		if sub != "" {
+			// A file where the export wants a folder: creating the file fails.
+			if err := os.WriteFile(filepath.Join(out, sub), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			sub = "/" + sub
+		}
+		env := yamldoc.MapEnv(map[string]string{"OUT": out, "SUB": sub})
+		plan, err := engine.Load("testdata/shop/overlap.yaml", env, registry())
+		if err != nil {
+			t.Fatal(yamldoc.Details(err))
+		}
+		p, err := engine.Open(context.Background(), plan, engine.Options{Registry: registry(), DryRun: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		sum, err := p.Run(context.Background(), nil)
+		return sum, out, err
+	}
+	sum, out, err := run("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range sum.Stages {
+		names = append(names, s.Name)
+	}
+	if got, want := strings.Join(names, " "), "reset load publish decide before settle export"; got != want {
+		t.Errorf("stages %q, want %q", got, want)
+	}
+	if st := sum.Stages[4].Stats; st.In != 1000 || st.Out != 1000 {
+		t.Errorf("before: in %d, out %d, want 1000 and 1000", st.In, st.Out)
+	}
+	decided, err := os.ReadFile(filepath.Join(out, "decided.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	final, err := os.ReadFile(filepath.Join(out, "orders.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(decided), ",done,") || !strings.Contains(string(decided), ",accepted,") {
+		t.Errorf("decided.csv holds rows settle changed")
+	}
+	if !strings.Contains(string(final), ",done,") {
+		t.Errorf("orders.csv holds no row settle changed")
+	}
+
+	sum, _, err = run("blocker")
+	var se *engine.StageError
+	if !errors.As(err, &se) || se.Stage != "before" {
+		t.Fatalf("error %v, want one of stage before", err)
+	}
+	if last := sum.Stages[len(sum.Stages)-1].Name; last != "before" {
+		t.Errorf("last stage reported %s, want before", last)
 	}
 }

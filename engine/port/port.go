@@ -142,6 +142,23 @@ type BatchScanner interface {
 	ScanBatches(ctx context.Context, size int, fn func([]schema.Row) error) error
 }
 
+// Snapshotter is implemented by tables that can fix their rows as they are
+// at one moment, cheaply, so that a reader can scan them later while the
+// table goes on changing (for example to export a table while the next
+// stage updates it).
+type Snapshotter interface {
+	// Snapshot returns the table's rows as they are now. Nothing written
+	// to the table afterwards changes what the snapshot holds.
+	Snapshot(ctx context.Context) (Snapshot, error)
+}
+
+// Snapshot is the rows of a table at one moment, in key order.
+type Snapshot interface {
+	BatchScanner
+	// Scan calls fn for every row in key order, as Table.Scan does.
+	Scan(ctx context.Context, fn func(schema.Row) error) error
+}
+
 // TopicSpec describes a topic to a connector.
 type TopicSpec struct {
 	Name       string

@@ -103,6 +103,28 @@ type Runner interface {
 	Run(ctx context.Context, rt *Runtime) (Stats, error)
 }
 
+// Background is implemented by stages that can fix what they read at
+// once and do the rest of their work while later stages run.
+type Background interface {
+	Runner
+	// Start fixes what the stage reads as it is now and returns finish,
+	// which does the rest of the stage's work and returns its Stats, as Run
+	// would. Start is called instead of Run; finish may run concurrently
+	// with the stages after it, must be called once, and reports neither
+	// dead letters nor progress. ok is false, with nothing done, when the
+	// stage cannot run this way: Run it then.
+	Start(ctx context.Context, rt *Runtime) (finish func() (Stats, error), ok bool, err error)
+}
+
+// TablesOnly is implemented by stages that read and write tables only (no
+// files, no topics): they may run while a Background stage finishes, since
+// that stage reads what it fixed at its start and writes no table.
+type TablesOnly interface {
+	Runner
+	// TablesOnly reports whether the stage touches tables only.
+	TablesOnly() bool
+}
+
 // deadLetter sends one record to the runtime's sink and counts it.
 func deadLetter(rt *Runtime, st *Stats, stage string, src port.Source, payload, reason string) {
 	st.Dead++
