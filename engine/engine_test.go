@@ -3,8 +3,11 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -288,5 +291,65 @@ func TestExportOverlapsTableStages(t *testing.T) {
 	}
 	if last := sum.Stages[len(sum.Stages)-1].Name; last != "before" {
 		t.Errorf("last stage reported %s, want before", last)
+	}
+}
+
+// TestRuleDeadLettersInRecordOrder: records whose ruleset fails, decided on
+// several CPUs, reach the dead letters in the order of their records (by
+// partition, in offset order), whatever the timing of the deciders.
+func TestRuleDeadLettersInRecordOrder(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	in := t.TempDir()
+	var acc, ord strings.Builder
+	acc.WriteString("id,owner,limit\n")
+	for i := 1; i <= 64; i++ {
+		fmt.Fprintf(&acc, "%d,o%d,100.00\n", i, i) // limit - 100 = 0: the ratio rule divides by zero
+	}
+	ord.WriteString("order_id,account_id,amount,at\n")
+	for i := 1; i <= 3000; i++ {
+		fmt.Fprintf(&ord, "%d,%d,1.00,2025-01-01 00:00:01\n", i, 1+i*7%64)
+	}
+	for name, data := range map[string]string{"accounts.csv": acc.String(), "orders.csv": ord.String()} {
+		if err := os.WriteFile(filepath.Join(in, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var first []string
+	for run := range 3 {
+		out := t.TempDir()
+		env := yamldoc.MapEnv(map[string]string{"OUT": out, "IN": in})
+		plan, err := engine.Load("testdata/shop/spec.yaml", env, registry())
+		if err != nil {
+			t.Fatal(yamldoc.Details(err))
+		}
+		p, err := engine.Open(context.Background(), plan, engine.Options{Registry: registry(), DryRun: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, err := p.Run(context.Background(), []string{"reset", "load", "publish", "decide"})
+		p.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		last := map[int32]int64{}
+		for _, d := range sum.DeadLetters {
+			if d.Stage != "decide" {
+				continue
+			}
+			got = append(got, d.Source.String())
+			if o, ok := last[d.Source.Partition]; ok && d.Source.Offset <= o {
+				t.Fatalf("run %d: dead letter of %s after offset %d of its partition", run, d.Source, o)
+			}
+			last[d.Source.Partition] = d.Source.Offset
+		}
+		if len(got) != 3000 {
+			t.Fatalf("run %d: %d dead letters of decide, want 3000", run, len(got))
+		}
+		if run == 0 {
+			first = got
+		} else if !slices.Equal(got, first) {
+			t.Fatalf("run %d: dead letters in another order than run 0", run)
+		}
 	}
 }
