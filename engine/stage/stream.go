@@ -830,6 +830,8 @@ type decider struct {
 	// reach the sink in record order whatever the timing of the deciders.
 	dead   []port.DeadLetter
 	deadAt []int
+	// block is where output rows are cut from, many to one allocation.
+	block []any
 
 	emitRest *evaluator // of streamStage.emitRest, or nil
 }
@@ -963,7 +965,7 @@ func (d *decider) decide(i int, m port.Message, vars []any) {
 	nv := len(s.sc.names)
 	d.rules.DecisionValues(dec, d.dec)
 	vars[nv] = d.decVar
-	out := s.outSchema.NewRow()
+	out := d.newRow()
 	vars[nv+1] = out
 	if !d.emitFast(vars, out) {
 		clear(out)
@@ -978,6 +980,20 @@ func (d *decider) decide(i int, m port.Message, vars []any) {
 			d.markDirty(l, vars[l.v].(schema.Row))
 		}
 	}
+}
+
+// outBlock is how many output rows a decider allocates at once.
+const outBlock = 256
+
+// newRow returns an empty output row, cut from d.block.
+func (d *decider) newRow() schema.Row {
+	w := len(d.r.s.outSchema.Columns)
+	if len(d.block) < w {
+		d.block = make([]any, outBlock*w)
+	}
+	row := schema.Row(d.block[:w:w])
+	d.block = d.block[w:]
+	return row
 }
 
 // emitFast fills out, the output row of vars, with emit split in two (see
