@@ -681,9 +681,11 @@ func (t *Table) Aggregate(ctx context.Context, by string, where port.ColumnValue
 			return nil, fmt.Errorf("memory table %s: aggregate: unknown function %q", t.schema.Name, f.Func)
 		}
 	}
+	// Folds keep their values unboxed, boxed once per group at the end.
 	type group struct {
-		vals []any
-		seen []bool // per fold, whether a non-null value was folded
+		dec  []decimal.Decimal // per fold: the sum, min or max so far
+		n    []int             // per fold: the count so far
+		seen []bool            // per fold, whether a non-null value was folded
 	}
 	groups := map[any]*group{}
 	for i, r := range t.snapshot() {
@@ -698,13 +700,12 @@ func (t *Table) Aggregate(ctx context.Context, by string, where port.ColumnValue
 		key := r[bi]
 		g := groups[key]
 		if g == nil {
-			g = &group{vals: make([]any, len(folds)), seen: make([]bool, len(folds))}
+			g = &group{dec: make([]decimal.Decimal, len(folds)), n: make([]int, len(folds)), seen: make([]bool, len(folds))}
 			groups[key] = g
 		}
 		for j, f := range folds {
 			if f.Func == "count" {
-				n, _ := g.vals[j].(int)
-				g.vals[j] = n + 1
+				g.n[j]++
 				continue
 			}
 			var x decimal.Decimal
@@ -729,25 +730,36 @@ func (t *Table) Aggregate(ctx context.Context, by string, where port.ColumnValue
 						return nil, fmt.Errorf("memory table %s: aggregate: sum(%s) for %s = %v: %w", t.schema.Name, f.Column, by, key, err)
 					}
 				}
-				g.vals[j] = x
+				g.dec[j] = x
 				continue
 			}
-			cur := g.vals[j].(decimal.Decimal)
+			cur := g.dec[j]
 			switch {
 			case f.Func == "sum":
 				s, err := cur.Add(x)
 				if err != nil {
 					return nil, fmt.Errorf("memory table %s: aggregate: sum(%s) for %s = %v: %w", t.schema.Name, f.Column, by, key, err)
 				}
-				g.vals[j] = s
+				g.dec[j] = s
 			case (f.Func == "min" && x.Cmp(cur) < 0) || (f.Func == "max" && x.Cmp(cur) > 0):
-				g.vals[j] = x
+				g.dec[j] = x
 			}
 		}
 	}
 	out := make(map[any][]any, len(groups))
 	for k, g := range groups {
-		out[k] = g.vals
+		vals := make([]any, len(folds))
+		for j, f := range folds {
+			switch {
+			case f.Func == "count":
+				if g.n[j] > 0 {
+					vals[j] = g.n[j]
+				}
+			case g.seen[j]:
+				vals[j] = g.dec[j]
+			}
+		}
+		out[k] = vals
 	}
 	return out, nil
 }

@@ -144,14 +144,14 @@ func drain(ctx context.Context, rt *Runtime, st *Stats, stage string, r port.Row
 			}
 			return flush(batch)
 		}
-		var re *port.RowError
-		switch {
-		case errors.As(err, &re):
+		if err != nil {
+			var re *port.RowError // only here: taking its address makes it escape
+			if !errors.As(err, &re) {
+				return fmt.Errorf("%s: %w", src, err)
+			}
 			st.In++
 			deadLetter(rt, st, stage, re.Source, re.Payload, re.Err.Error())
 			continue
-		case err != nil:
-			return fmt.Errorf("%s: %w", src, err)
 		}
 		st.In++
 		rt.Progress.Add(1)
