@@ -223,15 +223,30 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 	}
 	prog := newProgress(p.opts.Progress)
 	// bg is a stage finishing in the background (stage.Background) while
-	// the stages after it that touch tables only run.
+	// the stages after it that it lets overlap (Overlaps) run.
 	var bg *background
+	// held keeps the dead letters of stages that run while bg finishes:
+	// they go after bg's, as when the stages run one after the other.
+	var (
+		heldMu sync.Mutex
+		held   []port.DeadLetter
+	)
+	sink := rt.DeadLetter
 	join := func() error {
 		if bg == nil {
 			return nil
 		}
 		b := bg
 		bg = nil
-		st, err := b.finish()
+		<-b.done
+		st, err := b.st, b.err
+		rt.DeadLetter = sink
+		heldMu.Lock()
+		for _, d := range held {
+			sink(d)
+		}
+		held = nil
+		heldMu.Unlock()
 		sum.Stages[b.at].Stats = st
 		p.logDone(b.name, st)
 		if err != nil {
@@ -242,13 +257,13 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 		return nil
 	}
 	for i, r := range run {
-		if bg != nil && !tablesOnly(r) {
+		if bg != nil && !bg.stage.Overlaps(r) {
 			if err := join(); err != nil {
 				return p.finish(ctx, &sum, start, err)
 			}
 		}
 		p.log.Info("stage starting", "stage", r.Name(), "kind", r.Kind())
-		if b, ok := r.(stage.Background); ok && bg == nil && !p.opts.Follow && i+1 < len(run) && tablesOnly(run[i+1]) {
+		if b, ok := r.(stage.Background); ok && bg == nil && !p.opts.Follow && i+1 < len(run) && b.Overlaps(run[i+1]) {
 			local := *rt // its own progress counter, which nobody watches
 			local.Progress = &stage.Counter{}
 			finish, ok, err := b.Start(ctx, &local)
@@ -257,7 +272,13 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 				return p.finish(ctx, &sum, start, &StageError{Stage: r.Name(), Err: err})
 			}
 			if ok {
-				bg = &background{name: r.Name(), at: len(sum.Stages), finish: finish}
+				bg = &background{stage: b, name: r.Name(), at: len(sum.Stages), done: make(chan struct{})}
+				go bg.run(finish)
+				rt.DeadLetter = func(d port.DeadLetter) {
+					heldMu.Lock()
+					held = append(held, d)
+					heldMu.Unlock()
+				}
 				sum.Stages = append(sum.Stages, StageResult{Name: r.Name(), Kind: r.Kind()})
 				continue
 			}
@@ -292,15 +313,18 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 
 // background is a stage finishing in the background, at index at of the summary's stages.
 type background struct {
-	name   string
-	at     int
-	finish func() (stage.Stats, error)
+	stage stage.Background
+	name  string
+	at    int
+	done  chan struct{} // closed when st and err are set
+	st    stage.Stats
+	err   error
 }
 
-// tablesOnly reports whether r touches tables only (stage.TablesOnly).
-func tablesOnly(r stage.Runner) bool {
-	t, ok := r.(stage.TablesOnly)
-	return ok && t.TablesOnly()
+// run calls finish, the rest of the stage's work, and keeps its outcome.
+func (b *background) run(finish func() (stage.Stats, error)) {
+	defer close(b.done)
+	b.st, b.err = finish()
 }
 
 // logDone logs what a stage did.

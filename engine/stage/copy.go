@@ -224,6 +224,13 @@ func (s *copyStage) Start(ctx context.Context, rt *Runtime) (finish func() (Stat
 	}, true, nil
 }
 
+// Overlaps reports whether next may run while the export finishes: a
+// stage that touches tables only, since the export reads its snapshots.
+func (s *copyStage) Overlaps(next Runner) bool {
+	t, ok := next.(TablesOnly)
+	return !s.load && ok && t.TablesOnly()
+}
+
 // exportFrom writes the rows of src, the job's table or a snapshot of it, to the job's file.
 func (s *copyStage) exportFrom(ctx context.Context, rt *Runtime, j copyJob, st *Stats, files port.Files, src rowSource) error {
 	path := j.file.Name

@@ -114,11 +114,16 @@ type Background interface {
 	// dead letters nor progress. ok is false, with nothing done, when the
 	// stage cannot run this way: Run it then.
 	Start(ctx context.Context, rt *Runtime) (finish func() (Stats, error), ok bool, err error)
+	// Overlaps reports whether next, a stage after this one, may run while
+	// this one finishes in the background and give the results it would
+	// give after it. Its dead letters are then to be sent after this
+	// stage's.
+	Overlaps(next Runner) bool
 }
 
 // TablesOnly is implemented by stages that read and write tables only (no
-// files, no topics): they may run while a Background stage finishes, since
-// that stage reads what it fixed at its start and writes no table.
+// files, no topics): they may run while an export finishes in the
+// background, since it reads what it fixed at its start and writes no table.
 type TablesOnly interface {
 	Runner
 	// TablesOnly reports whether the stage touches tables only.
