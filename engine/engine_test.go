@@ -231,7 +231,7 @@ func TestIdentifiersAreChecked(t *testing.T) {
 // TestExportOverlapsTableStages: an export followed by a batch stage runs
 // while the batch stage changes the tables, and still writes the rows as
 // they were when it started; when it fails, its error ends the run and the
-// stages after it are not reported.
+// stages after it are not reported. (Publish overlaps decide there too.)
 func TestExportOverlapsTableStages(t *testing.T) {
 	run := func(sub string) (engine.Summary, string, error) {
 		out := t.TempDir()
@@ -265,6 +265,18 @@ func TestExportOverlapsTableStages(t *testing.T) {
 	}
 	if got, want := strings.Join(names, " "), "reset load publish decide before settle export"; got != want {
 		t.Errorf("stages %q, want %q", got, want)
+	}
+	// decide ran while publish did, and its dead letters still come after publish's.
+	order := map[string]int{"publish": 1, "decide": 2}
+	last := 0
+	for _, d := range sum.DeadLetters {
+		if order[d.Stage] < last {
+			t.Errorf("dead letter of %s (%s) after one of a later stage", d.Stage, d.Source)
+		}
+		last = order[d.Stage]
+	}
+	if last != 2 {
+		t.Errorf("no dead letter of decide")
 	}
 	if st := sum.Stages[4].Stats; st.In != 1000 || st.Out != 1000 {
 		t.Errorf("before: in %d, out %d, want 1000 and 1000", st.In, st.Out)

@@ -42,6 +42,8 @@ type topicLog struct {
 	// is closed at the next change to wake waiting consumers.
 	changes uint64
 	wake    chan struct{}
+	// publishers counts the open publish sessions (BeginPublish).
+	publishers int
 }
 
 // group is a consumer group's state in one topic.
@@ -120,6 +122,30 @@ func (t *Topic) Publish(ctx context.Context, rows []schema.Row) error {
 	}
 	l.signal()
 	return nil
+}
+
+var _ port.PublishSessions = (*Topic)(nil)
+
+// BeginPublish announces a publisher, until end is called. Meanwhile
+// consumers that do not follow wait for a partition to hold a full batch
+// before handing it out, and wait for more at the end of the topic, so
+// they hand out the same batches, in the same order, as they would after
+// the publisher ended. end may be called more than once; only the first
+// call counts.
+func (t *Topic) BeginPublish() (end func()) {
+	l := t.log
+	l.mu.Lock()
+	l.publishers++
+	l.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			l.mu.Lock()
+			l.publishers--
+			l.signal()
+			l.mu.Unlock()
+		})
+	}
 }
 
 // fnv1a returns the 32-bit FNV-1a hash of b.
@@ -202,6 +228,22 @@ func (l *topicLog) claim(c *cursor, p, size int) (rows []schema.Row, from int64,
 	return part[from:end:end], from, false
 }
 
+// full reports whether partition p holds a full batch of size rows for c
+// from where c stands, or is being handled by another consumer of the
+// group (claim then reports it busy). The caller holds l.mu.
+func (l *topicLog) full(c *cursor, p, size int) bool {
+	from := int64(0)
+	if c.group == nil {
+		from = c.own[p]
+	} else {
+		if c.group.busy[p] {
+			return true
+		}
+		from = c.group.committed[p]
+	}
+	return int64(len(l.parts[p]))-from >= int64(size)
+}
+
 // release ends the handling of partition p's batch that ended before offset
 // end, committing end when the handler succeeded. The caller holds l.mu.
 func (l *topicLog) release(c *cursor, p int, end int64, ok bool) {
@@ -265,6 +307,19 @@ func (t *Topic) Consume(ctx context.Context, opts port.ConsumeOptions, handle fu
 				return stop(err)
 			}
 			l.mu.Lock()
+			if !opts.Follow {
+				// While a publisher is open, wait for a full batch here
+				// rather than hand out part of one or move on.
+				for l.publishers > 0 && !l.full(c, p, size) {
+					v := l.changes
+					l.mu.Unlock()
+					l.wait(ctx, v)
+					if err := ctx.Err(); err != nil {
+						return stop(err)
+					}
+					l.mu.Lock()
+				}
+			}
 			rows, from, busy := l.claim(c, p, size)
 			l.mu.Unlock()
 			blocked = blocked || busy
@@ -280,7 +335,10 @@ func (t *Topic) Consume(ctx context.Context, opts port.ConsumeOptions, handle fu
 		if progressed {
 			continue
 		}
-		if !blocked && !opts.Follow {
+		l.mu.Lock()
+		open := l.publishers > 0
+		l.mu.Unlock()
+		if !blocked && !open && !opts.Follow {
 			return nil
 		}
 		l.wait(ctx, v)

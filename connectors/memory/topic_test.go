@@ -535,3 +535,53 @@ func TestTopicTruncate(t *testing.T) {
 		t.Errorf("after truncate consumed %d, want the 2 new records", n)
 	}
 }
+
+// TestPublishSessionSameBatches: a consumer that starts while a publisher
+// is open gets the very batches, in the same order, as one that starts
+// after the publisher ended; and it does not stop before the session ends.
+func TestPublishSessionSameBatches(t *testing.T) {
+	const n, keys, size = 10_000, 37, 100
+	rows := events(n, keys)
+	batchesOf := func(tp *Topic) [][]int {
+		var out [][]int
+		err := tp.Consume(context.Background(), port.ConsumeOptions{BatchSize: size, Reuse: true}, func(_ context.Context, msgs []port.Message) error {
+			var b []int
+			for _, m := range msgs {
+				b = append(b, m.Row[1].(int))
+			}
+			out = append(out, b)
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("Consume: %v", err)
+		}
+		return out
+	}
+	after := openTopic(t, New(), "events", "k", 6)
+	publish(t, after, rows)
+	want := batchesOf(after)
+
+	live := openTopic(t, New(), "events", "k", 6)
+	end := live.BeginPublish()
+	done := make(chan [][]int)
+	go func() { done <- batchesOf(live) }()
+	for i := 0; i < n; i += 333 {
+		if err := live.Publish(context.Background(), rows[i:min(n, i+333)]); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			time.Sleep(10 * time.Millisecond) // let the consumer wait for a full batch
+		}
+	}
+	select {
+	case <-done:
+		t.Fatal("the consumer stopped before the session ended")
+	case <-time.After(20 * time.Millisecond):
+	}
+	end()
+	end() // a second end changes nothing
+	got := <-done
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("batches with a live publisher differ:\n got %v\nwant %v", got, want)
+	}
+}

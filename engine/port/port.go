@@ -97,6 +97,17 @@ type Topic interface {
 	Truncate(ctx context.Context) error
 }
 
+// PublishSessions is implemented by topics whose consumers may start while
+// a publisher is still appending, and get the very batches they would get
+// had they started once it finished.
+type PublishSessions interface {
+	// BeginPublish announces a publisher. Until end is called (once, when
+	// the publisher has appended all it will), consumers that do not follow
+	// hand out a partition's batch only once it is full, and do not stop
+	// when they reach the end of the topic.
+	BeginPublish() (end func())
+}
+
 // RowError is a row that could not be read. Readers return it for one bad
 // row and stay usable: the caller dead-letters the row and reads on.
 type RowError struct {
