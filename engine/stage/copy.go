@@ -225,10 +225,28 @@ func (s *copyStage) Start(ctx context.Context, rt *Runtime) (finish func() (Stat
 }
 
 // Overlaps reports whether next may run while the export finishes: a
-// stage that touches tables only, since the export reads its snapshots.
+// stage that touches tables only, since the export reads its snapshots, or
+// another export that writes none of this one's files (compared by base
+// name too, which is what dry-run --out keeps of a path).
 func (s *copyStage) Overlaps(next Runner) bool {
-	t, ok := next.(TablesOnly)
-	return !s.load && ok && t.TablesOnly()
+	if s.load {
+		return false
+	}
+	if t, ok := next.(TablesOnly); ok && t.TablesOnly() {
+		return true
+	}
+	x, ok := next.(*copyStage)
+	if !ok || x.load {
+		return false
+	}
+	for _, a := range s.jobs {
+		for _, b := range x.jobs {
+			if a.file.Name == b.file.Name || filepath.Base(a.file.Name) == filepath.Base(b.file.Name) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // exportFrom writes the rows of src, the job's table or a snapshot of it, to the job's file.
