@@ -222,15 +222,73 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 		return sum, err
 	}
 	prog := newProgress(p.opts.Progress)
-	for _, r := range run {
+	// bg is a stage finishing in the background (stage.Background) while
+	// the stages after it that it lets overlap (Overlaps) run.
+	var bg *background
+	// held keeps the dead letters of stages that run while bg finishes:
+	// they go after bg's, as when the stages run one after the other.
+	var (
+		heldMu sync.Mutex
+		held   []port.DeadLetter
+	)
+	sink := rt.DeadLetter
+	join := func() error {
+		if bg == nil {
+			return nil
+		}
+		b := bg
+		bg = nil
+		<-b.done
+		st, err := b.st, b.err
+		rt.DeadLetter = sink
+		heldMu.Lock()
+		for _, d := range held {
+			sink(d)
+		}
+		held = nil
+		heldMu.Unlock()
+		sum.Stages[b.at].Stats = st
+		p.logDone(b.name, st)
+		if err != nil {
+			// Run in order, the stages after it would not have run.
+			sum.Stages = sum.Stages[:b.at+1]
+			return &StageError{Stage: b.name, Err: err}
+		}
+		return nil
+	}
+	for i, r := range run {
+		if bg != nil && !bg.stage.Overlaps(r) {
+			if err := join(); err != nil {
+				return p.finish(ctx, &sum, start, err)
+			}
+		}
 		p.log.Info("stage starting", "stage", r.Name(), "kind", r.Kind())
+		if b, ok := r.(stage.Background); ok && bg == nil && !p.opts.Follow && i+1 < len(run) && b.Overlaps(run[i+1]) {
+			local := *rt // its own progress counter, which nobody watches
+			local.Progress = &stage.Counter{}
+			finish, ok, err := b.Start(ctx, &local)
+			if err != nil {
+				sum.Stages = append(sum.Stages, StageResult{Name: r.Name(), Kind: r.Kind()})
+				return p.finish(ctx, &sum, start, &StageError{Stage: r.Name(), Err: err})
+			}
+			if ok {
+				bg = &background{stage: b, name: r.Name(), at: len(sum.Stages), done: make(chan struct{})}
+				go bg.run(finish)
+				rt.DeadLetter = func(d port.DeadLetter) {
+					heldMu.Lock()
+					held = append(held, d)
+					heldMu.Unlock()
+				}
+				sum.Stages = append(sum.Stages, StageResult{Name: r.Name(), Kind: r.Kind()})
+				continue
+			}
+		}
 		rt.Progress = &stage.Counter{}
 		stop := prog.watch(r.Name(), rt.Progress)
 		st, err := r.Run(ctx, rt)
 		stop()
 		sum.Stages = append(sum.Stages, StageResult{Name: r.Name(), Kind: r.Kind(), Stats: st})
-		p.log.Info("stage done", "stage", r.Name(), "in", st.In, "out", st.Out, "dead", st.Dead, "duplicates", st.Dup,
-			"seconds", fmt.Sprintf("%.3f", st.Elapsed.Seconds()), "records_per_s", int64(st.Rate()))
+		p.logDone(r.Name(), st)
 		if err == nil && ctx.Err() != nil && p.opts.Follow {
 			// Interrupted while following: the stage stopped cleanly with
 			// its batch committed; that is how a following run ends.
@@ -240,10 +298,39 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 			err = ctx.Err()
 		}
 		if err != nil {
-			return p.finish(ctx, &sum, start, &StageError{Stage: r.Name(), Err: err})
+			err = &StageError{Stage: r.Name(), Err: err}
+			if jerr := join(); jerr != nil {
+				err = jerr // the earlier stage's error
+			}
+			return p.finish(ctx, &sum, start, err)
 		}
 	}
+	if err := join(); err != nil {
+		return p.finish(ctx, &sum, start, err)
+	}
 	return p.finish(ctx, &sum, start, nil)
+}
+
+// background is a stage finishing in the background, at index at of the summary's stages.
+type background struct {
+	stage stage.Background
+	name  string
+	at    int
+	done  chan struct{} // closed when st and err are set
+	st    stage.Stats
+	err   error
+}
+
+// run calls finish, the rest of the stage's work, and keeps its outcome.
+func (b *background) run(finish func() (stage.Stats, error)) {
+	defer close(b.done)
+	b.st, b.err = finish()
+}
+
+// logDone logs what a stage did.
+func (p *Pipeline) logDone(name string, st stage.Stats) {
+	p.log.Info("stage done", "stage", name, "in", st.In, "out", st.Out, "dead", st.Dead, "duplicates", st.Dup,
+		"seconds", fmt.Sprintf("%.3f", st.Elapsed.Seconds()), "records_per_s", int64(st.Rate()))
 }
 
 // finish records the run's dead letters in the summary and writes them

@@ -2,8 +2,12 @@ package engine_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -220,6 +224,144 @@ func TestIdentifiersAreChecked(t *testing.T) {
 		_, err := engine.Load(path, yamldoc.MapEnv(nil), registry())
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("got %v, want an error containing %q", err, tt.want)
+		}
+	}
+}
+
+// TestExportOverlapsTableStages: an export followed by a batch stage runs
+// while the batch stage changes the tables, and still writes the rows as
+// they were when it started; when it fails, its error ends the run and the
+// stages after it are not reported. (Publish overlaps decide there too.)
+func TestExportOverlapsTableStages(t *testing.T) {
+	run := func(sub string) (engine.Summary, string, error) {
+		out := t.TempDir()
+		if sub != "" {
+			// A file where the export wants a folder: creating the file fails.
+			if err := os.WriteFile(filepath.Join(out, sub), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			sub = "/" + sub
+		}
+		env := yamldoc.MapEnv(map[string]string{"OUT": out, "SUB": sub})
+		plan, err := engine.Load("testdata/shop/overlap.yaml", env, registry())
+		if err != nil {
+			t.Fatal(yamldoc.Details(err))
+		}
+		p, err := engine.Open(context.Background(), plan, engine.Options{Registry: registry(), DryRun: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		sum, err := p.Run(context.Background(), nil)
+		return sum, out, err
+	}
+	sum, out, err := run("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range sum.Stages {
+		names = append(names, s.Name)
+	}
+	if got, want := strings.Join(names, " "), "reset load publish decide before settle export"; got != want {
+		t.Errorf("stages %q, want %q", got, want)
+	}
+	// decide ran while publish did, and its dead letters still come after publish's.
+	order := map[string]int{"publish": 1, "decide": 2}
+	last := 0
+	for _, d := range sum.DeadLetters {
+		if order[d.Stage] < last {
+			t.Errorf("dead letter of %s (%s) after one of a later stage", d.Stage, d.Source)
+		}
+		last = order[d.Stage]
+	}
+	if last != 2 {
+		t.Errorf("no dead letter of decide")
+	}
+	if st := sum.Stages[4].Stats; st.In != 1000 || st.Out != 1000 {
+		t.Errorf("before: in %d, out %d, want 1000 and 1000", st.In, st.Out)
+	}
+	decided, err := os.ReadFile(filepath.Join(out, "decided.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	final, err := os.ReadFile(filepath.Join(out, "orders.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(decided), ",done,") || !strings.Contains(string(decided), ",accepted,") {
+		t.Errorf("decided.csv holds rows settle changed")
+	}
+	if !strings.Contains(string(final), ",done,") {
+		t.Errorf("orders.csv holds no row settle changed")
+	}
+
+	sum, _, err = run("blocker")
+	var se *engine.StageError
+	if !errors.As(err, &se) || se.Stage != "before" {
+		t.Fatalf("error %v, want one of stage before", err)
+	}
+	if last := sum.Stages[len(sum.Stages)-1].Name; last != "before" {
+		t.Errorf("last stage reported %s, want before", last)
+	}
+}
+
+// TestRuleDeadLettersInRecordOrder: records whose ruleset fails, decided on
+// several CPUs, reach the dead letters in the order of their records (by
+// partition, in offset order), whatever the timing of the deciders.
+func TestRuleDeadLettersInRecordOrder(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	in := t.TempDir()
+	var acc, ord strings.Builder
+	acc.WriteString("id,owner,limit\n")
+	for i := 1; i <= 64; i++ {
+		fmt.Fprintf(&acc, "%d,o%d,100.00\n", i, i) // limit - 100 = 0: the ratio rule divides by zero
+	}
+	ord.WriteString("order_id,account_id,amount,at\n")
+	for i := 1; i <= 3000; i++ {
+		fmt.Fprintf(&ord, "%d,%d,1.00,2025-01-01 00:00:01\n", i, 1+i*7%64)
+	}
+	for name, data := range map[string]string{"accounts.csv": acc.String(), "orders.csv": ord.String()} {
+		if err := os.WriteFile(filepath.Join(in, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var first []string
+	for run := range 3 {
+		out := t.TempDir()
+		env := yamldoc.MapEnv(map[string]string{"OUT": out, "IN": in})
+		plan, err := engine.Load("testdata/shop/spec.yaml", env, registry())
+		if err != nil {
+			t.Fatal(yamldoc.Details(err))
+		}
+		p, err := engine.Open(context.Background(), plan, engine.Options{Registry: registry(), DryRun: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, err := p.Run(context.Background(), []string{"reset", "load", "publish", "decide"})
+		p.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		last := map[int32]int64{}
+		for _, d := range sum.DeadLetters {
+			if d.Stage != "decide" {
+				continue
+			}
+			got = append(got, d.Source.String())
+			if o, ok := last[d.Source.Partition]; ok && d.Source.Offset <= o {
+				t.Fatalf("run %d: dead letter of %s after offset %d of its partition", run, d.Source, o)
+			}
+			last[d.Source.Partition] = d.Source.Offset
+		}
+		if len(got) != 3000 {
+			t.Fatalf("run %d: %d dead letters of decide, want 3000", run, len(got))
+		}
+		if run == 0 {
+			first = got
+		} else if !slices.Equal(got, first) {
+			t.Fatalf("run %d: dead letters in another order than run 0", run)
 		}
 	}
 }

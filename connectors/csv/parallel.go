@@ -202,6 +202,8 @@ func (r *Reader) parseChunk(c *chunk) {
 	// Every record ends a line: room for as many as there are newlines.
 	c.rows = make([]schema.Row, 0, c.lines+1)
 	c.srcs = make([]int, 0, c.lines+1)
+	// The rows of the chunk in one block: a chunk's rows live and die together.
+	sub.block = make([]any, c.lines*r.width)
 	for {
 		row, src, err := sub.Read()
 		if err == io.EOF {

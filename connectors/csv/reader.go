@@ -36,7 +36,10 @@ type Reader struct {
 	par     *parallel // set when chunks of the file are parsed in parallel
 	badCSV  bool      // a record was not valid csv
 
-	width int           // columns in the schema
+	width int // columns in the schema
+	// block, when not nil, is where new rows are cut from, many rows to
+	// one allocation (set for the readers of parallel chunks).
+	block []any
 	cols  []int         // schema column of each header field
 	types []schema.Type // type of each header field
 	names []string      // name of each header field
@@ -183,7 +186,7 @@ func (r *Reader) Read() (schema.Row, port.Source, error) {
 		return nil, src, &port.RowError{Source: src, Payload: joinRecord(rec),
 			Err: fmt.Errorf("has %d fields, header has %d", len(rec), len(r.cols))}
 	}
-	row := make(schema.Row, r.width)
+	row := r.newRow()
 	for i, field := range rec {
 		v, err := r.types[i].Parse(field)
 		if err != nil {
@@ -193,6 +196,16 @@ func (r *Reader) Read() (schema.Row, port.Source, error) {
 		row[r.cols[i]] = v
 	}
 	return row, src, nil
+}
+
+// newRow returns an empty row, cut from r.block when there is room.
+func (r *Reader) newRow() schema.Row {
+	if len(r.block) < r.width {
+		return make(schema.Row, r.width)
+	}
+	row := schema.Row(r.block[:r.width:r.width])
+	r.block = r.block[r.width:]
+	return row
 }
 
 // fail is Read for an error of the csv parser for the record that starts at

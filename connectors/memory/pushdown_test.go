@@ -120,3 +120,42 @@ func TestTableAggregate(t *testing.T) {
 		t.Error("Aggregate by a missing column succeeded")
 	}
 }
+
+func TestTableSnapshotKeepsRows(t *testing.T) {
+	ctx := context.Background()
+	tb := openTable(t, New(), ledgerSchema())
+	d := decimal.MustParse
+	if err := tb.Upsert(ctx, []schema.Row{{2, 1, d("1.00"), 1, "open"}, {1, 1, d("2.00"), 2, "open"}}); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := tb.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every kind of write after the snapshot: a replaced row, a new row, an update.
+	if err := tb.Upsert(ctx, []schema.Row{{1, 9, d("9.00"), 9, "new"}, {3, 1, nil, 3, nil}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tb.UpdateWhere(ctx, []port.ColumnValue{{Column: "state", Value: "closed"}}, port.ColumnValue{Column: "state", Value: "open"}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if err := snap.Scan(ctx, func(r schema.Row) error { got = append(got, fmt.Sprintf("%v %v %v", r[0], r[1], r[4])); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if want := "[1 1 open 2 1 open]"; fmt.Sprint(got) != want {
+		t.Errorf("snapshot scan = %v, want %s", got, want)
+	}
+	got = got[:0]
+	if err := snap.ScanBatches(ctx, 1, func(rs []schema.Row) error {
+		for _, r := range rs {
+			got = append(got, fmt.Sprintf("%v %v %v", r[0], r[1], r[4]))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "[1 1 open 2 1 open]"; fmt.Sprint(got) != want {
+		t.Errorf("snapshot batches = %v, want %s", got, want)
+	}
+}

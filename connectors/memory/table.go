@@ -252,18 +252,7 @@ func (t *Table) validKey(k any) bool {
 // rows as they were when it started, and holds no lock while fn runs, so fn
 // may call any method of the table.
 func (t *Table) Scan(ctx context.Context, fn func(schema.Row) error) error {
-	snap := t.snapshot()
-	for i, r := range snap {
-		if i%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return fmt.Errorf("memory table %s: scan: %w", t.schema.Name, err)
-			}
-		}
-		if err := fn(r); err != nil {
-			return fmt.Errorf("memory table %s: scan: %w", t.schema.Name, err)
-		}
-	}
-	return nil
+	return t.frozen().Scan(ctx, fn)
 }
 
 var _ port.BatchScanner = (*Table)(nil)
@@ -271,16 +260,61 @@ var _ port.BatchScanner = (*Table)(nil)
 // ScanBatches is Scan a batch of at most size rows at a time (1024 when
 // size is not positive): fn gets consecutive runs of the rows in key order.
 func (t *Table) ScanBatches(ctx context.Context, size int, fn func([]schema.Row) error) error {
+	return t.frozen().ScanBatches(ctx, size, fn)
+}
+
+var _ port.Snapshotter = (*Table)(nil)
+
+// Snapshot returns the rows as they are now, in key order. It copies the
+// list of rows, not the rows: stored rows never change (writes replace
+// them), so later writes leave the snapshot as it is.
+func (t *Table) Snapshot(ctx context.Context) (port.Snapshot, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memory table %s: snapshot: %w", t.schema.Name, err)
+	}
+	return t.frozen(), nil
+}
+
+// frozen returns the table's rows as they are now, in key order.
+func (t *Table) frozen() *snapshot {
+	return &snapshot{name: t.schema.Name, rows: t.snapshot()}
+}
+
+// snapshot is a table's rows at one moment, in key order. It implements port.Snapshot.
+type snapshot struct {
+	name string
+	rows []schema.Row
+}
+
+// Scan calls fn for every row of the snapshot in key order, and stops at
+// the first error fn returns, which it returns wrapped.
+func (s *snapshot) Scan(ctx context.Context, fn func(schema.Row) error) error {
+	for i, r := range s.rows {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("memory table %s: scan: %w", s.name, err)
+			}
+		}
+		if err := fn(r); err != nil {
+			return fmt.Errorf("memory table %s: scan: %w", s.name, err)
+		}
+	}
+	return nil
+}
+
+// ScanBatches is Scan a batch of at most size rows at a time (1024 when
+// size is not positive).
+func (s *snapshot) ScanBatches(ctx context.Context, size int, fn func([]schema.Row) error) error {
 	if size <= 0 {
 		size = 1024
 	}
-	snap := t.snapshot()
+	snap := s.rows
 	for lo := 0; lo < len(snap); lo += size {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("memory table %s: scan: %w", t.schema.Name, err)
+			return fmt.Errorf("memory table %s: scan: %w", s.name, err)
 		}
 		if err := fn(snap[lo:min(lo+size, len(snap)):min(lo+size, len(snap))]); err != nil {
-			return fmt.Errorf("memory table %s: scan: %w", t.schema.Name, err)
+			return fmt.Errorf("memory table %s: scan: %w", s.name, err)
 		}
 	}
 	return nil
@@ -647,9 +681,11 @@ func (t *Table) Aggregate(ctx context.Context, by string, where port.ColumnValue
 			return nil, fmt.Errorf("memory table %s: aggregate: unknown function %q", t.schema.Name, f.Func)
 		}
 	}
+	// Folds keep their values unboxed, boxed once per group at the end.
 	type group struct {
-		vals []any
-		seen []bool // per fold, whether a non-null value was folded
+		dec  []decimal.Decimal // per fold: the sum, min or max so far
+		n    []int             // per fold: the count so far
+		seen []bool            // per fold, whether a non-null value was folded
 	}
 	groups := map[any]*group{}
 	for i, r := range t.snapshot() {
@@ -664,13 +700,12 @@ func (t *Table) Aggregate(ctx context.Context, by string, where port.ColumnValue
 		key := r[bi]
 		g := groups[key]
 		if g == nil {
-			g = &group{vals: make([]any, len(folds)), seen: make([]bool, len(folds))}
+			g = &group{dec: make([]decimal.Decimal, len(folds)), n: make([]int, len(folds)), seen: make([]bool, len(folds))}
 			groups[key] = g
 		}
 		for j, f := range folds {
 			if f.Func == "count" {
-				n, _ := g.vals[j].(int)
-				g.vals[j] = n + 1
+				g.n[j]++
 				continue
 			}
 			var x decimal.Decimal
@@ -695,25 +730,36 @@ func (t *Table) Aggregate(ctx context.Context, by string, where port.ColumnValue
 						return nil, fmt.Errorf("memory table %s: aggregate: sum(%s) for %s = %v: %w", t.schema.Name, f.Column, by, key, err)
 					}
 				}
-				g.vals[j] = x
+				g.dec[j] = x
 				continue
 			}
-			cur := g.vals[j].(decimal.Decimal)
+			cur := g.dec[j]
 			switch {
 			case f.Func == "sum":
 				s, err := cur.Add(x)
 				if err != nil {
 					return nil, fmt.Errorf("memory table %s: aggregate: sum(%s) for %s = %v: %w", t.schema.Name, f.Column, by, key, err)
 				}
-				g.vals[j] = s
+				g.dec[j] = s
 			case (f.Func == "min" && x.Cmp(cur) < 0) || (f.Func == "max" && x.Cmp(cur) > 0):
-				g.vals[j] = x
+				g.dec[j] = x
 			}
 		}
 	}
 	out := make(map[any][]any, len(groups))
 	for k, g := range groups {
-		out[k] = g.vals
+		vals := make([]any, len(folds))
+		for j, f := range folds {
+			switch {
+			case f.Func == "count":
+				if g.n[j] > 0 {
+					vals[j] = g.n[j]
+				}
+			case g.seen[j]:
+				vals[j] = g.dec[j]
+			}
+		}
+		out[k] = vals
 	}
 	return out, nil
 }

@@ -42,6 +42,8 @@ type topicLog struct {
 	// is closed at the next change to wake waiting consumers.
 	changes uint64
 	wake    chan struct{}
+	// publishers counts the open publish sessions (BeginPublish).
+	publishers int
 }
 
 // group is a consumer group's state in one topic.
@@ -122,6 +124,30 @@ func (t *Topic) Publish(ctx context.Context, rows []schema.Row) error {
 	return nil
 }
 
+var _ port.PublishSessions = (*Topic)(nil)
+
+// BeginPublish announces a publisher, until end is called. Meanwhile
+// consumers that do not follow wait for a partition to hold a full batch
+// before handing it out, and wait for more at the end of the topic, so
+// they hand out the same batches, in the same order, as they would after
+// the publisher ended. end may be called more than once; only the first
+// call counts.
+func (t *Topic) BeginPublish() (end func()) {
+	l := t.log
+	l.mu.Lock()
+	l.publishers++
+	l.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			l.mu.Lock()
+			l.publishers--
+			l.signal()
+			l.mu.Unlock()
+		})
+	}
+}
+
 // fnv1a returns the 32-bit FNV-1a hash of b.
 func fnv1a(b []byte) uint32 {
 	const (
@@ -174,6 +200,9 @@ func (l *topicLog) wait(ctx context.Context, v uint64) {
 type cursor struct {
 	group *group  // the consumer group, nil when consuming alone
 	own   []int64 // per partition offsets when consuming alone
+	// msgs, when not nil, is the slice handed out batch after batch
+	// (port.ConsumeOptions.Reuse), so batches allocate no messages.
+	msgs []port.Message
 }
 
 // claim returns the next batch of partition p for c, at most size rows from
@@ -199,6 +228,22 @@ func (l *topicLog) claim(c *cursor, p, size int) (rows []schema.Row, from int64,
 	return part[from:end:end], from, false
 }
 
+// full reports whether partition p holds a full batch of size rows for c
+// from where c stands, or is being handled by another consumer of the
+// group (claim then reports it busy). The caller holds l.mu.
+func (l *topicLog) full(c *cursor, p, size int) bool {
+	from := int64(0)
+	if c.group == nil {
+		from = c.own[p]
+	} else {
+		if c.group.busy[p] {
+			return true
+		}
+		from = c.group.committed[p]
+	}
+	return int64(len(l.parts[p]))-from >= int64(size)
+}
+
 // release ends the handling of partition p's batch that ended before offset
 // end, committing end when the handler succeeded. The caller holds l.mu.
 func (l *topicLog) release(c *cursor, p int, end int64, ok bool) {
@@ -217,7 +262,8 @@ func (l *topicLog) release(c *cursor, p int, end int64, ok bool) {
 
 // Consume hands handle batches of at most opts.BatchSize messages (1000 when
 // not positive), each from one partition in offset order, taking partitions
-// in turn so they interleave. Alone (opts.Group "") it reads every partition
+// in turn so they interleave. With opts.Reuse every batch is handed
+// out in one slice, refilled. Alone (opts.Group "") it reads every partition
 // from offset 0; in a group it starts from the group's committed offsets and,
 // after handle returns nil, commits the offset after the batch's last message.
 // When handle fails, Consume returns its error wrapped and leaves the batch
@@ -239,6 +285,9 @@ func (t *Topic) Consume(ctx context.Context, opts port.ConsumeOptions, handle fu
 	}
 	n := len(l.parts)
 	c := &cursor{}
+	if opts.Reuse {
+		c.msgs = make([]port.Message, 0, size)
+	}
 	if opts.Group == "" {
 		c.own = make([]int64, n)
 	} else {
@@ -258,6 +307,19 @@ func (t *Topic) Consume(ctx context.Context, opts port.ConsumeOptions, handle fu
 				return stop(err)
 			}
 			l.mu.Lock()
+			if !opts.Follow {
+				// While a publisher is open, wait for a full batch here
+				// rather than hand out part of one or move on.
+				for l.publishers > 0 && !l.full(c, p, size) {
+					v := l.changes
+					l.mu.Unlock()
+					l.wait(ctx, v)
+					if err := ctx.Err(); err != nil {
+						return stop(err)
+					}
+					l.mu.Lock()
+				}
+			}
 			rows, from, busy := l.claim(c, p, size)
 			l.mu.Unlock()
 			blocked = blocked || busy
@@ -273,7 +335,10 @@ func (t *Topic) Consume(ctx context.Context, opts port.ConsumeOptions, handle fu
 		if progressed {
 			continue
 		}
-		if !blocked && !opts.Follow {
+		l.mu.Lock()
+		open := l.publishers > 0
+		l.mu.Unlock()
+		if !blocked && !open && !opts.Follow {
 			return nil
 		}
 		l.wait(ctx, v)
@@ -291,14 +356,20 @@ func (l *topicLog) handleBatch(ctx context.Context, c *cursor, p int, from int64
 		l.release(c, p, from+int64(len(rows)), ok)
 		l.mu.Unlock()
 	}()
-	err = handle(ctx, l.messages(p, from, rows))
+	err = handle(ctx, l.messages(c, p, from, rows))
 	ok = err == nil
 	return err
 }
 
-// messages wraps rows, read from partition p starting at offset from, as messages.
-func (l *topicLog) messages(p int, from int64, rows []schema.Row) []port.Message {
-	msgs := make([]port.Message, len(rows))
+// messages wraps rows, read from partition p starting at offset from, as
+// messages: in c's reused slice when it has one, else in a new one.
+func (l *topicLog) messages(c *cursor, p int, from int64, rows []schema.Row) []port.Message {
+	var msgs []port.Message
+	if c.msgs != nil && cap(c.msgs) >= len(rows) {
+		msgs = c.msgs[:len(rows)]
+	} else {
+		msgs = make([]port.Message, len(rows))
+	}
 	for i, r := range rows {
 		msgs[i] = port.Message{
 			Source: port.Source{Topic: l.name, Partition: int32(p), Offset: from + int64(i)},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -98,12 +99,14 @@ func TestTopicKeyOrder(t *testing.T) {
 		key        string
 		partitions int
 		batch      int
+		reuse      bool // the handler keeps copies of the reused batches
 	}{
-		{"keyed over 6 partitions", "k", 6, 100},
-		{"keyed on seq", "seq", 6, 1000},
-		{"round-robin", "", 6, 64},
-		{"default partitions", "k", 0, 0},
-		{"batch larger than topic", "k", 3, 50_000},
+		{"keyed over 6 partitions", "k", 6, 100, false},
+		{"keyed on seq", "seq", 6, 1000, false},
+		{"round-robin", "", 6, 64, false},
+		{"default partitions", "k", 0, 0, false},
+		{"batch larger than topic", "k", 3, 50_000, false},
+		{"reused batches", "k", 6, 100, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -118,7 +121,10 @@ func TestTopicKeyOrder(t *testing.T) {
 				t.Fatalf("Len = %d, want %d", tp.Len(), n)
 			}
 			var l tally
-			err := tp.Consume(context.Background(), port.ConsumeOptions{BatchSize: tc.batch}, func(_ context.Context, msgs []port.Message) error {
+			err := tp.Consume(context.Background(), port.ConsumeOptions{BatchSize: tc.batch, Reuse: tc.reuse}, func(_ context.Context, msgs []port.Message) error {
+				if tc.reuse {
+					msgs = slices.Clone(msgs)
+				}
 				l.add(msgs)
 				return nil
 			})
@@ -527,5 +533,55 @@ func TestTopicTruncate(t *testing.T) {
 	}
 	if n := count(); n != 2 {
 		t.Errorf("after truncate consumed %d, want the 2 new records", n)
+	}
+}
+
+// TestPublishSessionSameBatches: a consumer that starts while a publisher
+// is open gets the very batches, in the same order, as one that starts
+// after the publisher ended; and it does not stop before the session ends.
+func TestPublishSessionSameBatches(t *testing.T) {
+	const n, keys, size = 10_000, 37, 100
+	rows := events(n, keys)
+	batchesOf := func(tp *Topic) [][]int {
+		var out [][]int
+		err := tp.Consume(context.Background(), port.ConsumeOptions{BatchSize: size, Reuse: true}, func(_ context.Context, msgs []port.Message) error {
+			var b []int
+			for _, m := range msgs {
+				b = append(b, m.Row[1].(int))
+			}
+			out = append(out, b)
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("Consume: %v", err)
+		}
+		return out
+	}
+	after := openTopic(t, New(), "events", "k", 6)
+	publish(t, after, rows)
+	want := batchesOf(after)
+
+	live := openTopic(t, New(), "events", "k", 6)
+	end := live.BeginPublish()
+	done := make(chan [][]int)
+	go func() { done <- batchesOf(live) }()
+	for i := 0; i < n; i += 333 {
+		if err := live.Publish(context.Background(), rows[i:min(n, i+333)]); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			time.Sleep(10 * time.Millisecond) // let the consumer wait for a full batch
+		}
+	}
+	select {
+	case <-done:
+		t.Fatal("the consumer stopped before the session ended")
+	case <-time.After(20 * time.Millisecond):
+	}
+	end()
+	end() // a second end changes nothing
+	got := <-done
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("batches with a live publisher differ:\n got %v\nwant %v", got, want)
 	}
 }

@@ -80,6 +80,10 @@ type ConsumeOptions struct {
 	// returns; an error of Flush ends Consume. Others ignore it, so a
 	// handler may leave writes in flight only on a Flusher.
 	Flush func(ctx context.Context) error
+	// Reuse promises that the handler keeps no batch slice past its call
+	// (it may keep the rows and sources it holds), so a topic may hand out
+	// the same slice, refilled, batch after batch instead of a new one.
+	Reuse bool
 }
 
 // Flusher is implemented by topics whose Consume calls ConsumeOptions.Flush
@@ -106,6 +110,17 @@ type Topic interface {
 	// never reuses the offset of a removed one, unless the topic also
 	// forgets every group's position (as memory topics do).
 	Truncate(ctx context.Context) error
+}
+
+// PublishSessions is implemented by topics whose consumers may start while
+// a publisher is still appending, and get the very batches they would get
+// had they started once it finished.
+type PublishSessions interface {
+	// BeginPublish announces a publisher. Until end is called (once, when
+	// the publisher has appended all it will), consumers that do not follow
+	// hand out a partition's batch only once it is full, and do not stop
+	// when they reach the end of the topic.
+	BeginPublish() (end func())
 }
 
 // RowError is a row that could not be read. Readers return it for one bad
@@ -151,6 +166,23 @@ type BatchScanner interface {
 	// batches of at most size rows, and stops at the first error fn returns.
 	// fn must not keep the slice or its rows past the call, nor change them.
 	ScanBatches(ctx context.Context, size int, fn func([]schema.Row) error) error
+}
+
+// Snapshotter is implemented by tables that can fix their rows as they are
+// at one moment, cheaply, so that a reader can scan them later while the
+// table goes on changing (for example to export a table while the next
+// stage updates it).
+type Snapshotter interface {
+	// Snapshot returns the table's rows as they are now. Nothing written
+	// to the table afterwards changes what the snapshot holds.
+	Snapshot(ctx context.Context) (Snapshot, error)
+}
+
+// Snapshot is the rows of a table at one moment, in key order.
+type Snapshot interface {
+	BatchScanner
+	// Scan calls fn for every row in key order, as Table.Scan does.
+	Scan(ctx context.Context, fn func(schema.Row) error) error
 }
 
 // TopicSpec describes a topic to a connector.

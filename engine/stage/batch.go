@@ -31,6 +31,9 @@ type guard struct {
 func (s *batchStage) Name() string { return s.name }
 func (s *batchStage) Kind() string { return "batch" }
 
+// TablesOnly reports true: a batch stage reads and writes tables only.
+func (s *batchStage) TablesOnly() bool { return true }
+
 // step updates the rows of one table: filter, join an aggregate of another
 // table and keyed lookups, evaluate a ruleset, set columns.
 type step struct {

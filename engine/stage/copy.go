@@ -144,14 +144,14 @@ func drain(ctx context.Context, rt *Runtime, st *Stats, stage string, r port.Row
 			}
 			return flush(batch)
 		}
-		var re *port.RowError
-		switch {
-		case errors.As(err, &re):
+		if err != nil {
+			var re *port.RowError // only here: taking its address makes it escape
+			if !errors.As(err, &re) {
+				return fmt.Errorf("%s: %w", src, err)
+			}
 			st.In++
 			deadLetter(rt, st, stage, re.Source, re.Payload, re.Err.Error())
 			continue
-		case err != nil:
-			return fmt.Errorf("%s: %w", src, err)
 		}
 		st.In++
 		rt.Progress.Add(1)
@@ -173,6 +173,84 @@ func (s *copyStage) exportOne(ctx context.Context, rt *Runtime, j copyJob, st *S
 	if err != nil {
 		return err
 	}
+	return s.exportFrom(ctx, rt, j, st, files, table)
+}
+
+// rowSource is what an export reads: a table, or a snapshot of one.
+type rowSource interface {
+	Scan(ctx context.Context, fn func(schema.Row) error) error
+}
+
+// Start implements Background for exports: when every table the stage
+// exports can be snapshotted (port.Snapshotter), it takes the snapshots
+// now and returns finish, which writes the files from them and may run
+// while later stages change the tables. ok is false, and nothing done,
+// when some table cannot: the stage is then to be run with Run. Loads do
+// not run in the background.
+func (s *copyStage) Start(ctx context.Context, rt *Runtime) (finish func() (Stats, error), ok bool, err error) {
+	if s.load {
+		return nil, false, nil
+	}
+	start := time.Now()
+	files := make([]port.Files, len(s.jobs))
+	tables := make([]port.Snapshotter, len(s.jobs))
+	for i, j := range s.jobs {
+		f, table, err := j.open(ctx, rt)
+		if err != nil {
+			return nil, false, err
+		}
+		sn, ok := table.(port.Snapshotter)
+		if !ok {
+			return nil, false, nil
+		}
+		files[i], tables[i] = f, sn
+	}
+	snaps := make([]port.Snapshot, len(s.jobs))
+	for i, j := range s.jobs {
+		if snaps[i], err = tables[i].Snapshot(ctx); err != nil {
+			return nil, false, fmt.Errorf("export %s: %w", j.table, err)
+		}
+	}
+	return func() (Stats, error) {
+		var st Stats
+		for i, j := range s.jobs {
+			if err := s.exportFrom(ctx, rt, j, &st, files[i], snaps[i]); err != nil {
+				st.Elapsed = time.Since(start)
+				return st, err
+			}
+		}
+		st.Elapsed = time.Since(start)
+		return st, nil
+	}, true, nil
+}
+
+// Overlaps reports whether next may run while the export finishes: a
+// stage that touches tables only, since the export reads its snapshots, or
+// another export that writes none of this one's files (compared by base
+// name too, which is what dry-run --out keeps of a path).
+func (s *copyStage) Overlaps(next Runner) bool {
+	if s.load {
+		return false
+	}
+	if t, ok := next.(TablesOnly); ok && t.TablesOnly() {
+		return true
+	}
+	x, ok := next.(*copyStage)
+	if !ok || x.load {
+		return false
+	}
+	for _, a := range s.jobs {
+		for _, b := range x.jobs {
+			if a.file.Name == b.file.Name || filepath.Base(a.file.Name) == filepath.Base(b.file.Name) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// exportFrom writes the rows of src, the job's table or a snapshot of it, to the job's file.
+func (s *copyStage) exportFrom(ctx context.Context, rt *Runtime, j copyJob, st *Stats, files port.Files, src rowSource) error {
 	path := j.file.Name
 	if rt.ExportDir != "" {
 		path = filepath.Join(rt.ExportDir, filepath.Base(path))
@@ -181,12 +259,12 @@ func (s *copyStage) exportOne(ctx context.Context, rt *Runtime, j copyJob, st *S
 	if err != nil {
 		return fmt.Errorf("export %s: %w", j.file, err)
 	}
-	bs, ok1 := table.(port.BatchScanner)
+	bs, ok1 := src.(port.BatchScanner)
 	rw, ok2 := w.(port.RowsWriter)
 	if ok1 && ok2 {
 		err = exportBatches(ctx, rt, j, st, bs, rw)
 	} else {
-		err = exportRows(ctx, rt, j, st, table, w)
+		err = exportRows(ctx, rt, j, st, src, w)
 	}
 	if cerr := w.Close(); err == nil {
 		err = cerr
@@ -233,7 +311,7 @@ func exportBatches(ctx context.Context, rt *Runtime, j copyJob, st *Stats, table
 }
 
 // exportRows writes the table's rows one by one.
-func exportRows(ctx context.Context, rt *Runtime, j copyJob, st *Stats, table port.Table, w port.RowWriter) error {
+func exportRows(ctx context.Context, rt *Runtime, j copyJob, st *Stats, table rowSource, w port.RowWriter) error {
 	proj := make(schema.Row, len(j.cols))
 	return table.Scan(ctx, func(r schema.Row) error {
 		st.In++

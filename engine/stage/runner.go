@@ -103,6 +103,33 @@ type Runner interface {
 	Run(ctx context.Context, rt *Runtime) (Stats, error)
 }
 
+// Background is implemented by stages that can fix what they read at
+// once and do the rest of their work while later stages run.
+type Background interface {
+	Runner
+	// Start fixes what the stage reads as it is now and returns finish,
+	// which does the rest of the stage's work and returns its Stats, as Run
+	// would. Start is called instead of Run; finish may run concurrently
+	// with the stages after it, must be called once, and reports neither
+	// dead letters nor progress. ok is false, with nothing done, when the
+	// stage cannot run this way: Run it then.
+	Start(ctx context.Context, rt *Runtime) (finish func() (Stats, error), ok bool, err error)
+	// Overlaps reports whether next, a stage after this one, may run while
+	// this one finishes in the background and give the results it would
+	// give after it. Its dead letters are then to be sent after this
+	// stage's.
+	Overlaps(next Runner) bool
+}
+
+// TablesOnly is implemented by stages that read and write tables only (no
+// files, no topics): they may run while an export finishes in the
+// background, since it reads what it fixed at its start and writes no table.
+type TablesOnly interface {
+	Runner
+	// TablesOnly reports whether the stage touches tables only.
+	TablesOnly() bool
+}
+
 // deadLetter sends one record to the runtime's sink and counts it.
 func deadLetter(rt *Runtime, st *Stats, stage string, src port.Source, payload, reason string) {
 	st.Dead++

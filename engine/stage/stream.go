@@ -388,7 +388,9 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	if rt.Group != "" {
 		r.group = rt.Group
 	}
-	opts := port.ConsumeOptions{Group: r.group, BatchSize: s.batchSize, Follow: rt.Follow}
+	// batch keeps no message slice past its call: the rows are kept, and
+	// sources copied into dead letters.
+	opts := port.ConsumeOptions{Group: r.group, BatchSize: s.batchSize, Follow: rt.Follow, Reuse: true}
 	if r.store = r.committer(rt); r.store != nil {
 		opts.Positions = r.positions
 		opts.BatchSize = s.chunkSize() * commitsPerPoll
@@ -888,8 +890,14 @@ type decider struct {
 	outs   []schema.Row
 	dirty  map[string][]schema.Row
 	marked map[string]*keyMap[bool]
-	st     Stats // dead letters counted while deciding
 	todo   []int // indexes of the batch's messages this decider takes
+	// dead holds the dead letters of the records decided, in order, and
+	// deadAt the index of each one's message in the batch, so that they
+	// reach the sink in record order whatever the timing of the deciders.
+	dead   []port.DeadLetter
+	deadAt []int
+	// block is where output rows are cut from, many to one allocation.
+	block []any
 
 	emitRest *evaluator // of streamStage.emitRest, or nil
 }
@@ -941,23 +949,55 @@ func (r *streamRun) decideAll(msgs []port.Message) {
 		go func() {
 			defer wg.Done()
 			for _, i := range w.todo {
-				w.decide(msgs[i], r.vars[i])
+				w.decide(i, msgs[i], r.vars[i])
 			}
 		}()
 	}
 	wg.Wait()
+	r.sendDead()
 	r.outs = r.outs[:0]
 	for _, w := range ws {
 		r.outs = append(r.outs, w.outs...)
 		w.outs = w.outs[:0]
-		r.st.Dead += w.st.Dead
-		w.st.Dead = 0
 		for id, rows := range w.dirty {
 			r.dirty[id] = append(r.dirty[id], rows...)
 			w.dirty[id] = rows[:0]
 			w.marked[id].clear()
 		}
 	}
+}
+
+// sendDead sends the dead letters of the deciders to the runtime's sink in
+// the order of their records in the batch, and empties the deciders' lists.
+func (r *streamRun) sendDead() {
+	next := make([]int, len(r.workers)) // per decider, its next letter
+	for {
+		var w *decider
+		k := -1
+		for j, x := range r.workers {
+			if next[j] < len(x.dead) && (w == nil || x.deadAt[next[j]] < w.deadAt[next[k]]) {
+				w, k = x, j
+			}
+		}
+		if w == nil {
+			break
+		}
+		r.st.Dead++
+		if r.rt.DeadLetter != nil {
+			r.rt.DeadLetter(w.dead[next[k]])
+		}
+		next[k]++
+	}
+	for _, w := range r.workers {
+		clear(w.dead)
+		w.dead, w.deadAt = w.dead[:0], w.deadAt[:0]
+	}
+}
+
+// deadLetter keeps a dead letter for the message at index i of the batch, to be sent by sendDead.
+func (d *decider) deadLetter(i int, src port.Source, payload, reason string) {
+	d.dead = append(d.dead, port.DeadLetter{Stage: d.r.s.name, Source: src, Reason: reason, Payload: payload, Time: time.Now().UTC()})
+	d.deadAt = append(d.deadAt, i)
 }
 
 // keyHash spreads keys over deciders.
@@ -975,8 +1015,9 @@ func keyHash(k any) uint64 {
 	return h.Sum64()
 }
 
-// decide evaluates the ruleset and the output row for one message.
-func (d *decider) decide(m port.Message, vars []any) {
+// decide evaluates the ruleset and the output row for one message, the
+// batch's message at index i.
+func (d *decider) decide(i int, m port.Message, vars []any) {
 	s := d.r.s
 	var key any
 	if s.idCol >= 0 {
@@ -984,18 +1025,18 @@ func (d *decider) decide(m port.Message, vars []any) {
 	}
 	dec, err := d.rules.evalObserved(vars, d.r.rt, key, s.name, "", m.Source)
 	if err != nil {
-		deadLetter(d.r.rt, &d.st, s.name, m.Source, messagePayload(s.tspec.Schema, m), fmt.Sprintf("ruleset %s: %v", d.rules.bd.rs.Name, err))
+		d.deadLetter(i, m.Source, messagePayload(s.tspec.Schema, m), fmt.Sprintf("ruleset %s: %v", d.rules.bd.rs.Name, err))
 		return
 	}
 	nv := len(s.sc.names)
 	d.rules.DecisionValues(dec, d.dec)
 	vars[nv] = d.decVar
-	out := s.outSchema.NewRow()
+	out := d.newRow()
 	vars[nv+1] = out
 	if !d.emitFast(vars, out) {
 		clear(out)
 		if _, err := d.emit.eval(vars); err != nil {
-			deadLetter(d.r.rt, &d.st, s.name, m.Source, messagePayload(s.tspec.Schema, m), fmt.Sprintf("emit: %v", err))
+			d.deadLetter(i, m.Source, messagePayload(s.tspec.Schema, m), fmt.Sprintf("emit: %v", err))
 			return
 		}
 	}
@@ -1005,6 +1046,20 @@ func (d *decider) decide(m port.Message, vars []any) {
 			d.markDirty(l, vars[l.v].(schema.Row))
 		}
 	}
+}
+
+// outBlock is how many output rows a decider allocates at once.
+const outBlock = 256
+
+// newRow returns an empty output row, cut from d.block.
+func (d *decider) newRow() schema.Row {
+	w := len(d.r.s.outSchema.Columns)
+	if len(d.block) < w {
+		d.block = make([]any, outBlock*w)
+	}
+	row := schema.Row(d.block[:w:w])
+	d.block = d.block[w:]
+	return row
 }
 
 // emitFast fills out, the output row of vars, with emit split in two (see
