@@ -26,7 +26,7 @@ the rules read, each let, each rule's condition and its value, the decision
 and what the deciding rule set. The record sees the state it saw in the run:
 the records before it in its key's order are decided first.
 
-A stream stage traces the record whose output key is ID (a transaction id);
+A stream stage traces the record whose output key is ID (its id column);
 a batch step with rules traces the row of its table with key ID, so one ID
 may show several evaluations (use --stage to keep some).
 
