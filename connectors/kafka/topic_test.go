@@ -526,6 +526,41 @@ func TestGroupMemberWithoutPartitionsReturns(t *testing.T) {
 	checkEvents(t, sortBySource(all), "single", 2000, 1)
 }
 
+// offsetStore is what a Committer-backed stage keeps: each partition's next
+// offset, checked and advanced by every batch applied, and read back as
+// ConsumeOptions.Positions. It is safe for concurrent use.
+type offsetStore struct {
+	mu      sync.Mutex
+	next    map[int32]int64
+	handled []port.Message
+}
+
+func (s *offsetStore) positions(_ context.Context, ps []int32) (map[int32]int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[int32]int64{}
+	for _, p := range ps {
+		if o, ok := s.next[p]; ok {
+			out[p] = o
+		}
+	}
+	return out, nil
+}
+
+// apply stores msgs, failing when one is not the next of its partition.
+func (s *offsetStore) apply(msgs []port.Message) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range msgs {
+		if next := s.next[m.Source.Partition]; m.Source.Offset != next {
+			return fmt.Errorf("message %s: the store is at offset %d", m.Source, next)
+		}
+		s.next[m.Source.Partition] = m.Source.Offset + 1
+	}
+	s.handled = append(s.handled, msgs...)
+	return nil
+}
+
 // TestPositionsTwoConsumers runs two members of one group whose handler
 // stores each partition's next offset and whose Positions reads it back, as
 // a Committer-backed stage does: partitions move between them and still every
@@ -535,34 +570,10 @@ func TestPositionsTwoConsumers(t *testing.T) {
 	tp := openTopic(t, c, "stored", 6)
 	const n, keys = 6000, 30
 	publish(t, tp, eventRows(n, keys))
-	var (
-		mu      sync.Mutex
-		store   = map[int32]int64{}
-		handled []port.Message
-	)
-	positions := func(_ context.Context, ps []int32) (map[int32]int64, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		out := map[int32]int64{}
-		for _, p := range ps {
-			if o, ok := store[p]; ok {
-				out[p] = o
-			}
-		}
-		return out, nil
-	}
+	st := &offsetStore{next: map[int32]int64{}}
 	handle := func(_ context.Context, msgs []port.Message) error {
 		time.Sleep(3 * time.Millisecond)
-		mu.Lock()
-		defer mu.Unlock()
-		for _, m := range msgs {
-			if next := store[m.Source.Partition]; m.Source.Offset != next {
-				return fmt.Errorf("message %s: the store is at offset %d", m.Source, next)
-			}
-			store[m.Source.Partition] = m.Source.Offset + 1
-		}
-		handled = append(handled, msgs...)
-		return nil
+		return st.apply(msgs)
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
@@ -573,7 +584,7 @@ func TestPositionsTwoConsumers(t *testing.T) {
 			time.Sleep(time.Duration(i) * 100 * time.Millisecond)
 			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 			defer cancel()
-			errs[i] = tp.Consume(ctx, port.ConsumeOptions{Group: "stored", BatchSize: 40, Positions: positions}, handle)
+			errs[i] = tp.Consume(ctx, port.ConsumeOptions{Group: "stored", BatchSize: 40, Positions: st.positions}, handle)
 		}()
 	}
 	wg.Wait()
@@ -582,7 +593,7 @@ func TestPositionsTwoConsumers(t *testing.T) {
 			t.Fatalf("consumer %d: %v", i, err)
 		}
 	}
-	checkEvents(t, sortBySource(handled), "stored", n, keys)
+	checkEvents(t, sortBySource(st.handled), "stored", n, keys)
 }
 
 func TestTruncate(t *testing.T) {
@@ -664,34 +675,7 @@ func TestFlushTwoConsumers(t *testing.T) {
 	tp := openTopic(t, c, "flushed", 6)
 	const n, keys = 6000, 30
 	publish(t, tp, eventRows(n, keys))
-	var (
-		mu      sync.Mutex
-		store   = map[int32]int64{}
-		handled []port.Message
-	)
-	positions := func(_ context.Context, ps []int32) (map[int32]int64, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		out := map[int32]int64{}
-		for _, p := range ps {
-			if o, ok := store[p]; ok {
-				out[p] = o
-			}
-		}
-		return out, nil
-	}
-	apply := func(msgs []port.Message) error {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, m := range msgs {
-			if next := store[m.Source.Partition]; m.Source.Offset != next {
-				return fmt.Errorf("message %s: the store is at offset %d", m.Source, next)
-			}
-			store[m.Source.Partition] = m.Source.Offset + 1
-		}
-		handled = append(handled, msgs...)
-		return nil
-	}
+	st := &offsetStore{next: map[int32]int64{}}
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	for i := range errs {
@@ -704,7 +688,7 @@ func TestFlushTwoConsumers(t *testing.T) {
 			defer fmu.Unlock()
 			msgs := inFlight
 			inFlight = nil
-			return apply(msgs)
+			return st.apply(msgs)
 		}
 		handle := func(ctx context.Context, msgs []port.Message) error {
 			time.Sleep(50 * time.Millisecond) // a while with the batch before in flight
@@ -722,7 +706,7 @@ func TestFlushTwoConsumers(t *testing.T) {
 			time.Sleep(time.Duration(i) * 100 * time.Millisecond)
 			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 			defer cancel()
-			errs[i] = tp.Consume(ctx, port.ConsumeOptions{Group: "flushed", BatchSize: 200, Positions: positions, Flush: flush}, handle)
+			errs[i] = tp.Consume(ctx, port.ConsumeOptions{Group: "flushed", BatchSize: 200, Positions: st.positions, Flush: flush}, handle)
 		}()
 	}
 	wg.Wait()
@@ -731,7 +715,7 @@ func TestFlushTwoConsumers(t *testing.T) {
 			t.Fatalf("consumer %d: %v", i, err)
 		}
 	}
-	checkEvents(t, sortBySource(handled), "flushed", n, keys)
+	checkEvents(t, sortBySource(st.handled), "flushed", n, keys)
 	if _, ok := any(tp).(port.Flusher); !ok {
 		t.Error("a kafka topic is not a port.Flusher")
 	}
