@@ -54,10 +54,16 @@ func (c *Connector) ensureOffsets(ctx context.Context) error {
 // partitions (SELECT ... FOR UPDATE) and checks them as port.Committer
 // requires (none stored or each equal to From: apply; each equal to Next:
 // applied before, return nil without writing; otherwise an error wrapping
-// port.ErrStale), then upserts the rows of every write into the table of
-// that name opened with Table (inserts them when the write is marked
-// Insert, failing with an error wrapping port.ErrExists when a key
-// exists), stores each partition's Next, and commits.
+// port.ErrStale). It then takes a shared lock on the version rows of the
+// tables b reads and writes, waiting for a batch stage's tx that changes
+// one of them, and checks that every table of b.Reads is still at the
+// version read (otherwise an error wrapping port.ErrConflict). Then it
+// upserts the rows of every write into the table of that name opened with
+// Table (only the write's Columns when it names some; inserts them when the
+// write is marked Insert, failing with an error wrapping port.ErrExists
+// when a key exists), stores each partition's Next, and commits. The
+// versions of the tables it writes stay as they are (see
+// port.Committer.Versions).
 // Any failure rolls back. Transient failures are retried with the whole
 // batch, which the offset check makes safe. Inside a tx of ctx
 // (see InTx) Commit joins it instead.
@@ -90,8 +96,10 @@ func (c *Connector) commit(ctx context.Context, b port.Batch) error {
 		t      *Table
 		args   []any
 		insert bool
+		upsert insertSQL
 	}
 	writes := make([]write, 0, len(b.Writes))
+	var touched []string // the tables the batch writes, whose version rows it locks
 	for _, w := range b.Writes {
 		t, ok := c.lookup(w.Table)
 		if !ok {
@@ -104,16 +112,38 @@ func (c *Connector) commit(ctx context.Context, b port.Batch) error {
 		if err != nil {
 			return err
 		}
-		writes = append(writes, write{t, args, w.Insert})
+		wr := write{t: t, args: args, insert: w.Insert, upsert: t.insert}
+		if len(w.Columns) > 0 {
+			if wr.upsert, err = t.upsertColumns(w.Columns); err != nil {
+				return err
+			}
+		}
+		writes = append(writes, wr)
+		touched = append(touched, w.Table)
+	}
+	for _, r := range b.Reads {
+		if _, ok := c.lookup(r.Table); !ok {
+			return fmt.Errorf("read of table %q, which was not opened with Table (open: %s)", r.Table, c.openTables())
+		}
 	}
 	if len(offs) > 0 {
 		if err := c.ensureOffsets(ctx); err != nil {
 			return err
 		}
 	}
+	if len(touched)+len(b.Reads) > 0 {
+		if err := c.ensureVersions(ctx); err != nil {
+			return err
+		}
+	}
 	return c.runTx(ctx, func(ctx context.Context, q querier) error {
 		apply, err := checkOffsets(ctx, q, b.Group, offs)
 		if err != nil || !apply {
+			return err
+		}
+		// After the offsets (which a batch stage never locks), so that a
+		// commit waiting here for a batch stage holds nothing it needs.
+		if err := lockVersions(ctx, q, touched, b.Reads); err != nil {
 			return err
 		}
 		for _, w := range writes {
@@ -127,7 +157,7 @@ func (c *Connector) commit(ctx context.Context, b port.Batch) error {
 				}
 				continue
 			}
-			if err := w.t.insert.exec(ctx, c, q, w.args); err != nil {
+			if err := w.upsert.exec(ctx, c, q, w.args); err != nil {
 				return fmt.Errorf("table %s: upsert: %w", w.t.schema.Name, err)
 			}
 		}

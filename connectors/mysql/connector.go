@@ -55,13 +55,15 @@ func Kind() port.Kind {
 // implements port.Tables, port.Committer and port.Transactor and is safe for
 // concurrent use.
 type Connector struct {
-	db    *sql.DB
-	where string // user@address/database, for messages
+	db       *sql.DB
+	where    string // user@address/database, for messages
+	database string // the database's name, for lock names
 
-	mu           sync.Mutex
-	tables       map[string]*Table    // by name, as opened by Table; Commit writes to these
-	offsetsReady bool                 // the offsets table exists
-	stmts        map[string]*sql.Stmt // prepared statements by SQL text (see prepared)
+	mu            sync.Mutex
+	tables        map[string]*Table    // by name, as opened by Table; Commit writes to these
+	offsetsReady  bool                 // the offsets table exists
+	versionsReady bool                 // the versions table exists
+	stmts         map[string]*sql.Stmt // prepared statements by SQL text (see prepared)
 }
 
 // Compile-time checks of the interfaces Connector implements.
@@ -69,6 +71,7 @@ var (
 	_ port.Tables     = (*Connector)(nil)
 	_ port.Committer  = (*Connector)(nil)
 	_ port.Transactor = (*Connector)(nil)
+	_ port.Locker     = (*Connector)(nil)
 )
 
 // New connects to the server cfg describes (see Kind for the options and
@@ -80,7 +83,7 @@ func New(ctx context.Context, cfg port.Config) (*Connector, error) {
 	if err != nil {
 		return nil, redact(err, cfg.Get("password", ""))
 	}
-	c := &Connector{where: where(mc), tables: map[string]*Table{}, stmts: map[string]*sql.Stmt{}}
+	c := &Connector{where: where(mc), database: mc.DBName, tables: map[string]*Table{}, stmts: map[string]*sql.Stmt{}}
 	deadline := time.Now().Add(connectBudget)
 	if err := createDatabase(ctx, mc); err != nil {
 		return nil, c.connectError(err, mc.Passwd)
@@ -180,6 +183,9 @@ func (c *Connector) table(ctx context.Context, s *schema.Schema) (*Table, error)
 		return err
 	})
 	if err != nil {
+		return nil, fmt.Errorf("mysql table %s on %s: %w", s.Name, c.where, err)
+	}
+	if err := c.ensureVersionRow(ctx, s.Name); err != nil {
 		return nil, fmt.Errorf("mysql table %s on %s: %w", s.Name, c.where, err)
 	}
 	c.mu.Lock()

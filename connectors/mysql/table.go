@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/govalues/decimal"
@@ -32,6 +33,32 @@ type Table struct {
 	scanSQL   string // selectSQL ORDER BY <key>
 	insert    insertSQL
 	plain     insertSQL // INSERT without ON DUPLICATE KEY UPDATE, for port.TableWrite.Insert
+
+	mu      sync.Mutex
+	partial map[string]insertSQL // upserts of some columns (port.TableWrite.Columns), by the columns joined with ","
+}
+
+// upsertColumns returns the upsert statements that change only the columns
+// cols of existing rows, made once per set of columns.
+func (t *Table) upsertColumns(cols []string) (insertSQL, error) {
+	for _, c := range cols {
+		if i := t.schema.Index(c); i < 0 || i == t.schema.Key {
+			return insertSQL{}, t.errorf("write of columns %s: %q is not a column the write may change (columns: %s)",
+				strings.Join(cols, ", "), c, strings.Join(t.schema.Names(), ", "))
+		}
+	}
+	id := strings.Join(cols, ",")
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s, ok := t.partial[id]; ok {
+		return s, nil
+	}
+	if t.partial == nil {
+		t.partial = map[string]insertSQL{}
+	}
+	s := newUpsertColumnsSQL(t.schema.Name, t.schema.Names(), cols)
+	t.partial[id] = s
+	return s, nil
 }
 
 var _ port.Table = (*Table)(nil)
@@ -446,7 +473,8 @@ func (t *Table) readPages(ctx context.Context, tx *sql.Tx, pages chan<- []schema
 // replacing any row with the same key; the last of several rows with one key
 // wins. Every row is checked and converted before anything is sent, and
 // outside a tx the statements run in one tx of their own,
-// so a failed call changes nothing. A decimal(N) value with more places is
+// so a failed call changes nothing. The table's version moves on in the
+// same tx (see Connector.Versions). A decimal(N) value with more places is
 // rounded to N, as its text form prints it; a decimal value of any scale
 // with more places than the table column keeps (10 in tables created here)
 // is an error.
@@ -458,11 +486,10 @@ func (t *Table) Upsert(ctx context.Context, rows []schema.Row) error {
 	if err != nil {
 		return err
 	}
-	run := t.c.runTx
-	if t.insert.chunk(args, 0) == len(rows) {
-		run = t.c.run // one statement is atomic by itself
-	}
-	err = run(ctx, func(ctx context.Context, q querier) error {
+	err = t.c.runTx(ctx, func(ctx context.Context, q querier) error {
+		if err := t.c.touch(ctx, q, t.schema.Name); err != nil {
+			return err
+		}
 		return t.insert.exec(ctx, t.c, q, args)
 	})
 	if err != nil {
@@ -492,18 +519,34 @@ func (t *Table) driverRows(rows []schema.Row) ([]any, error) {
 }
 
 // Truncate removes every row: TRUNCATE TABLE, or DELETE FROM inside a
-// tx (TRUNCATE would commit it).
+// tx (TRUNCATE would commit it). The table's version moves on in the tx;
+// outside one, before and after TRUNCATE (which no tx can hold), so that a
+// stream stage that read rows in between sees the change too.
 func (t *Table) Truncate(ctx context.Context) error {
 	if tx := t.c.txOf(ctx); tx != nil {
+		if err := t.c.touch(ctx, tx, t.schema.Name); err != nil {
+			return t.errorf("truncate: %w", markTransient(err))
+		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM "+quote(t.schema.Name)); err != nil {
 			return t.errorf("truncate: %w", markTransient(err))
 		}
 		return nil
 	}
-	err := retry(ctx, retryBudget, func(ctx context.Context) error {
-		_, err := t.c.db.ExecContext(ctx, "TRUNCATE TABLE "+quote(t.schema.Name))
-		return err
-	})
+	bump := func(ctx context.Context) error {
+		return retry(ctx, retryBudget, func(ctx context.Context) error {
+			return bumpVersions(ctx, t.c.db, []string{t.schema.Name})
+		})
+	}
+	err := bump(ctx)
+	if err == nil {
+		err = retry(ctx, retryBudget, func(ctx context.Context) error {
+			_, err := t.c.db.ExecContext(ctx, "TRUNCATE TABLE "+quote(t.schema.Name))
+			return err
+		})
+	}
+	if err == nil {
+		err = bump(ctx)
+	}
 	if err != nil {
 		return t.errorf("truncate: %w", err)
 	}

@@ -380,7 +380,7 @@ func TestScanBatches(t *testing.T) {
 	// Inside a tx too, and an error of fn stops it.
 	stop := errors.New("enough")
 	var got []schema.Row
-	err := c.InTx(ctx, func(ctx context.Context) error {
+	err := c.InTx(ctx, nil, func(ctx context.Context) error {
 		return tb.ScanBatches(ctx, 1000, func(rows []schema.Row) error {
 			got = append(got, rows...)
 			if len(got) == 2000 {

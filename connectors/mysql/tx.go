@@ -13,15 +13,38 @@ import (
 // travel in one context.
 type txKey struct{ c *Connector }
 
+// txState is a tx that a context carries, and the tables whose version it
+// has moved on (see touch).
+type txState struct {
+	tx      *sql.Tx
+	touched map[string]bool
+}
+
+// txStateOf returns the tx of c that ctx carries, or nil.
+func (c *Connector) txStateOf(ctx context.Context) *txState {
+	st, _ := ctx.Value(txKey{c}).(*txState)
+	return st
+}
+
 // txOf returns the tx of c that ctx carries, or nil.
 func (c *Connector) txOf(ctx context.Context) *sql.Tx {
-	tx, _ := ctx.Value(txKey{c}).(*sql.Tx)
-	return tx
+	if st := c.txStateOf(ctx); st != nil {
+		return st.tx
+	}
+	return nil
 }
 
 // InTx runs fn with a context that carries one database tx: every
 // operation of this connector's tables (and Commit) made with that context
 // joins it. InTx commits when fn returns nil and rolls back otherwise.
+//
+// The tx is SERIALIZABLE: InnoDB makes every plain read in it a locking
+// read, so what fn read cannot change under it (a stream stage's commit
+// inserting a row fn's scan covered waits for the tx to end). Before fn
+// runs, the versions of the tables in writes move on (see Versions), which
+// takes an exclusive lock on their version rows: stream commits that read
+// or write those tables wait for the tx, and fail with port.ErrConflict
+// afterwards if they decided on rows read before it.
 //
 // When the tx fails for a reason a retry may cure (a deadlock, a
 // lock wait timeout, a lost connection) InTx rolls back and runs fn again,
@@ -33,11 +56,31 @@ func (c *Connector) txOf(ctx context.Context) *sql.Tx {
 //
 // fn must not use its context from several goroutines at once: a
 // tx runs one statement at a time.
-func (c *Connector) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
-	if c.txOf(ctx) != nil {
+func (c *Connector) InTx(ctx context.Context, writes []string, fn func(ctx context.Context) error) error {
+	if st := c.txStateOf(ctx); st != nil {
+		for _, t := range writes {
+			if err := c.touch(ctx, st.tx, t); err != nil {
+				return fmt.Errorf("mysql tx on %s: %w", c.where, markTransient(err))
+			}
+		}
 		return fn(ctx)
 	}
-	err := c.inNewTx(ctx, false, func(ctx context.Context, _ *sql.Tx) error { return fn(ctx) })
+	if len(writes) > 0 {
+		if err := c.ensureVersions(ctx); err != nil {
+			return fmt.Errorf("mysql tx on %s: %w", c.where, err)
+		}
+	}
+	opts := &sql.TxOptions{Isolation: sql.LevelSerializable}
+	err := c.inNewTx(ctx, opts, false, func(ctx context.Context, tx *sql.Tx) error {
+		if err := bumpVersions(ctx, tx, writes); err != nil {
+			return markTransient(err)
+		}
+		st := c.txStateOf(ctx)
+		for _, t := range writes {
+			st.touched[t] = true
+		}
+		return fn(ctx)
+	})
 	if err != nil {
 		return fmt.Errorf("mysql tx on %s: %w", c.where, err)
 	}
@@ -49,13 +92,14 @@ func (c *Connector) InTx(ctx context.Context, fn func(ctx context.Context) error
 // when fn's error is marked transient (see markTransient), and when COMMIT
 // fails with an error that says the tx was rolled back, or with any
 // transient error if retryCommit (for work that is safe to repeat).
-func (c *Connector) inNewTx(ctx context.Context, retryCommit bool, fn func(ctx context.Context, tx *sql.Tx) error) error {
+func (c *Connector) inNewTx(ctx context.Context, opts *sql.TxOptions, retryCommit bool, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	return retry(ctx, retryBudget, func(ctx context.Context) error {
-		tx, err := c.db.BeginTx(ctx, nil)
+		tx, err := c.db.BeginTx(ctx, opts)
 		if err != nil {
 			return fmt.Errorf("begin: %w", err)
 		}
-		if err := fn(context.WithValue(ctx, txKey{c}, tx), tx); err != nil {
+		st := &txState{tx: tx, touched: map[string]bool{}}
+		if err := fn(context.WithValue(ctx, txKey{c}, st), tx); err != nil {
 			_ = tx.Rollback() // the error that matters is fn's
 			if isMarked(err) {
 				return err
@@ -90,7 +134,7 @@ func (c *Connector) runTx(ctx context.Context, fn func(ctx context.Context, q qu
 	if tx := c.txOf(ctx); tx != nil {
 		return markTransient(fn(ctx, tx))
 	}
-	return c.inNewTx(ctx, true, func(ctx context.Context, tx *sql.Tx) error {
+	return c.inNewTx(ctx, nil, true, func(ctx context.Context, tx *sql.Tx) error {
 		return markTransient(fn(ctx, tx))
 	})
 }

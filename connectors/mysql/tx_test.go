@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -22,7 +22,7 @@ func TestInTx(t *testing.T) {
 	upsert(t, ctx, tb, item(1, "one", "1"), item(2, "two", "2"))
 
 	// Commit: writes of several operations land together.
-	err := c.InTx(ctx, func(ctx context.Context) error {
+	err := c.InTx(ctx, nil, func(ctx context.Context) error {
 		if err := tb.Truncate(ctx); err != nil {
 			return err
 		}
@@ -40,7 +40,7 @@ func TestInTx(t *testing.T) {
 	// Rollback: nothing fn did remains, and fn's error comes back as it was.
 	boom := errors.New("boom")
 	runs := 0
-	err = c.InTx(ctx, func(ctx context.Context) error {
+	err = c.InTx(ctx, nil, func(ctx context.Context) error {
 		runs++
 		if err := tb.Truncate(ctx); err != nil {
 			return err
@@ -63,7 +63,7 @@ func TestInTx(t *testing.T) {
 	// An error that merely reads like a connection failure, from fn's own
 	// logic, is not retried.
 	runs = 0
-	err = c.InTx(ctx, func(ctx context.Context) error {
+	err = c.InTx(ctx, nil, func(ctx context.Context) error {
 		runs++
 		return errors.New("upstream: connection refused")
 	})
@@ -72,7 +72,7 @@ func TestInTx(t *testing.T) {
 	}
 
 	// Commit joins the transaction and rolls back with it.
-	err = c.InTx(ctx, func(ctx context.Context) error {
+	err = c.InTx(ctx, nil, func(ctx context.Context) error {
 		if err := c.Commit(ctx, port.Batch{Group: "g", Writes: []port.TableWrite{{Table: "items", Rows: []schema.Row{item(6, "six", "6")}}},
 			Offsets: []port.Offset{{Topic: "t", Partition: 0, From: 0, Next: 1}}}); err != nil {
 			return err
@@ -92,7 +92,7 @@ func TestInTxRetriesDatabaseFailures(t *testing.T) {
 	c, _ := openTest(t)
 	ctx := context.Background()
 	runs := 0
-	err := c.InTx(ctx, func(ctx context.Context) error {
+	err := c.InTx(ctx, nil, func(ctx context.Context) error {
 		runs++
 		if runs < 3 {
 			return markTransient(&mysql.MySQLError{Number: errLockDeadlock, Message: "Deadlock found"})
@@ -104,36 +104,35 @@ func TestInTxRetriesDatabaseFailures(t *testing.T) {
 	}
 }
 
-// TestInTxDeadlock makes two transactions lock two rows in opposite orders:
-// the server rolls one back (error 1213) and InTx runs it again.
+// TestInTxDeadlock makes two transactions write two tables in opposite
+// orders (a write locks the table's version row first): the server rolls
+// one back (error 1213) and InTx runs it again.
 func TestInTxDeadlock(t *testing.T) {
 	c, _ := openTest(t)
 	ctx := context.Background()
-	tb := openTable(t, c, itemSchema("items"))
-	upsert(t, ctx, tb, item(1, "one", "1"), item(2, "two", "2"))
+	tables := []*Table{openTable(t, c, itemSchema("items")), openTable(t, c, itemSchema("others"))}
 	var runs atomic.Int32
 	both := make(chan struct{}, 2)
 	var once [2]sync.Once
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
-	for w, order := range [][2]int{{1, 2}, {2, 1}} {
+	for w, order := range [][2]int{{0, 1}, {1, 0}} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[w] = c.InTx(ctx, func(ctx context.Context) error {
+			errs[w] = c.InTx(ctx, nil, func(ctx context.Context) error {
 				runs.Add(1)
-				if err := tb.Upsert(ctx, []schema.Row{item(order[0], "first", "1")}); err != nil {
+				if err := tables[order[0]].Upsert(ctx, []schema.Row{item(1, "first", "1")}); err != nil {
 					return err
 				}
 				once[w].Do(func() {
 					both <- struct{}{}
-					for len(both) < 2 { // wait until both hold their first lock
-						if ctx.Err() != nil {
-							return
-						}
+					deadline := time.Now().Add(10 * time.Second)
+					for len(both) < 2 && time.Now().Before(deadline) { // wait until both hold their first lock
+						time.Sleep(time.Millisecond)
 					}
 				})
-				return tb.Upsert(ctx, []schema.Row{item(order[1], "second", "2")})
+				return tables[order[1]].Upsert(ctx, []schema.Row{item(2, "second", "2")})
 			})
 		}()
 	}
@@ -146,8 +145,10 @@ func TestInTxDeadlock(t *testing.T) {
 	if n := runs.Load(); n < 3 {
 		t.Errorf("%d runs of fn, want at least 3 (one deadlock victim run again)", n)
 	}
-	if got := scanAll(t, ctx, tb); len(got) != 2 || strings.Count(got[0][1].(string)+got[1][1].(string), "second") != 1 {
-		t.Errorf("rows %v: want the last transaction's rows", got)
+	for _, tb := range tables {
+		if got := scanAll(t, ctx, tb); len(got) != 2 {
+			t.Errorf("table %s: rows %v, want both transactions' rows", tb.Schema().Name, got)
+		}
 	}
 }
 
@@ -158,7 +159,7 @@ func TestInTxRetriesLostConnection(t *testing.T) {
 	ctx := context.Background()
 	tb := openTable(t, c, itemSchema("items"))
 	runs := 0
-	err := c.InTx(ctx, func(ctx context.Context) error {
+	err := c.InTx(ctx, nil, func(ctx context.Context) error {
 		runs++
 		if err := tb.Upsert(ctx, []schema.Row{item(1, "one", "1")}); err != nil {
 			return err

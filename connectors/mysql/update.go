@@ -9,8 +9,8 @@ import (
 
 // UpdateWhere sets the columns of set in every row whose column
 // where.Column equals where.Value, in one UPDATE statement (in the tx of
-// ctx when there is one), and returns how many rows it changed. It
-// implements port.Updater.
+// ctx when there is one, else in a tx of its own), moving the table's
+// version on, and returns how many rows it changed. It implements port.Updater.
 func (t *Table) UpdateWhere(ctx context.Context, set []port.ColumnValue, where port.ColumnValue) (int64, error) {
 	if len(set) == 0 {
 		return 0, nil
@@ -32,6 +32,9 @@ func (t *Table) UpdateWhere(ctx context.Context, set []port.ColumnValue, where p
 	q := "UPDATE " + quote(t.schema.Name) + " SET " + strings.Join(assigns[:len(set)], ", ") + " WHERE " + assigns[len(set)]
 	var n int64
 	err := t.c.runTx(ctx, func(ctx context.Context, db querier) error {
+		if err := t.c.touch(ctx, db, t.schema.Name); err != nil {
+			return err
+		}
 		res, err := db.ExecContext(ctx, q, args...)
 		if err != nil {
 			return err

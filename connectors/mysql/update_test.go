@@ -38,7 +38,7 @@ func TestUpdateWhere(t *testing.T) {
 	if got[0][2] != "'); DROP TABLE items; --" {
 		t.Errorf("value not stored verbatim: %v", got[0][2])
 	}
-	if err := c.InTx(ctx, func(ctx context.Context) error {
+	if err := c.InTx(ctx, nil, func(ctx context.Context) error {
 		_, err := u.UpdateWhere(ctx, []port.ColumnValue{{Column: "status", Value: "x"}}, port.ColumnValue{Column: "id", Value: 2})
 		if err != nil {
 			return err

@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"slices"
 	"strings"
 )
 
@@ -37,16 +38,24 @@ func newPlainInsertSQL(table string, cols []string) insertSQL {
 	return newInsert(table, cols, nil, false)
 }
 
+// newUpsertColumnsSQL returns upsert statements of columns cols of table
+// that, for a row whose key exists, change only the columns named in update.
+func newUpsertColumnsSQL(table string, cols, update []string) insertSQL {
+	var key []string
+	for _, c := range cols {
+		if !slices.Contains(update, c) {
+			key = append(key, c) // not updated: kept as the table holds it
+		}
+	}
+	return newInsert(table, cols, key, true)
+}
+
 func newInsert(table string, cols, key []string, upsert bool) insertSQL {
 	quoted := make([]string, len(cols))
 	var set []string
 	for i, c := range cols {
 		quoted[i] = quote(c)
-		isKey := false
-		for _, k := range key {
-			isKey = isKey || k == c
-		}
-		if !isKey {
+		if !slices.Contains(key, c) {
 			set = append(set, quoted[i]+"=VALUES("+quoted[i]+")")
 		}
 	}

@@ -28,15 +28,33 @@ var ErrStale = errors.New("stale batch: the partition's committed offset has mov
 // applied.
 var ErrExists = errors.New("a row with that key exists already")
 
+// ErrConflict is returned by Committer.Commit when a table the batch's
+// decisions read has changed since they read it (its version moved on, see
+// Committer.Versions): nothing of the batch is applied, and the stage is to
+// read the table again and decide the batch again.
+var ErrConflict = errors.New("a table the batch read was changed by another writer since")
+
 // TableWrite is a set of rows to upsert into one table.
 type TableWrite struct {
 	Table string // table name (the schema's name)
 	Rows  []schema.Row
+	// Columns, when set, limits the write to these columns of rows that
+	// exist already: the other columns keep what the table holds, whatever
+	// the rows say (they belong to other writers). The rows still hold every
+	// column of the schema. A stream stage writes its saved state so.
+	Columns []string
 	// Insert says that no row of the table has any of the rows' keys: they
 	// are inserted, not upserted, and Commit fails with ErrExists, writing
 	// nothing, when one has. A stream stage marks its output so when it has
 	// not checked for records decided before, to let the commit check.
 	Insert bool
+}
+
+// TableRead names a table whose rows a batch's decisions read, and the
+// table's version (Committer.Versions) from before they were read.
+type TableRead struct {
+	Table   string
+	Version int64
 }
 
 // Batch is everything one micro-batch of a stream stage changes: rows to
@@ -45,6 +63,9 @@ type Batch struct {
 	Group   string
 	Writes  []TableWrite
 	Offsets []Offset
+	// Reads are the tables the decisions read, with their versions then:
+	// Commit applies the batch only if every one is still at that version.
+	Reads []TableRead
 }
 
 // Committer is implemented by table connectors that can apply a Batch
@@ -66,15 +87,42 @@ type Committer interface {
 	// ResetOffsets forgets every group's committed offsets for topic, so
 	// that consumers start again from the beginning of what it holds.
 	ResetOffsets(ctx context.Context, topic string) error
+	// Versions returns the version of each named table: a number that
+	// every write to the table moves on, in the transaction of the write,
+	// except the writes of Commit (a stream stage's own decisions and the
+	// state it owns, which no other stream stage reads: they are
+	// partitioned by key). A stream stage reads the versions of its lookup
+	// tables before it reads their rows, and names them in Batch.Reads: a
+	// commit then fails with ErrConflict when another stage (a batch
+	// stage, a load) changed a table in between. See docs/ARCHITECTURE.md.
+	Versions(ctx context.Context, tables []string) (map[string]int64, error)
 }
 
 // Transactor is implemented by table connectors that can make several
-// operations atomic. InTx runs fn with a context that carries one
-// database tx: every table operation of this connector made with that
-// context joins it. It commits when fn returns nil and rolls back otherwise.
+// operations atomic and isolated from other writers.
 type Transactor interface {
 	Tables
-	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+	// InTx runs fn with a context that carries one serializable database
+	// tx: every table operation of this connector made with that context
+	// joins it, and every read in it locks what it read until the tx ends.
+	// writes names the tables fn may change: their versions (see
+	// Committer.Versions) move on first thing in the tx, which also keeps
+	// stream stages from committing decisions that read them until it ends.
+	// InTx commits when fn returns nil and rolls back otherwise; it may run
+	// fn again after a deadlock, so fn must be safe to repeat.
+	InTx(ctx context.Context, writes []string, fn func(ctx context.Context) error) error
+}
+
+// Locker is implemented by connectors that can keep two runs of the same
+// work apart, across processes: a batch stage takes the lock named after
+// it, so that two runs of it (a schedule firing twice, two operators) never
+// overlap.
+type Locker interface {
+	// Lock takes the lock called name, waiting while another session holds
+	// it; waiting, when set, is called once if it has to wait, with what
+	// is known of the holder. The lock is released by calling release, or
+	// when the process ends.
+	Lock(ctx context.Context, name string, waiting func(holder string)) (release func(), err error)
 }
 
 // ColumnValue names a column and a value of its type.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"pipeline/engine/port"
@@ -188,66 +189,128 @@ func (b *builder) step(stage string, i int, sp *spec.Step) *step {
 	return p
 }
 
+// Run runs the stage's steps. When the tables live in a port.Transactor,
+// the stage is one serializable tx (what it reads cannot change under it,
+// and stream stages that read what it writes decide again after it), and
+// when that connector is a port.Locker, no other run of the same stage
+// overlaps it: a second run waits for the first, then finds its only_if
+// false if the first did the work. See docs/ARCHITECTURE.md.
 func (s *batchStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	start := time.Now()
 	var st Stats
-	// The guard reads outside the stage's database tx, where a scan can stop
-	// at the first match instead of reading every row first.
-	if s.guard != nil {
-		due, err := s.guard.due(ctx, rt)
-		if err != nil {
-			return st, fmt.Errorf("stage %s: only_if: %w", s.name, err)
-		}
-		if !due {
-			if rt.Log != nil {
-				rt.Log.Info("nothing to do: no row meets only_if", "stage", s.name)
-			}
-			st.Elapsed = time.Since(start)
-			return st, nil
+	// Open every table first: opening one may create it, which the
+	// database does outside the stage's tx.
+	for _, ref := range s.tables() {
+		if _, err := rt.Resources.Table(ctx, ref.ref, ref.schema); err != nil {
+			return st, fmt.Errorf("stage %s: %w", s.name, err)
 		}
 	}
+	tx := s.transactor(rt)
+	if l, ok := tx.(port.Locker); ok {
+		release, err := l.Lock(ctx, "stage "+s.name, func(holder string) {
+			if rt.Log != nil {
+				rt.Log.Warn("another run of this stage is running: waiting for it to end", "stage", s.name, "holder", holder)
+			}
+		})
+		if err != nil {
+			return st, fmt.Errorf("stage %s: waiting for another run of it to end: %w", s.name, err)
+		}
+		defer release()
+	}
+	// Dead letters reach the runtime once the stage is done: a tx run
+	// again after a deadlock finds them again.
+	var dead []port.DeadLetter
+	local := *rt
+	local.DeadLetter = func(d port.DeadLetter) { dead = append(dead, d) }
+	skipped := false
 	run := func(ctx context.Context) error {
-		st = Stats{}
+		st, dead, skipped = Stats{}, dead[:0], false
+		if s.guard != nil {
+			// Inside the tx: a run that waited for another finds the work
+			// done (and locks what it read, so the answer holds).
+			due, err := s.guard.due(ctx, &local)
+			if err != nil {
+				return fmt.Errorf("stage %s: only_if: %w", s.name, err)
+			}
+			if !due {
+				skipped = true
+				return nil
+			}
+		}
 		for _, p := range s.steps {
-			if err := p.run(ctx, rt, s.name, &st); err != nil {
+			if err := p.run(ctx, &local, s.name, &st); err != nil {
 				return fmt.Errorf("stage %s, step %s: %w", s.name, p.name, err)
 			}
 		}
 		return nil
 	}
 	var err error
-	if tx := s.transactor(rt); tx != nil {
-		err = tx.InTx(ctx, run)
+	if tx != nil {
+		err = tx.InTx(ctx, s.writes(), run)
 	} else {
 		err = run(ctx)
 	}
+	if err == nil && rt.DeadLetter != nil {
+		for _, d := range dead {
+			rt.DeadLetter(d)
+		}
+	}
+	if err == nil && skipped && rt.Log != nil {
+		rt.Log.Info("nothing to do: no row meets only_if", "stage", s.name)
+	}
 	st.Elapsed = time.Since(start)
 	return st, err
+}
+
+// writes names the tables the stage's steps change.
+func (s *batchStage) writes() []string {
+	var out []string
+	for _, p := range s.steps {
+		if !slices.Contains(out, p.schema.Name) {
+			out = append(out, p.schema.Name)
+		}
+	}
+	return out
+}
+
+// tableRef is a table a stage uses, with its schema.
+type tableRef struct {
+	ref    spec.Ref
+	schema *schema.Schema
+}
+
+// tables lists the tables the stage reads and writes.
+func (s *batchStage) tables() []tableRef {
+	var out []tableRef
+	if s.guard != nil {
+		out = append(out, tableRef{s.guard.ref, s.guard.schema})
+	}
+	for _, p := range s.steps {
+		out = append(out, tableRef{p.target, p.schema})
+		if p.agg != nil {
+			out = append(out, tableRef{p.agg.ref, p.agg.schema})
+		}
+		for _, l := range p.lookups {
+			out = append(out, tableRef{l.ref, l.schema})
+		}
+	}
+	return out
 }
 
 // transactor returns the connector that can make the whole stage atomic:
 // the one holding every table the stage reads and writes, when it is a
 // port.Transactor. Otherwise nil.
 func (s *batchStage) transactor(rt *Runtime) port.Transactor {
-	var refs []spec.Ref
-	for _, p := range s.steps {
-		refs = append(refs, p.target)
-		if p.agg != nil {
-			refs = append(refs, p.agg.ref)
-		}
-		for _, l := range p.lookups {
-			refs = append(refs, l.ref)
-		}
-	}
+	refs := s.tables()
 	if len(refs) == 0 {
 		return nil
 	}
 	for _, r := range refs[1:] {
-		if r.Connector != refs[0].Connector {
+		if r.ref.Connector != refs[0].ref.Connector {
 			return nil
 		}
 	}
-	tx, _ := rt.Resources.Connector(refs[0]).(port.Transactor)
+	tx, _ := rt.Resources.Connector(refs[0].ref).(port.Transactor)
 	return tx
 }
 
