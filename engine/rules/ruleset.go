@@ -82,6 +82,36 @@ func (rs *Ruleset) Output(name string) int {
 	return -1
 }
 
+// Sets returns the names of the fields of the record input called name
+// that some assignment of the ruleset (a rule's, the default's or then's)
+// may write, in the input's declared order: the columns a stage that saves
+// that record owns.
+func (rs *Ruleset) Sets(name string) []string {
+	in := rs.Input(name)
+	if in < 0 || !rs.Inputs[in].Record {
+		return nil
+	}
+	written := make([]bool, len(rs.Inputs[in].Fields))
+	mark := func(as []assign) {
+		for _, a := range as {
+			if a.input == in {
+				written[a.field] = true
+			}
+		}
+	}
+	for _, r := range rs.rules {
+		mark(r.sets)
+	}
+	mark(rs.then)
+	var out []string
+	for i, w := range written {
+		if w {
+			out = append(out, rs.Inputs[in].Fields[i].Name)
+		}
+	}
+	return out
+}
+
 // RuleIDs returns the ids of the rules in order, the default last as "default".
 func (rs *Ruleset) RuleIDs() []string {
 	ids := make([]string, len(rs.rules))

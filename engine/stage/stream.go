@@ -43,8 +43,11 @@ type lookup struct {
 	field  int // that field's column
 	v      int // scope variable the row is bound to
 	save   bool
-	expr   string // as written, for messages
-	id     string // ref.String(), made once
+	// owned are the columns of a saved lookup that the stage's ruleset
+	// sets: the only ones its commits write (other stages own the rest).
+	owned []string
+	expr  string // as written, for messages
+	id    string // ref.String(), made once
 }
 
 // streamStage decides every record of a topic with a ruleset, in order per
@@ -108,6 +111,17 @@ func (b *builder) streamStage(st *spec.Stage) Runner {
 		}
 	} else {
 		b.errorf(st.Pos, "stream stage %s has no rules", s.name)
+	}
+	if s.rules != nil {
+		for i, l := range s.lookups {
+			if !l.save {
+				continue
+			}
+			if s.lookups[i].owned = s.rules.rs.Sets(l.name); len(s.lookups[i].owned) == 0 {
+				b.errorf(st.Rules.Pos, "save %s: ruleset %s sets no field of %s, so there is nothing to save "+
+					"(set one, e.g. %s.some_column: expression, or drop %s from save)", l.name, s.rules.rs.Name, l.name, l.name, l.name)
+			}
+		}
 	}
 	var outSchema *schema.Schema
 	if s.out, outSchema, ok = b.tableRef(st.To, "to"); !ok {
@@ -316,6 +330,14 @@ type streamRun struct {
 	// deadLetter is the runtime's dead-letter sink. With a store, a
 	// chunk's dead letters reach it once the chunk is committed.
 	deadLetter func(port.DeadLetter)
+	// reads are the lookup tables, and versions their versions in the
+	// store from before the cached rows were read (nil until read, and
+	// again whenever the cache is dropped): each commit names them, and
+	// fails with port.ErrConflict when another stage changed one since.
+	reads    []string
+	versions map[string]int64
+	// conflicts counts the commits in a row that met port.ErrConflict.
+	conflicts int
 	// hold, with a store and a topic that calls ConsumeOptions.Flush,
 	// lets a batch return with its last chunk's commit in flight (held),
 	// which the next batch or flush waits for: MariaDB commits it while
@@ -392,6 +414,11 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	// sources copied into dead letters.
 	opts := port.ConsumeOptions{Group: r.group, BatchSize: s.batchSize, Follow: rt.Follow, Reuse: true}
 	if r.store = r.committer(rt); r.store != nil {
+		for _, l := range s.lookups {
+			if l.ref.Connector == s.out.Connector && !slices.Contains(r.reads, l.schema.Name) {
+				r.reads = append(r.reads, l.schema.Name)
+			}
+		}
 		opts.Positions = r.positions
 		opts.BatchSize = s.chunkSize() * commitsPerPoll
 		r.speculate = s.idCol >= 0
@@ -445,9 +472,7 @@ func (r *streamRun) positions(ctx context.Context, parts []int32) (map[int32]int
 	if err := r.flush(ctx); err != nil {
 		return nil, err
 	}
-	for _, c := range r.cache {
-		c.clear()
-	}
+	r.forget()
 	all, err := r.store.Offsets(ctx, r.group, r.s.tspec.Name)
 	if err != nil {
 		return nil, fmt.Errorf("stage %s: reading committed offsets: %w", r.s.name, err)
@@ -525,6 +550,7 @@ func (r *streamRun) handle(ctx context.Context, msgs []port.Message, final bool)
 		}
 		err := prev.wait()
 		if err == nil {
+			r.conflicts = 0
 			r.st.Out += int64(prev.outs)
 			if r.deadLetter != nil {
 				for _, d := range prev.dead {
@@ -566,7 +592,7 @@ func (r *streamRun) handle(ctx context.Context, msgs []port.Message, final bool)
 				}
 				if again {
 					err := wait()
-					if err != nil && !errors.Is(err, port.ErrExists) {
+					if err != nil && !errors.Is(err, port.ErrExists) && !errors.Is(err, port.ErrConflict) {
 						return err
 					}
 					if err == nil {
@@ -579,12 +605,21 @@ func (r *streamRun) handle(ctx context.Context, msgs []port.Message, final bool)
 			}
 		}
 		if err := wait(); err != nil {
-			if !r.speculate || !errors.Is(err, port.ErrExists) {
+			switch {
+			case errors.Is(err, port.ErrConflict):
+				// A table the chunk in flight read changed meanwhile.
+				// Nothing of it was written: decide it and what follows
+				// again, on fresh rows.
+				if err := r.conflicted(err, prevLo, prepared, mark); err != nil {
+					return err
+				}
+			case r.speculate && errors.Is(err, port.ErrExists):
+				// Some record of the chunk in flight was decided before.
+				// Nothing of it was written: decide it and what follows again.
+				r.careful(prevLo, prepared, mark)
+			default:
 				return err
 			}
-			// Some record of the chunk in flight was decided before. Nothing
-			// of it was written: decide it and what follows again.
-			r.careful(prevLo, prepared, mark)
 			lo = prevLo
 			continue
 		}
@@ -602,11 +637,47 @@ func (r *streamRun) handle(ctx context.Context, msgs []port.Message, final bool)
 // mark, and the cached state is dropped.
 func (r *streamRun) careful(from, to int, mark counts) {
 	r.speculate = false
+	r.undo(from, to, mark)
+}
+
+// undo forgets that the records of msgs[from:to] were decided, to decide
+// them again from the state the store holds: the counts go back to mark,
+// and the cached state is dropped.
+func (r *streamRun) undo(from, to int, mark counts) {
 	r.st.In, r.st.Dup, r.st.Dead = mark.in, mark.dup, mark.dead
 	r.rt.Progress.Add(int64(from - to))
+	r.forget()
+}
+
+// forget drops the cached state, to be read again from the store, with the
+// versions of the tables it comes from.
+func (r *streamRun) forget() {
 	for _, c := range r.cache {
 		c.clear()
 	}
+	r.versions = nil
+}
+
+// maxConflicts is how many commits in a row may meet port.ErrConflict
+// before the stage gives up: each one means another stage committed a
+// change to a table the stage reads while it decided one chunk.
+const maxConflicts = 50
+
+// conflicted handles a commit that failed with port.ErrConflict: the
+// records of msgs[from:to] are to be decided again from fresh state. It
+// returns an error once that happened maxConflicts times in a row.
+func (r *streamRun) conflicted(err error, from, to int, mark counts) error {
+	r.conflicts++
+	if r.conflicts > maxConflicts {
+		return fmt.Errorf("stage %s: gave up after %d commits in a row found a table they read changed by another writer "+
+			"(is a stage writing those tables over and over?): %w", r.s.name, maxConflicts, err)
+	}
+	if r.rt.Log != nil {
+		r.rt.Log.Info("another stage changed a table this one had read: deciding the records again",
+			"stage", r.s.name, "records", to-from, "cause", err)
+	}
+	r.undo(from, to, mark)
+	return nil
 }
 
 // decidedBefore reports whether the output table holds a record of the
@@ -665,6 +736,16 @@ func (r *streamRun) prepare(ctx context.Context, msgs []port.Message) error {
 	if err := r.duplicates(ctx, msgs); err != nil {
 		return err
 	}
+	if r.store != nil && r.versions == nil && len(r.reads) > 0 {
+		// Before any row is cached: a change committed after this read
+		// moves a version on, and the commit of what was decided on the
+		// rows then fails with port.ErrConflict.
+		v, err := r.store.Versions(ctx, r.reads)
+		if err != nil {
+			return fmt.Errorf("stage %s: reading the versions of %s: %w", s.name, strings.Join(r.reads, ", "), err)
+		}
+		r.versions = v
+	}
 	for _, l := range s.lookups {
 		if err := r.fetch(ctx, l, msgs); err != nil {
 			return err
@@ -701,6 +782,9 @@ func batchOffsets(out []port.Offset, msgs []port.Message) []port.Offset {
 // and empties r.
 func (r *streamRun) take() (port.Batch, map[any]bool, int, []port.DeadLetter) {
 	b := port.Batch{Group: r.group, Offsets: slices.Clone(r.offsets)}
+	for _, t := range r.reads {
+		b.Reads = append(b.Reads, port.TableRead{Table: t, Version: r.versions[t]})
+	}
 	if len(r.outs) > 0 {
 		b.Writes = append(b.Writes, port.TableWrite{Table: r.s.outSchema.Name, Rows: r.outs, Insert: r.speculate})
 	}
@@ -729,7 +813,7 @@ func (r *streamRun) take() (port.Batch, map[any]bool, int, []port.DeadLetter) {
 			for i, row := range rows {
 				copies[i] = row.Clone()
 			}
-			b.Writes = append(b.Writes, port.TableWrite{Table: l.schema.Name, Rows: copies})
+			b.Writes = append(b.Writes, port.TableWrite{Table: l.schema.Name, Rows: copies, Columns: l.owned})
 		}
 	}
 	outs := len(r.outs)
