@@ -613,7 +613,7 @@ func (r *streamRun) handle(ctx context.Context, msgs []port.Message, final bool)
 				if err := r.conflicted(err, prevLo, prepared, mark); err != nil {
 					return err
 				}
-			case r.speculate && errors.Is(err, port.ErrExists):
+			case errors.Is(err, port.ErrExists):
 				// Some record of the chunk in flight was decided before.
 				// Nothing of it was written: decide it and what follows again.
 				r.careful(prevLo, prepared, mark)
@@ -786,7 +786,12 @@ func (r *streamRun) take() (port.Batch, map[any]bool, int, []port.DeadLetter) {
 		b.Reads = append(b.Reads, port.TableRead{Table: t, Version: r.versions[t]})
 	}
 	if len(r.outs) > 0 {
-		b.Writes = append(b.Writes, port.TableWrite{Table: r.s.outSchema.Name, Rows: r.outs, Insert: r.speculate})
+		// Inserted, never upserted, when records carry the output's key: a
+		// decision once committed is not replaced (a batch stage may have
+		// changed it since). A record decided meanwhile fails the commit
+		// (port.ErrExists), and the chunk is decided again with the check
+		// for records decided before, which skips it.
+		b.Writes = append(b.Writes, port.TableWrite{Table: r.s.outSchema.Name, Rows: r.outs, Insert: r.s.idCol >= 0})
 	}
 	var ids map[any]bool
 	if r.s.idCol >= 0 {
