@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -176,24 +177,41 @@ func (c *consumer) signal() {
 	c.wake = make(chan struct{})
 }
 
-// drained reports whether every partition assigned to this consumer has
-// been consumed up to its end offset, and it has at least one, or else the
-// group has settled with every partition of the topic owned by others.
-func (c *consumer) drained(ctx context.Context, cl *kgo.Client) bool {
+// drained reports whether Consume, without Follow, is done: this
+// consumer has consumed every partition it is assigned up to the end offset
+// the partition had when assigned, and every other partition of the topic
+// is decided (see othersDecided). With Positions but no Committed, the
+// others' progress is in a store Consume cannot read: it is done once its
+// own partitions are, when it has some, or else when the group has settled
+// with every partition owned by others.
+func (c *consumer) drained(ctx context.Context, cl *kgo.Client) (bool, error) {
 	c.mu.Lock()
 	if !c.assigned {
 		c.mu.Unlock()
-		return false
+		return false, nil
 	}
 	for _, p := range c.parts {
 		if !p.ready || p.next < p.end {
 			c.mu.Unlock()
-			return false
+			c.wait.since = time.Time{}
+			return false, nil
 		}
 	}
 	n := len(c.parts)
+	var others []int32
+	for _, p := range c.all {
+		if _, ok := c.parts[p]; !ok {
+			others = append(others, p)
+		}
+	}
 	c.mu.Unlock()
-	return n > 0 || c.settled(ctx, cl)
+	switch {
+	case len(others) == 0:
+		return true, nil
+	case c.opts.Positions != nil && c.opts.Committed == nil:
+		return n > 0 || c.settled(ctx, cl), nil
+	}
+	return c.othersDecided(ctx, cl, others)
 }
 
 // settled reports whether the group is stable with every partition of the

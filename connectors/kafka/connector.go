@@ -121,7 +121,9 @@ type Options struct {
 	// cannot be reached) before it fails; 0 means DefaultRejoin (30 s).
 	// With Follow it tries until its context ends.
 	Rejoin time.Duration
-	// Log receives the embedded broker's warnings and errors; nil means slog.Default().
+	// Log receives the embedded broker's warnings and errors, and the notes
+	// of a Consume that waits for other members of its group to finish the
+	// topic (see Topic.Consume); nil means slog.Default().
 	Log *slog.Logger
 }
 
@@ -145,6 +147,11 @@ type Connector struct {
 	embedded   *broker       // nil when connected to outside brokers
 	client     *kgo.Client   // produces, and serves admin requests
 	admin      *kadm.Client
+	log        *slog.Logger // Options.Log, or slog.Default()
+	// noteEvery is how long a Consume without Follow waits for other
+	// members before it logs which partitions it waits for, and how
+	// often it logs that again (waitNote; tests shorten it).
+	noteEvery time.Duration
 
 	// done is cancelled by Close, ending running Consume calls.
 	done     context.Context
@@ -160,7 +167,11 @@ var _ port.Topics = (*Connector)(nil)
 // New connects to o.Brokers, or starts an embedded broker when there are
 // none, and checks within about 10 seconds that a broker answers.
 func New(ctx context.Context, o Options) (*Connector, error) {
-	c := &Connector{brokers: o.Brokers, partitions: o.Partitions, session: o.SessionTimeout, rejoin: o.Rejoin}
+	c := &Connector{brokers: o.Brokers, partitions: o.Partitions, session: o.SessionTimeout, rejoin: o.Rejoin,
+		log: o.Log, noteEvery: waitNote}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
 	if c.partitions <= 0 {
 		c.partitions = DefaultPartitions
 	}
@@ -171,11 +182,7 @@ func New(ctx context.Context, o Options) (*Connector, error) {
 		c.rejoin = DefaultRejoin
 	}
 	if len(c.brokers) == 0 {
-		log := o.Log
-		if log == nil {
-			log = slog.Default()
-		}
-		b, err := startBroker(ctx, BrokerOptions{Addr: "127.0.0.1:0", DataDir: o.DataDir, Partitions: c.partitions}, log)
+		b, err := startBroker(ctx, BrokerOptions{Addr: "127.0.0.1:0", DataDir: o.DataDir, Partitions: c.partitions}, c.log)
 		if err != nil {
 			return nil, fmt.Errorf("kafka: embedded broker: %w", err)
 		}

@@ -63,15 +63,27 @@ const (
 // When handle returns an error, Consume returns it wrapped, naming the
 // batch's partitions and offsets, and commits nothing of that batch.
 //
-// opts.Flush, when set, is called before partitions are revoked or lost
-// and before Consume returns (see port.ConsumeOptions).
+// opts.Flush, when set, is called before partitions are revoked or lost,
+// before Consume returns and, without Follow, before it waits for other
+// members (see port.ConsumeOptions).
 //
-// Without opts.Follow, Consume returns nil once it has consumed every
-// partition it is assigned up to the end offset the partition had when
-// assigned, or when the group has settled with all the topic's partitions
-// assigned to other members; it returns ctx's error, wrapped, when ctx ends
-// first, and the first fetch or group error. With opts.Follow it waits for
-// new records, riding out group errors, until ctx ends, and then returns nil:
+// Without opts.Follow, Consume returns nil once the whole topic is decided:
+// it has consumed every partition it is assigned up to the end offset the
+// partition had when assigned and, in a group, every other partition has a
+// committed offset (opts.Committed's, or the group's in Kafka without it)
+// at or past the end offset it had when Consume started. Until then it
+// stays in the group, even with no partition, so that a rebalance hands it
+// the partitions of a member that died (once that member's session times
+// out), and every 10 s it logs, through Options.Log, which partitions are
+// behind, by how many records, and which member owns them. With
+// opts.Positions but no opts.Committed it cannot read the others' progress:
+// it returns once its own partitions are consumed, or, with none, when the
+// group has settled with every partition assigned to other members. It
+// returns ctx's error, wrapped, when ctx ends first, the first error of
+// opts.Committed, and the first fetch or group error.
+//
+// With opts.Follow Consume waits for new records, riding out group errors,
+// until ctx ends, and then returns nil:
 // a batch in hand when ctx ends is still handed to handle and committed when
 // handle returns nil (a handler failing because ctx ended leaves it
 // uncommitted, to be consumed again). When the connector is closed, Consume
@@ -103,7 +115,7 @@ func (t *Topic) Consume(ctx context.Context, opts port.ConsumeOptions, handle fu
 		cl.Close()
 	}()
 	err = c.run(ctx, cl)
-	if c.opts.Flush != nil {
+	if c.opts.Flush != nil && !c.flushFailed {
 		if ferr := c.opts.Flush(ctx); ferr != nil {
 			err = errors.Join(err, fmt.Errorf("kafka topic %s: consume: finishing the handler's writes: %w", t.name, ferr))
 		}
@@ -124,7 +136,9 @@ type consumer struct {
 	opts   port.ConsumeOptions
 	handle func(context.Context, []port.Message) error
 	size   int
-	all    []int32 // the topic's partitions when Consume started
+	all    []int32          // the topic's partitions when Consume started
+	first  map[int32]bounds // their bounds then
+	wait   waiting          // without Follow, the wait for other members; only run's goroutine uses it
 
 	mu       sync.Mutex
 	parts    map[int32]*partition // partitions assigned to this consumer
@@ -132,6 +146,9 @@ type consumer struct {
 	failed   error                // an error met in a group callback, ending Consume
 	wake     chan struct{}        // closed, and replaced, at every change of the above
 
+	// flushFailed says that run met an error of opts.Flush, which
+	// Consume need not call again; only run's goroutine uses it.
+	flushFailed bool
 	// sessionLost is when a poll first reported a group session error
 	// since records last arrived (zero when none has); only run's
 	// goroutine uses it.
@@ -148,6 +165,7 @@ func (c *consumer) start(ctx context.Context) (*kgo.Client, error) {
 		c.all = append(c.all, p)
 	}
 	slices.Sort(c.all)
+	c.first = b
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(c.topic.conn.brokers...),
 		kgo.ClientID(clientID),
@@ -200,8 +218,14 @@ func (c *consumer) run(ctx context.Context, cl *kgo.Client) error {
 		if ctx.Err() != nil {
 			return c.stopped(ctx, nil)
 		}
-		if !c.opts.Follow && c.drained(ctx, cl) {
-			return nil
+		if !c.opts.Follow {
+			done, err := c.drained(ctx, cl)
+			if err != nil {
+				return err
+			}
+			if done {
+				return nil
+			}
 		}
 		fetches := c.poll(ctx, cl, wake)
 		if err := c.fetchError(ctx, fetches); err != nil {

@@ -669,8 +669,16 @@ func TestConsumeGivesUpWithoutBroker(t *testing.T) {
 // leave each batch in flight, storing it only when the next batch comes or
 // Flush is called: Consume must flush before a partition moves to the
 // other member (which would otherwise start from a stale position) and
-// before it returns.
+// before it returns. With Committed, each member waits for the other's
+// partitions to be decided, so it must also flush once its own are
+// consumed, or each would wait for the other's last batch for ever.
 func TestFlushTwoConsumers(t *testing.T) {
+	for _, committed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("committed=%v", committed), func(t *testing.T) { testFlushTwoConsumers(t, committed) })
+	}
+}
+
+func testFlushTwoConsumers(t *testing.T, committed bool) {
 	c := newConnector(t)
 	tp := openTopic(t, c, "flushed", 6)
 	const n, keys = 6000, 30
@@ -706,7 +714,11 @@ func TestFlushTwoConsumers(t *testing.T) {
 			time.Sleep(time.Duration(i) * 100 * time.Millisecond)
 			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 			defer cancel()
-			errs[i] = tp.Consume(ctx, port.ConsumeOptions{Group: "flushed", BatchSize: 200, Positions: st.positions, Flush: flush}, handle)
+			opts := port.ConsumeOptions{Group: "flushed", BatchSize: 200, Positions: st.positions, Flush: flush}
+			if committed {
+				opts.Committed = st.positions
+			}
+			errs[i] = tp.Consume(ctx, opts, handle)
 		}()
 	}
 	wg.Wait()

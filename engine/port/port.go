@@ -72,13 +72,27 @@ type ConsumeOptions struct {
 	// offset for start at the beginning. When Positions is set the topic
 	// commits nothing itself: the store is the source of truth.
 	Positions func(ctx context.Context, partitions []int32) (map[int32]int64, error)
+	// Committed, when set, reads the next offsets the store holds as
+	// committed for partitions (none for a partition with nothing
+	// committed; entries for other partitions are ignored), and has no
+	// side effects. Without Follow, a topic whose consumers share
+	// partitions in a group uses it to learn whether the partitions other
+	// members own are decided, so that Consume returns only once the whole
+	// topic is. Unlike Positions, which a stream stage also uses to finish
+	// its writes and refresh its cache when it is given partitions,
+	// Committed may be called at any time, for partitions this consumer
+	// does not own. Without it such a topic reads the offsets committed to
+	// the group in the topic itself, which it has only when Positions is
+	// not set.
+	Committed func(ctx context.Context, partitions []int32) (map[int32]int64, error)
 	// Flush, when set, finishes what the handler left in flight: a handler
 	// may return before its batch's writes (and offsets, with Positions)
 	// are committed, and Flush waits for them and reports how that went.
 	// Topics that implement Flusher call it before this consumer gives
-	// partitions up (a rebalance, a lost session) and before Consume
-	// returns; an error of Flush ends Consume. Others ignore it, so a
-	// handler may leave writes in flight only on a Flusher.
+	// partitions up (a rebalance, a lost session), before Consume returns
+	// and, without Follow, before waiting for other consumers to decide
+	// their partitions; an error of Flush ends Consume. Others ignore it,
+	// so a handler may leave writes in flight only on a Flusher.
 	Flush func(ctx context.Context) error
 	// Reuse promises that the handler keeps no batch slice past its call
 	// (it may keep the rows and sources it holds), so a topic may hand out

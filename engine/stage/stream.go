@@ -420,6 +420,7 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 			}
 		}
 		opts.Positions = r.positions
+		opts.Committed = r.committed
 		opts.BatchSize = s.chunkSize() * commitsPerPoll
 		r.speculate = s.idCol >= 0
 		if f, ok := topic.(port.Flusher); ok && f.CallsFlush() && !rt.Follow {
@@ -484,6 +485,16 @@ func (r *streamRun) positions(ctx context.Context, parts []int32) (map[int32]int
 		}
 	}
 	return out, nil
+}
+
+// committed reads the offsets committed with the stage's writes, for the
+// topic to tell when the partitions other consumers own are decided.
+func (r *streamRun) committed(ctx context.Context, parts []int32) (map[int32]int64, error) {
+	all, err := r.store.Offsets(ctx, r.group, r.s.tspec.Name)
+	if err != nil {
+		return nil, fmt.Errorf("stage %s: reading committed offsets: %w", r.s.name, err)
+	}
+	return all, nil
 }
 
 // Commit pipelining: with a port.Committer, a consumed batch is decided and
