@@ -319,6 +319,11 @@ func (c *compiler) compileExpr(s yamldoc.String, extra []expr.Option) *vm.Progra
 		c.errorf(s.Pos, "empty expression")
 		return nil
 	}
+	if off := nestingOffset(s.Value); off >= 0 {
+		line, col := lineCol(s.Value, off)
+		c.d.Add(c.f.Errorf(c.exprPos(s, line, col), "expression nests deeper than %d levels (brackets and unary operators): split it into lets", MaxNesting))
+		return nil
+	}
 	fp := &fieldPatcher{fields: c.fields, used: map[string]bool{}}
 	opts := []expr.Option{expr.Env(c.env), expr.Patch(fp), expr.Patch(&literalPatcher{}), expr.MaxNodes(MaxNodes)}
 	opts = append(opts, decimalOptions()...)
