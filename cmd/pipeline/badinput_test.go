@@ -71,6 +71,11 @@ func badInputs() []badInput {
 			args: []string{"lint", "spec.yaml"}},
 		{name: "rule_result_wrong_type", edit: map[string][2]string{"rules.yaml": {"when: order.amount > account.limit,", "when: order.amount - account.limit,"}}},
 		{name: "rule_division_by_zero", files: map[string]string{"in/orders.csv": goodOrders + "3,3,5.00,2025-01-01 00:00:03,\n4,1,5.00,2025-01-01 00:00:04,\n"}},
+		{name: "rule_over_budget", files: map[string]string{"in/orders.csv": goodOrders + "3,1,5.00,2025-01-01 00:00:03,\n"},
+			edit: map[string][2]string{"rules.yaml": {"  order: {amount: money}\n  account: {limit: money}\nrules:\n",
+				"  order: {amount: money, note: \"string?\"}\n  account: {limit: money}\nrules:\n" +
+					"  # The note doubled 40 times: 1 TiB for a note of one byte.\n" +
+					"  - {id: doubled, when: \"len(reduce(1..40, #acc + #acc, order.note ?? '')) > 0\", outcome: odd}\n"}}},
 		{name: "rule_missing_key", files: map[string]string{"in/orders.csv": goodOrders + "3,99,5.00,2025-01-01 00:00:03,\n"}},
 		{name: "strict", files: map[string]string{"in/orders.csv": goodOrders + "3,99,5.00,2025-01-01 00:00:03,\n"},
 			args: []string{"dry-run", "spec.yaml", "--out", "out", "--strict"}},

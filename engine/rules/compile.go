@@ -64,7 +64,7 @@ func (c *compiler) build(spec *fileSpec) {
 	if !spec.Ruleset.Set() {
 		c.errorf(spec.Pos, "missing key \"ruleset\": name the ruleset")
 	}
-	c.env = map[string]any{}
+	c.env = map[string]any{budgetKey: (*budget)(nil)}
 	c.fields = map[string]bool{}
 	c.used = map[string]bool{}
 	c.inputs(spec)
@@ -319,10 +319,16 @@ func (c *compiler) compileExpr(s yamldoc.String, extra []expr.Option) *vm.Progra
 		c.errorf(s.Pos, "empty expression")
 		return nil
 	}
+	if off := nestingOffset(s.Value); off >= 0 {
+		line, col := lineCol(s.Value, off)
+		c.d.Add(c.f.Errorf(c.exprPos(s, line, col), "expression nests deeper than %d levels (brackets and unary operators): split it into lets", MaxNesting))
+		return nil
+	}
 	fp := &fieldPatcher{fields: c.fields, used: map[string]bool{}}
-	opts := []expr.Option{expr.Env(c.env), expr.Patch(fp), expr.Patch(&literalPatcher{}), expr.MaxNodes(MaxNodes)}
+	opts := []expr.Option{expr.Env(c.env), expr.Patch(fp), expr.Patch(&literalPatcher{}), expr.Patch(&budgetPatcher{}), expr.MaxNodes(MaxNodes)}
 	opts = append(opts, decimalOptions()...)
 	opts = append(opts, functionOptions()...)
+	opts = append(opts, budgetOptions()...)
 	opts = append(opts, extra...)
 	if c.unknownFields(s) {
 		return nil

@@ -48,6 +48,8 @@ type Evaluator struct {
 	letDone  uint64 // bit i: letv[i] holds let i for this record
 	envBound bool
 	buf      []byte
+
+	budget budget // what the record has used of its budget (budget.go)
 }
 
 // Wrote reports whether the last Eval wrote a field of record input i.
@@ -69,6 +71,8 @@ func (rs *Ruleset) NewEvaluator(layouts map[string]*schema.Schema) (*Evaluator, 
 		rows: make([]schema.Row, len(rs.Inputs)), layouts: make([]*schema.Schema, len(rs.Inputs)),
 		outputs: make([]any, len(rs.Outputs)), vals: make([]any, len(rs.refs)+len(rs.Inputs)),
 		letv: make([]letVal, len(rs.lets))}
+	e.env[budgetKey] = &e.budget
+	e.vm.MemoryBudget = MaxElements
 	for i, in := range rs.Inputs {
 		if !in.Record {
 			continue
@@ -204,6 +208,7 @@ func (e *Evaluator) bind(vals []any) error {
 	e.letsSet = false
 	e.wrote = 0
 	e.last = nil
+	e.budget = budget{}
 	return nil
 }
 
@@ -349,5 +354,9 @@ func runError(p *vm.Program, err error) error {
 	if i := strings.LastIndex(src, ";\n"); i >= 0 {
 		src = src[i+2:] // past the declarations of inlined lets
 	}
-	return fmt.Errorf("%s in: %s", fe.Message, src)
+	msg := fe.Message
+	if msg == exprMemoryMessage {
+		msg = fmt.Sprintf("%s: ranges, lists and maps built by one expression exceed %d elements", msg, MaxElements)
+	}
+	return fmt.Errorf("%s in: %s", msg, src)
 }

@@ -23,6 +23,11 @@ import (
 // evaluator runs the same expression through the VM, which gives its value
 // or its error exactly as before. Expressions with a node outside the subset
 // have no closure and always run through the VM.
+//
+// The closures need no evaluation budget (budget.go): they have no loops,
+// and no node of the subset gives a value larger than its operands. A node
+// added here that can loop or grow (a concatenation, a builtin such as
+// repeat or join) must charge the budget as the VM's patched nodes do.
 
 // kind is the Go type of a compiled expression's value.
 type kind uint8

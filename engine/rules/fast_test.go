@@ -176,9 +176,15 @@ func FuzzFastMatchesVM(f *testing.F) {
 		{"tx.n % 7 == 3 or tx.loc[0:2] == 'NY'", "max(tx.amount, card.limit) - min(tx.amount, 1)"},
 		{"tx.amount / (card.limit - 100) > 2", "tx.n > 3 ? tx.amount : -tx.amount"},
 		{"not (tx.amount < 0) && len(tx.loc) > 3", "decimal(tx.n) * 0.01"},
+		// Through the VM and its budget (budget.go) on both sides.
+		{"len(tx.loc + tx.loc2) > 10 or upper(tx.kind) == 'PURCHASE'", "card.pending ?? tx.amount"},
+		{"len(reduce(1..tx.n, #acc + #acc, tx.loc)) > 5", "sum(1..tx.n, sum(1..tx.n, 1)) > 3 ? tx.amount : card.limit"},
 	} {
 		f.Add(s[0], s[1], int64(4217), int64(100000), "7320 Harrison Haven, New York, NY 16433", 3)
 	}
+	// Over the budget: 2^40 bytes, then 160,400 steps.
+	f.Add("len(reduce(1..tx.n, #acc + #acc, tx.loc)) > 5", "tx.amount", int64(1), int64(2), "x", 40)
+	f.Add("tx.amount > 0", "sum(1..tx.n, sum(1..tx.n, 1)) > 3 ? tx.amount : card.limit", int64(1), int64(2), "x", 400)
 	f.Fuzz(func(t *testing.T, when, set string, amount, limit int64, loc string, n int) {
 		src := fmt.Sprintf(`ruleset: f
 inputs:

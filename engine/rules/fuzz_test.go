@@ -3,7 +3,10 @@ package rules
 import (
 	"fmt"
 	"os"
+	"strings"
 	"testing"
+
+	"github.com/expr-lang/expr/parser"
 
 	"pipeline/engine/schema"
 	"pipeline/engine/yamldoc"
@@ -83,5 +86,32 @@ default: {outcome: y}
 			t.Fatal(err)
 		}
 		_, _ = e.Eval([]any{schema.Row{dec("1.50"), "NY 12345", 3}, schema.Row{dec("100"), nil}})
+	})
+}
+
+// FuzzNesting feeds arbitrary text to the nesting pre-scan: it must not
+// panic, an offset it returns is inside the text, and what it accepts
+// expr's parser parses without overflowing its stack (an overflow kills
+// the fuzzer: that is the failure).
+func FuzzNesting(f *testing.F) {
+	for _, s := range []string{
+		"tx.amount < 0", "!(!x)", "x != !y", "not not x", "a - -b", "1e-5 + -2",
+		strings.Repeat("!", MaxNesting) + "x", strings.Repeat("!", MaxNesting+1) + "x",
+		strings.Repeat("(", MaxNesting) + "1" + strings.Repeat(")", MaxNesting),
+		strings.Repeat("-(", MaxNesting/2) + "1" + strings.Repeat(")", MaxNesting/2),
+		strings.Repeat("-", 5000) + "1", strings.Repeat("[", 5000), strings.Repeat("{a: ", 5000),
+		strings.Repeat("not ", 5000) + "x", `"((((" + '[[[[' + ` + "`{{{{``(`" + ` // ((((`,
+		"/* (((( */ x", "'\\'(((('", strings.Repeat("a - ", 3000) + "a",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		off := nestingOffset(src)
+		if off < -1 || off >= len(src) {
+			t.Fatalf("offset %d outside a text of %d bytes", off, len(src))
+		}
+		if off < 0 {
+			_, _ = parser.Parse(src)
+		}
 	})
 }
