@@ -446,7 +446,9 @@ func (t *Table) readPages(ctx context.Context, tx *sql.Tx, pages chan<- []schema
 // replacing any row with the same key; the last of several rows with one key
 // wins. Every row is checked and converted before anything is sent, and
 // outside a tx the statements run in one tx of their own,
-// so a failed call changes nothing. A decimal(N) value with more places is
+// so a failed call changes nothing. Rows too big for one statement (over
+// the server's max_allowed_packet) fail the call with a
+// *port.RejectedRows naming them, before anything is sent. A decimal(N) value with more places is
 // rounded to N, as its text form prints it; a decimal value of any scale
 // with more places than the table column keeps (10 in tables created here)
 // is an error.
@@ -458,8 +460,11 @@ func (t *Table) Upsert(ctx context.Context, rows []schema.Row) error {
 	if err != nil {
 		return err
 	}
+	if err := t.c.rejectOversize(args, len(t.schema.Columns)); err != nil {
+		return t.errorf("upsert %d rows: %w", len(rows), err)
+	}
 	run := t.c.runTx
-	if t.insert.chunk(args, 0) == len(rows) {
+	if t.insert.chunkUnder(args, 0, t.c.writeBudget()) == len(rows) {
 		run = t.c.run // one statement is atomic by itself
 	}
 	err = run(ctx, func(ctx context.Context, q querier) error {
