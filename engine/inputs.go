@@ -28,13 +28,16 @@ func (p *Pipeline) checkInputs(ctx context.Context, rt *stage.Runtime, run []sta
 				errs = append(errs, &yamldoc.Error{Pos: yamldoc.Pos{File: p.plan.Spec.File.Path}, Msg: err.Error(), Err: err})
 				continue
 			}
-			e := p.plan.Spec.File.Errorf(ie.File.Pos, "%v%s; no stage was run", ie, variableHint(p.plan.Spec.File.Line(ie.File.Pos.Line), ie.File.Pos.Col))
+			e := p.plan.Spec.File.Errorf(ie.File.Pos, "%v%s", ie, variableHint(p.plan.Spec.File.Line(ie.File.Pos.Line), ie.File.Pos.Col))
 			e.Err = ie
 			errs = append(errs, e)
 		}
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if len(errs) > 0 {
+		errs[len(errs)-1].Msg += "; no stage was run"
 	}
 	return errs.Err()
 }

@@ -87,9 +87,10 @@ func TestRunChecksInputsFirst(t *testing.T) {
 		{name: "missing folder", want: []string{
 			fmt.Sprintf("spec.yaml:%d:", specLine(t, "accounts.csv")),
 			"stage load cannot read its input files:$IN/accounts.csv: open csv file: open ", "$IN/accounts.csv: no such file or directory",
-			"(the path comes from the variable IN: check its value); no stage was run",
+			"(the path comes from the variable IN: check its value)\n",
 			fmt.Sprintf("spec.yaml:%d:", specLine(t, "orders.csv\", to: bus")),
 			"stage publish cannot read its input files:$IN/orders.csv",
+			"(the path comes from the variable IN: check its value); no stage was run\n",
 		}},
 		{name: "one file missing", files: map[string]string{"accounts.csv": string(accounts)}, want: []string{
 			"stage publish cannot read its input files:$IN/orders.csv: open csv file:", "no such file or directory",
