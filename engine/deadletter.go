@@ -22,8 +22,19 @@ func (p *Pipeline) writeDeadLetters(ctx context.Context, dead []port.DeadLetter)
 		if err != nil {
 			return err
 		}
+		conn := p.opened(ref.Connector)
+		if conn == nil {
+			if len(dead) == 0 && p.isService(ref.Connector) {
+				// Nothing to write, and a table or topic takes nothing
+				// then: no need to connect (or start a broker).
+				continue
+			}
+			if conn, err = p.conn(ctx, ref.Connector); err != nil {
+				return fmt.Errorf("dead letters to %s: %w", ref, err)
+			}
+		}
 		// A connector that holds several kinds of things (memory) gets a topic.
-		switch p.conns[ref.Connector].(type) {
+		switch conn.(type) {
 		case port.Files:
 			err = p.deadLettersToFile(ctx, ref, dead)
 		case port.Topics:
@@ -94,23 +105,50 @@ func (p *Pipeline) deadLettersToTopic(ctx context.Context, ref spec.Ref, dead []
 	return t.Publish(ctx, rows)
 }
 
-// deadLetterTables opens the dead-letter tables that live in connectors
-// committing stream batches (port.Committer), so that stream stages can
-// write each batch's dead letters in the batch's own commit.
-func (p *Pipeline) deadLetterTables(ctx context.Context) (map[string]string, error) {
+// deadLetterTables names, by connector, the dead-letter table the spec
+// puts in it, for stream stages that commit to that connector
+// (stage.Runtime.DeadLetterTables); they look up only the connector they
+// commit to, a port.Committer. The tables are opened with their connector
+// (see openDeadLetterTable).
+func (p *Pipeline) deadLetterTables() (map[string]string, error) {
 	out := map[string]string{}
 	for _, target := range p.plan.Spec.DeadLetters {
 		ref, err := spec.ParseRef(target)
 		if err != nil {
 			return nil, err
 		}
-		if _, ok := p.conns[ref.Connector].(port.Committer); !ok {
-			continue
-		}
-		if _, err := p.Table(ctx, ref, schema.MustNew(ref.Name, port.DeadLetterColumns, "id")); err != nil {
-			return nil, fmt.Errorf("dead letters to %s: %w", ref, err)
-		}
 		out[ref.Connector] = ref.Name
 	}
 	return out, nil
+}
+
+// openDeadLetterTable opens, when conn (the connector name, just opened)
+// commits stream batches (port.Committer) and the spec puts dead letters
+// in it, their table: a stream stage's commits write each batch's dead
+// letters in it, so it must exist before the first commit.
+func (p *Pipeline) openDeadLetterTable(ctx context.Context, name string, conn port.Connector) error {
+	c, ok := conn.(port.Committer)
+	if !ok {
+		return nil
+	}
+	for _, target := range p.plan.Spec.DeadLetters {
+		ref, err := spec.ParseRef(target)
+		if err != nil {
+			return err
+		}
+		if ref.Connector != name {
+			continue
+		}
+		if _, err := c.Table(ctx, schema.MustNew(ref.Name, port.DeadLetterColumns, "id")); err != nil {
+			return fmt.Errorf("dead letters to %s: %w", ref, err)
+		}
+	}
+	return nil
+}
+
+// isService reports whether the named connector is of a service kind (a
+// database, a broker), costly or impossible to open for nothing.
+func (p *Pipeline) isService(name string) bool {
+	lc, ok := p.conns[name]
+	return ok && lc.kind.Service
 }

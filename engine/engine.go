@@ -83,10 +83,12 @@ type Options struct {
 
 // Pipeline is an opened plan: its connectors, tables and topics.
 type Pipeline struct {
-	plan  *stage.Plan
-	opts  Options
-	log   *slog.Logger
-	conns map[string]port.Connector
+	plan *stage.Plan
+	opts Options
+	log  *slog.Logger
+	ctx  context.Context // Open's, for connectors opened by Connector
+	// conns holds every connector of the spec, by name, opened on first use.
+	conns map[string]*lazyConn
 
 	mu     sync.Mutex
 	tables map[string]port.Table
@@ -94,9 +96,23 @@ type Pipeline struct {
 	dead   []port.DeadLetter
 }
 
-// Open connects the plan's connectors. Close releases them.
+// lazyConn is a connector of the spec, opened on first use.
+type lazyConn struct {
+	kind port.Kind
+	cfg  port.Config
+
+	mu   sync.Mutex
+	conn port.Connector // nil until opened
+	err  error          // why opening failed; it is not tried again
+}
+
+// Open prepares the plan's connectors, each to be opened (connected,
+// started) on first use by a stage, so a run opens only the connectors of
+// the stages it runs: a stage that uses no topic does not start an
+// embedded broker. It fails when a connector's kind is not registered.
+// Close releases those opened.
 func Open(ctx context.Context, plan *stage.Plan, opts Options) (*Pipeline, error) {
-	p := &Pipeline{plan: plan, opts: opts, log: opts.Log, conns: map[string]port.Connector{},
+	p := &Pipeline{plan: plan, opts: opts, log: opts.Log, ctx: ctx, conns: map[string]*lazyConn{},
 		tables: map[string]port.Table{}, topics: map[string]port.Topic{}}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -105,29 +121,68 @@ func Open(ctx context.Context, plan *stage.Plan, opts Options) (*Pipeline, error
 		cfg := connectorConfig(plan.Spec, c)
 		kind, ok := opts.Registry.Lookup(cfg.Kind)
 		if !ok {
-			p.Close()
 			return nil, fmt.Errorf("connector %s: unknown kind %q", c.Key, cfg.Kind)
 		}
 		if opts.DryRun && kind.Service {
 			if kind, ok = opts.Registry.Lookup(MemoryKind); !ok {
-				p.Close()
 				return nil, fmt.Errorf("dry-run needs the %s connector kind registered", MemoryKind)
 			}
 		}
-		conn, err := kind.New(ctx, cfg)
-		if err != nil {
-			p.Close()
-			return nil, fmt.Errorf("connector %s (%s): %w", c.Key, kind.Name, err)
-		}
-		p.conns[c.Key] = conn
+		p.conns[c.Key] = &lazyConn{kind: kind, cfg: cfg}
 	}
 	return p, nil
 }
 
-// Close closes every connector.
+// conn returns the named connector, opening it on first use. A table
+// connector that commits stream batches (port.Committer) opens its
+// dead-letter table too (see deadLetterTables).
+func (p *Pipeline) conn(ctx context.Context, name string) (port.Connector, error) {
+	lc, ok := p.conns[name]
+	if !ok {
+		return nil, fmt.Errorf("no connector named %s", name)
+	}
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if lc.conn != nil || lc.err != nil {
+		return lc.conn, lc.err
+	}
+	p.log.Info("opening connector", "connector", name, "kind", lc.kind.Name)
+	conn, err := lc.kind.New(ctx, lc.cfg)
+	if err != nil {
+		lc.err = fmt.Errorf("connector %s (%s): %w", name, lc.kind.Name, err)
+		return nil, lc.err
+	}
+	if err := p.openDeadLetterTable(ctx, name, conn); err != nil {
+		conn.Close()
+		lc.err = err
+		return nil, err
+	}
+	lc.conn = conn
+	return conn, nil
+}
+
+// opened returns the named connector when it has been opened, else nil.
+func (p *Pipeline) opened(name string) port.Connector {
+	lc, ok := p.conns[name]
+	if !ok {
+		return nil
+	}
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	return lc.conn
+}
+
+// Close closes every connector that was opened.
 func (p *Pipeline) Close() error {
 	var errs []error
-	for name, c := range p.conns {
+	for name, lc := range p.conns {
+		lc.mu.Lock()
+		c := lc.conn
+		lc.conn, lc.err = nil, errors.New("closed")
+		lc.mu.Unlock()
+		if c == nil {
+			continue
+		}
 		if err := c.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("closing connector %s: %w", name, err))
 		}
@@ -137,12 +192,16 @@ func (p *Pipeline) Close() error {
 
 // Table implements stage.Resources.
 func (p *Pipeline) Table(ctx context.Context, ref spec.Ref, s *schema.Schema) (port.Table, error) {
+	conn, err := p.conn(ctx, ref.Connector)
+	if err != nil {
+		return nil, err
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if t, ok := p.tables[ref.String()]; ok {
 		return t, nil
 	}
-	c, ok := p.conns[ref.Connector].(port.Tables)
+	c, ok := conn.(port.Tables)
 	if !ok {
 		return nil, fmt.Errorf("connector %s does not hold tables (wanted for %s)", ref.Connector, ref)
 	}
@@ -156,12 +215,16 @@ func (p *Pipeline) Table(ctx context.Context, ref spec.Ref, s *schema.Schema) (p
 
 // Topic implements stage.Resources.
 func (p *Pipeline) Topic(ctx context.Context, ref spec.Ref, ts port.TopicSpec) (port.Topic, error) {
+	conn, err := p.conn(ctx, ref.Connector)
+	if err != nil {
+		return nil, err
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if t, ok := p.topics[ref.String()]; ok {
 		return t, nil
 	}
-	c, ok := p.conns[ref.Connector].(port.Topics)
+	c, ok := conn.(port.Topics)
 	if !ok {
 		return nil, fmt.Errorf("connector %s does not hold topics (wanted for %s)", ref.Connector, ref)
 	}
@@ -173,12 +236,24 @@ func (p *Pipeline) Topic(ctx context.Context, ref spec.Ref, ts port.TopicSpec) (
 	return t, nil
 }
 
-// Connector implements stage.Resources.
-func (p *Pipeline) Connector(ref spec.Ref) port.Connector { return p.conns[ref.Connector] }
+// Connector implements stage.Resources. It opens the connector on first
+// use, with Open's context; when that fails it returns nil, and the
+// stage's first Table, Topic or Files call on it returns the error.
+func (p *Pipeline) Connector(ref spec.Ref) port.Connector {
+	c, err := p.conn(p.ctx, ref.Connector)
+	if err != nil {
+		return nil
+	}
+	return c
+}
 
 // Files implements stage.Resources.
 func (p *Pipeline) Files(ctx context.Context, ref spec.Ref) (port.Files, error) {
-	c, ok := p.conns[ref.Connector].(port.Files)
+	conn, err := p.conn(ctx, ref.Connector)
+	if err != nil {
+		return nil, err
+	}
+	c, ok := conn.(port.Files)
 	if !ok {
 		return nil, fmt.Errorf("connector %s does not hold files (wanted for %s)", ref.Connector, ref)
 	}
@@ -203,7 +278,10 @@ type Summary struct {
 func (s Summary) Dead() int { return len(s.DeadLetters) }
 
 // Run runs the named stages in spec order (every stage when names is
-// empty), then writes the dead letters where the spec says.
+// empty), then writes the dead letters where the spec says. Before it runs
+// any stage it checks the input files of those it will run
+// (stage.InputChecker), and when one cannot be read it runs none and
+// returns positioned errors naming each such file.
 func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 	start := time.Now()
 	var sum Summary
@@ -218,7 +296,10 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 			p.dead = append(p.dead, d)
 			p.mu.Unlock()
 		}}
-	if rt.DeadLetterTables, err = p.deadLetterTables(ctx); err != nil {
+	if rt.DeadLetterTables, err = p.deadLetterTables(); err != nil {
+		return sum, err
+	}
+	if err := p.checkInputs(ctx, rt, run); err != nil {
 		return sum, err
 	}
 	prog := newProgress(p.opts.Progress)

@@ -55,9 +55,10 @@ func Kind() port.Kind {
 // implements port.Tables, port.Committer and port.Transactor and is safe for
 // concurrent use.
 type Connector struct {
-	db       *sql.DB
-	where    string // user@address/database, for messages
-	database string // the database's name, for lock names
+	db          *sql.DB
+	where       string // user@address/database, for messages
+	database    string // the database's name, for lock names
+	packetLimit int    // the largest packet a statement may be sent in (see readPacketLimit); 0 if unknown
 
 	mu            sync.Mutex
 	tables        map[string]*Table    // by name, as opened by Table; Commit writes to these
@@ -98,6 +99,10 @@ func New(ctx context.Context, cfg port.Config) (*Connector, error) {
 	c.db.SetConnMaxLifetime(connMaxLifetime)
 	c.db.SetConnMaxIdleTime(connMaxIdleTime)
 	if err := retry(ctx, time.Until(deadline), c.db.PingContext); err != nil {
+		c.db.Close()
+		return nil, c.connectError(err, mc.Passwd)
+	}
+	if err := c.readPacketLimit(ctx, mc); err != nil {
 		c.db.Close()
 		return nil, c.connectError(err, mc.Passwd)
 	}

@@ -474,7 +474,9 @@ func (t *Table) readPages(ctx context.Context, tx *sql.Tx, pages chan<- []schema
 // wins. Every row is checked and converted before anything is sent, and
 // outside a tx the statements run in one tx of their own,
 // so a failed call changes nothing. The table's version moves on in the
-// same tx (see Connector.Versions). A decimal(N) value with more places is
+// same tx (see Connector.Versions). Rows too big for one statement (over
+// the server's max_allowed_packet) fail the call with a *port.RejectedRows
+// naming them, before anything is sent. A decimal(N) value with more places is
 // rounded to N, as its text form prints it; a decimal value of any scale
 // with more places than the table column keeps (10 in tables created here)
 // is an error.
@@ -485,6 +487,9 @@ func (t *Table) Upsert(ctx context.Context, rows []schema.Row) error {
 	args, err := t.driverRows(rows)
 	if err != nil {
 		return err
+	}
+	if err := t.c.rejectOversize(args, len(t.schema.Columns)); err != nil {
+		return t.errorf("upsert %d rows: %w", len(rows), err)
 	}
 	err = t.c.runTx(ctx, func(ctx context.Context, q querier) error {
 		if err := t.c.touch(ctx, q, t.schema.Name); err != nil {

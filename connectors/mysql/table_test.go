@@ -179,12 +179,26 @@ func TestInsertChunks(t *testing.T) {
 	for range 1000 * len(cols) {
 		args = append(args, long)
 	}
-	// Rows of 20 KiB: a statement stops after about 4 MiB.
-	if n := ins.chunk(args, 0); n != maxWriteBytes/(10*2048)+1 {
-		t.Errorf("rows of 20 KiB per statement: %d, want %d", n, maxWriteBytes/(10*2048)+1)
+	row := 10 * (2048 + 9) // bytes of one row's values, with their length prefixes
+	tests := []struct {
+		name   string
+		args   []any
+		budget int
+		want   int
+	}{
+		{"rows of 20 KiB under 4 MiB", args, maxWriteBytes, maxWriteBytes / row},
+		{"3 rows", args[:30], maxWriteBytes, 3},
+		{"budget of 2.5 rows", args, row * 5 / 2, 2},
+		{"budget of exactly 2 rows", args, 2 * row, 2},
+		{"a row over the budget goes alone", args, row / 2, 1},
 	}
-	if n := ins.chunk(args[:30], 0); n != 3 {
-		t.Errorf("chunk of 3 rows: %d", n)
+	for _, tt := range tests {
+		if n := ins.chunkUnder(tt.args, 0, tt.budget); n != tt.want {
+			t.Errorf("%s: %d rows per statement, want %d", tt.name, n, tt.want)
+		}
+	}
+	if n := ins.chunk(args, 0); n != maxWriteBytes/row {
+		t.Errorf("chunk: %d rows, want %d", n, maxWriteBytes/row)
 	}
 	if got := ins.statement(2); got != "INSERT INTO `t` (`c0`, `c1`, `c2`, `c3`, `c4`, `c5`, `c6`, `c7`, `c8`, `c9`) VALUES "+
 		"(?,?,?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?,?,?) ON DUPLICATE KEY UPDATE `c1`=VALUES(`c1`), `c2`=VALUES(`c2`), `c3`=VALUES(`c3`), "+

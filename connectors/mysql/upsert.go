@@ -95,30 +95,40 @@ func (s insertSQL) statement(n int) string {
 	return b.String()
 }
 
-// chunk returns how many of the rows of args, from row start on, go into one statement.
+// chunk returns how many of the rows of args, from row start on, go into
+// one statement of at most maxWriteBytes of values.
 func (s insertSQL) chunk(args []any, start int) int {
+	return s.chunkUnder(args, start, maxWriteBytes)
+}
+
+// chunkUnder returns how many of the rows of args, from row start on, go
+// into one statement: at most maxRows, whose values take at most budget
+// bytes (see valueBytes), and at least one row.
+func (s insertSQL) chunkUnder(args []any, start, budget int) int {
 	rows := len(args) / s.cols
 	n, size := 0, 0
-	for start+n < rows && n < s.maxRows && (n == 0 || size < maxWriteBytes) {
+	for start+n < rows && n < s.maxRows {
+		row := 0
 		for _, v := range args[(start+n)*s.cols : (start+n+1)*s.cols] {
-			if str, ok := v.(string); ok {
-				size += len(str)
-			} else {
-				size += fixedValueBytes
-			}
+			row += valueBytes(v)
 		}
+		if n > 0 && size+row > budget {
+			break
+		}
+		size += row
 		n++
 	}
 	return n
 }
 
 // exec upserts args, the values of whole rows one after the other, on q:
-// one statement per chunk of at most maxRows rows and about maxWriteBytes
+// one statement per chunk of at most maxRows rows and c.writeBudget() bytes
 // of values. Statements of maxRows rows are kept prepared by c.
 func (s insertSQL) exec(ctx context.Context, c *Connector, q querier, args []any) error {
 	rows := len(args) / s.cols
+	budget := c.writeBudget()
 	for start := 0; start < rows; {
-		n := s.chunk(args, start)
+		n := s.chunkUnder(args, start, budget)
 		chunk := args[start*s.cols : (start+n)*s.cols]
 		var err error
 		if n == s.maxRows {

@@ -40,6 +40,7 @@ type copyStage struct {
 	name string
 	load bool
 	jobs []copyJob
+	plan *Plan // the plan the stage is part of: a load checks its stream stages (see guardStreamState)
 }
 
 func (s *copyStage) Name() string { return s.name }
@@ -52,7 +53,7 @@ func (s *copyStage) Kind() string {
 }
 
 func (b *builder) copyStage(st *spec.Stage, load bool) Runner {
-	s := &copyStage{name: st.Name.Value, load: load}
+	s := &copyStage{name: st.Name.Value, load: load, plan: b.plan}
 	if len(st.Copy) == 0 {
 		b.errorf(st.Pos, "%s stage %s has nothing to copy: list {from, to} under copy", s.Kind(), s.name)
 	}
@@ -90,16 +91,13 @@ func (b *builder) copyStage(st *spec.Stage, load bool) Runner {
 }
 
 func (s *copyStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
+	if s.load {
+		return s.runLoad(ctx, rt)
+	}
 	start := time.Now()
 	var st Stats
 	for _, j := range s.jobs {
-		var err error
-		if s.load {
-			err = s.loadOne(ctx, rt, j, &st)
-		} else {
-			err = s.exportOne(ctx, rt, j, &st)
-		}
-		if err != nil {
+		if err := s.exportOne(ctx, rt, j, &st); err != nil {
 			st.Elapsed = time.Since(start)
 			return st, err
 		}
@@ -108,41 +106,29 @@ func (s *copyStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	return st, nil
 }
 
-// loadOne replaces the table's rows with the file's, as the loader of a
-// fresh run must: the table ends up holding exactly the file.
-func (s *copyStage) loadOne(ctx context.Context, rt *Runtime, j copyJob, st *Stats) error {
-	files, table, err := j.open(ctx, rt)
-	if err != nil {
-		return err
-	}
-	r, err := files.Open(ctx, j.file.Name, j.schema)
-	if err != nil {
-		return fmt.Errorf("load %s: %w", j.file, err)
-	}
-	defer r.Close()
-	if err := table.Truncate(ctx); err != nil {
-		return fmt.Errorf("load %s: emptying table %s: %w", j.file, j.table, err)
-	}
-	return drain(ctx, rt, st, s.name, r, func(batch []schema.Row) error {
-		if err := table.Upsert(ctx, batch); err != nil {
-			return fmt.Errorf("load %s into %s: %w", j.file, j.table, err)
-		}
-		st.Out += int64(len(batch))
-		return nil
-	})
-}
-
 // drain reads every row of r in batches of writeBatch, handing each batch
 // to flush and sending rows that do not parse to the dead-letter sink.
 func drain(ctx context.Context, rt *Runtime, st *Stats, stage string, r port.RowReader, flush func([]schema.Row) error) error {
+	return drainFrom(ctx, rt, st, stage, r, false, func(rows []schema.Row, _ []port.Source) error { return flush(rows) })
+}
+
+// drainFrom is drain handing flush, with each batch, where each of its
+// rows came from when withSources (else nil). flush owns the rows; the
+// sources only during the call.
+func drainFrom(ctx context.Context, rt *Runtime, st *Stats, stage string, r port.RowReader, withSources bool,
+	flush func([]schema.Row, []port.Source) error) error {
 	batch := make([]schema.Row, 0, writeBatch)
+	var srcs []port.Source
+	if withSources {
+		srcs = make([]port.Source, 0, writeBatch)
+	}
 	for {
 		row, src, err := r.Read()
 		if errors.Is(err, io.EOF) {
 			if len(batch) == 0 {
 				return nil
 			}
-			return flush(batch)
+			return flush(batch, srcs)
 		}
 		if err != nil {
 			var re *port.RowError // only here: taking its address makes it escape
@@ -156,14 +142,18 @@ func drain(ctx context.Context, rt *Runtime, st *Stats, stage string, r port.Row
 		st.In++
 		rt.Progress.Add(1)
 		batch = append(batch, row)
+		if withSources {
+			srcs = append(srcs, src)
+		}
 		if len(batch) == writeBatch {
-			if err := flush(batch); err != nil {
+			if err := flush(batch, srcs); err != nil {
 				return err
 			}
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 			batch = make([]schema.Row, 0, writeBatch)
+			srcs = srcs[:0]
 		}
 	}
 }
