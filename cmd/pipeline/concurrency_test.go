@@ -156,9 +156,9 @@ func TestConcurrencyFollowWithSettles(t *testing.T) {
 				k+1, changed, strings.Join(ex, "; "))
 		}
 	}
-	vs := compareSettled(t, r, d)
+	vs := compareSettled(t, r, d, false)
 	t.Logf("compared with the settles replayed one after another: %s", vs)
-	if !vs.zero(false) {
+	if !vs.zero() {
 		t.Errorf("the settles did not post, score and limit as the same settles one after another: %s", vs)
 	}
 	t.Logf("figures: records %d in %d parts; %s; validator (--follow, SIGINT) %s; decided %d, %s; credit limits raised by %d writes; settles whose scores differ from their replay's %d of %d; against the replayed settles: %s; test %v",
@@ -271,7 +271,7 @@ func TestConcurrencySettlesTogether(t *testing.T) {
 		}
 		got := takeSnapshot(t, d.DB, settleQueries...)
 		l := d.ledger(t)
-		vs := compareSettled(t, ref, d)
+		vs := compareSettled(t, ref, d, true)
 		label := fmt.Sprintf("round %d: %d settles started at %v (overlapping: %v)", i+1, round.settles, roundAll(delays), overlapping(procs))
 		t.Logf("%s: %s; against one settle: %s; ledger: %s", label, strings.Join(outcomes, ", "), vs, l)
 		if len(failed) > 0 {
@@ -280,7 +280,7 @@ func TestConcurrencySettlesTogether(t *testing.T) {
 		if did != 1 {
 			t.Errorf("%s: %d processes settled something, want exactly one (the others wait, then find nothing pending)", label, did)
 		}
-		if got.digest != want.digest || !vs.zero(true) || !l.ok() {
+		if got.digest != want.digest || !vs.zero() || !l.ok() {
 			bad++
 			t.Errorf("%s: the database differs from one settle of the same data: %s; %s", label, vs, l)
 		}
