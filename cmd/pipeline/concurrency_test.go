@@ -304,8 +304,10 @@ func overlapping(ps []*proc) bool {
 
 // TestConcurrencyScaleOutKilled: 150,000 transactions validated by two
 // processes in one consumer group (no --follow), started together; once
-// the group has given each a share of the partitions, one of them, at
-// random, is SIGKILLed at a random point. The survivor must take over the
+// the group has given each a share of the partitions, one of them is
+// SIGKILLed at a random point: at random among those whose partitions
+// still hold records to decide (the broker names each member by the
+// address it connects from, which /proc maps to a process). The survivor must take over the
 // dead one's partitions (after its session times out) and exit 0 only once
 // every partition is decided; a settle then gives exactly the database of
 // an uninterrupted validate and settle. (150,000 because a validator
@@ -337,41 +339,80 @@ func TestConcurrencyScaleOutKilled(t *testing.T) {
 	// share of the partitions, one of them, at random, is killed at a
 	// random point of what is left.
 	adm := w.groupAdmin(t)
+	ends := endOffsets(t, adm, "transactions")
 	both := []*proc{
 		d.start(t, nil, "--stage", "validate", "--group", group),
 		d.start(t, nil, "--stage", "validate", "--group", group),
 	}
-	var (
-		held     []int // partitions per member
-		sharedAt int64 // committed when the group was seen shared
-	)
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
-		if held = holding(adm, group, "transactions"); len(held) == 2 && held[1] > 0 {
-			sharedAt = committed(d.DB, group)
-			break
-		}
+	// ended fails the test when a validator has ended before the kill.
+	ended := func(when string) {
 		for i, p := range both {
 			if !p.exited() {
 				continue
 			}
 			if c := committed(d.DB, group); c < n {
-				t.Fatalf("validator %d ended (%s) with %d of %d records committed, before the group gave it a share: "+
-					"a finite validator must wait until every partition is decided", i+1, exitText(p.err), c, n)
+				t.Fatalf("validator %d ended (%s) %s, with %d of %d records committed while the other was still at work: "+
+					"a finite validator must wait until every partition is decided", i+1, exitText(p.err), when, c, n)
 			}
-			t.Fatalf("validator %d ended (%s) with every record committed before the group gave both a share: nothing left to kill one in", i+1, exitText(p.err))
+			t.Fatalf("validator %d ended (%s) %s, with every record committed: nothing left to kill one in", i+1, exitText(p.err), when)
 		}
+	}
+	var (
+		held     []int // partitions per member
+		sharedAt int64 // committed when the group was seen shared
+	)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		if m := work(adm, d.DB, group, "transactions", ends); len(m) == 2 && len(m[0].parts) > 0 && len(m[1].parts) > 0 {
+			held, sharedAt = []int{len(m[0].parts), len(m[1].parts)}, committed(d.DB, group)
+			break
+		}
+		ended("before the group gave both a share")
 		if time.Now().After(deadline) {
 			t.Fatalf("the group did not give both validators a share within a minute")
 		}
 	}
 	shared := time.Since(both[0].started)
-	k := rng.IntN(2)
-	victim, survivor := both[k], both[1-k]
-	target := sharedAt + int64((0.1+0.5*rng.Float64())*float64(n-sharedAt))
-	waitCommitted(t, d.DB, group, target, nil, time.Minute)
-	if victim.exited() {
-		t.Fatalf("validator %d ended (%v) before the kill at %d committed", k+1, victim.err, target)
+	// The victim, at random, is one whose partitions still hold records
+	// to decide (a member may have finished its share while the other
+	// has not), once a random number of what is left are committed:
+	// early, so that both are likely at work.
+	target := sharedAt + int64((0.02+0.28*rng.Float64())*float64(n-sharedAt))
+	var (
+		k       int
+		holds   memberWork // the victim's partitions and what was left of them
+		members []memberWork
+	)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		ended("before the kill")
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than %d records committed within a minute, or no validator left with work (%v)", target, members)
+		}
+		if committed(d.DB, group) < target {
+			continue
+		}
+		if members = work(adm, d.DB, group, "transactions", ends); members == nil {
+			continue
+		}
+		var (
+			busy  []int        // validators with work
+			their []memberWork // and what they hold
+		)
+		for i, p := range both {
+			ports := localPorts(p.cmd.Process.Pid)
+			for _, m := range members {
+				if ports[m.port] && m.undecided >= 1000 {
+					busy = append(busy, i)
+					their = append(their, m)
+				}
+			}
+		}
+		if len(busy) > 0 {
+			j := rng.IntN(len(busy))
+			k, holds = busy[j], their[j]
+			break
+		}
 	}
+	victim, survivor := both[k], both[1-k]
 	victim.kill()
 	killedAt, _ := committedAndDecided(t, d.DB, group)
 	if !signaled(victim.err) {
@@ -380,8 +421,8 @@ func TestConcurrencyScaleOutKilled(t *testing.T) {
 	if killedAt >= n {
 		t.Fatalf("every record was committed before the kill")
 	}
-	t.Logf("the group gave the validators %v partitions %v after their start, at %d committed; validator %d SIGKILLed at %d committed (target %d)",
-		held, shared.Round(time.Millisecond), sharedAt, k+1, killedAt, target)
+	t.Logf("the group gave the validators %v partitions %v after their start, at %d committed; validator %d SIGKILLed at %d committed (target %d), holding partitions %v with %d records undecided",
+		held, shared.Round(time.Millisecond), sharedAt, k+1, killedAt, target, holds.parts, holds.undecided)
 	err := survivor.wait(t, 2*time.Minute)
 	sst, _ := survivor.stats("validate")
 	if err != nil {
@@ -407,9 +448,9 @@ func TestConcurrencyScaleOutKilled(t *testing.T) {
 		t.Errorf("settled after the survivor: the database differs from an uninterrupted run: lost %d, extra %d, differing %d; first: %s",
 			slost, sextra, schanged, strings.Join(sex, "; "))
 	}
-	t.Logf("figures: records %d on 6 partitions, two validators in group %s sharing them %v at %d committed; one SIGKILLed at %d committed; survivor ended %v after the kill (%s), %s; "+
+	t.Logf("figures: records %d on 6 partitions, two validators in group %s sharing them %v at %d committed; one SIGKILLed at %d committed, holding %d partitions with %d records undecided; survivor ended %v after the kill (%s), %s; "+
 		"decided %d, lost %d, differing %d; settled: differing %d from the uninterrupted run; test %v",
-		n, group, held, sharedAt, killedAt, waited.Round(time.Millisecond), exitText(err), sst, decided, lost, changed, schanged, time.Since(began).Round(time.Millisecond))
+		n, group, held, sharedAt, killedAt, len(holds.parts), holds.undecided, waited.Round(time.Millisecond), exitText(err), sst, decided, lost, changed, schanged, time.Since(began).Round(time.Millisecond))
 }
 
 // signaled reports whether err is the end of a process killed by a signal.

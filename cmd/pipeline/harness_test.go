@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -339,10 +342,33 @@ func (w *world) groupAdmin(t *testing.T) *kadm.Client {
 	return kadm.NewClient(cl)
 }
 
-// holding returns, once group is stable, how many partitions of topic
-// each of its members holds, in descending order; nil while the group is
-// rebalancing, empty or cannot be described.
-func holding(adm *kadm.Client, group, topic string) []int {
+// endOffsets returns the end offset of each partition of topic.
+func endOffsets(t *testing.T, adm *kadm.Client, topic string) map[int32]int64 {
+	t.Helper()
+	listed, err := adm.ListEndOffsets(context.Background(), topic)
+	if err == nil {
+		err = listed.Error()
+	}
+	if err != nil {
+		t.Fatalf("end offsets of %s: %v", topic, err)
+	}
+	ends := map[int32]int64{}
+	listed.Each(func(o kadm.ListedOffset) { ends[o.Partition] = o.Offset })
+	return ends
+}
+
+// memberWork is what one member of a consumer group holds: its
+// partitions, and the records of them not yet committed.
+type memberWork struct {
+	port      int // the local port of its connection to the broker
+	parts     []int32
+	undecided int64
+}
+
+// work returns, once group is stable, each member's partitions of topic
+// and how many of their records (below ends) group has not committed in
+// db; nil while the group is rebalancing or cannot be described.
+func work(adm *kadm.Client, db *sql.DB, group, topic string, ends map[int32]int64) []memberWork {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	groups, err := adm.DescribeGroups(ctx, group)
@@ -353,19 +379,72 @@ func holding(adm *kadm.Client, group, topic string) []int {
 	if !ok || g.Err != nil || g.State != "Stable" {
 		return nil
 	}
-	var held []int
+	next := map[int32]int64{}
+	rows, err := db.QueryContext(ctx, "SELECT part, next_offset FROM _pipeline_offsets WHERE group_name = ? AND topic = ?", group, topic)
+	if err == nil {
+		for rows.Next() {
+			var p int32
+			var o int64
+			if rows.Scan(&p, &o) == nil {
+				next[p] = o
+			}
+		}
+		rows.Close()
+	}
+	var out []memberWork
 	for _, m := range g.Members {
-		n := 0
+		w := memberWork{}
+		if _, port, err := net.SplitHostPort(strings.TrimPrefix(m.ClientHost, "/")); err == nil {
+			w.port, _ = strconv.Atoi(port)
+		}
 		if a, ok := m.Assigned.AsConsumer(); ok {
 			for _, tp := range a.Topics {
-				if tp.Topic == topic {
-					n += len(tp.Partitions)
+				if tp.Topic != topic {
+					continue
+				}
+				for _, p := range tp.Partitions {
+					w.parts = append(w.parts, p)
+					w.undecided += max(0, ends[p]-next[p])
 				}
 			}
 		}
-		held = append(held, n)
+		slices.Sort(w.parts)
+		out = append(out, w)
 	}
-	slices.Sort(held)
-	slices.Reverse(held)
-	return held
+	return out
+}
+
+// localPorts returns the local TCP ports of the sockets process pid has
+// open, read from /proc (Linux): which group member a process is, as the
+// broker sees the address a member connects from.
+func localPorts(pid int) map[int]bool {
+	inodes := map[string]bool{}
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	for _, fd := range fds {
+		l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if err == nil && strings.HasPrefix(l, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
+		}
+	}
+	ports := map[int]bool{}
+	for _, table := range []string{"tcp", "tcp6"} {
+		f, err := os.Open(fmt.Sprintf("/proc/%d/net/%s", pid, table))
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text()) // sl local_address rem_address st ... uid timeout inode
+			if len(fields) < 10 || !inodes[fields[9]] {
+				continue
+			}
+			if i := strings.LastIndexByte(fields[1], ':'); i >= 0 {
+				if port, err := strconv.ParseInt(fields[1][i+1:], 16, 32); err == nil {
+					ports[int(port)] = true
+				}
+			}
+		}
+		f.Close()
+	}
+	return ports
 }
