@@ -102,6 +102,17 @@ func (p *Pipeline) deadLettersToTopic(ctx context.Context, ref spec.Ref, dead []
 	for i, d := range dead {
 		rows[i] = d.Row(0)
 	}
+	err = t.Publish(ctx, rows)
+	rejected := port.Rejected(err)
+	if rejected == nil {
+		return err
+	}
+	// Letters too big for the topic (the payload of a row that was itself
+	// too big): sent again with the payload cut, as tables keep it.
+	rows = rows[:0]
+	for _, r := range rejected {
+		rows = append(rows, dead[r.Index].Row(port.MaxTablePayload))
+	}
 	return t.Publish(ctx, rows)
 }
 

@@ -329,7 +329,7 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 		held = nil
 		heldMu.Unlock()
 		sum.Stages[b.at].Stats = st
-		p.logDone(b.name, st)
+		p.logDone(b.name, st, err)
 		if err != nil {
 			// Run in order, the stages after it would not have run.
 			sum.Stages = sum.Stages[:b.at+1]
@@ -350,6 +350,7 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 			finish, ok, err := b.Start(ctx, &local)
 			if err != nil {
 				sum.Stages = append(sum.Stages, StageResult{Name: r.Name(), Kind: r.Kind()})
+				p.logDone(r.Name(), stage.Stats{}, err)
 				return p.finish(ctx, &sum, start, &StageError{Stage: r.Name(), Err: err})
 			}
 			if ok {
@@ -369,15 +370,16 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 		st, err := r.Run(ctx, rt)
 		stop()
 		sum.Stages = append(sum.Stages, StageResult{Name: r.Name(), Kind: r.Kind(), Stats: st})
-		p.logDone(r.Name(), st)
 		if err == nil && ctx.Err() != nil && p.opts.Follow {
 			// Interrupted while following: the stage stopped cleanly with
 			// its batch committed; that is how a following run ends.
+			p.logDone(r.Name(), st, nil)
 			break
 		}
 		if err == nil {
 			err = ctx.Err()
 		}
+		p.logDone(r.Name(), st, err)
 		if err != nil {
 			err = &StageError{Stage: r.Name(), Err: err}
 			if jerr := join(); jerr != nil {
@@ -408,10 +410,17 @@ func (b *background) run(finish func() (stage.Stats, error)) {
 	b.st, b.err = finish()
 }
 
-// logDone logs what a stage did.
-func (p *Pipeline) logDone(name string, st stage.Stats) {
-	p.log.Info("stage done", "stage", name, "in", st.In, "out", st.Out, "dead", st.Dead, "duplicates", st.Dup,
-		"seconds", fmt.Sprintf("%.3f", st.Elapsed.Seconds()), "records_per_s", int64(st.Rate()))
+// logDone logs what a stage did: "stage done", or "stage failed" with the
+// error that ended it (at the same level, so that -v shows both; the
+// command reports the error itself).
+func (p *Pipeline) logDone(name string, st stage.Stats, err error) {
+	args := []any{"stage", name, "in", st.In, "out", st.Out, "dead", st.Dead, "duplicates", st.Dup,
+		"seconds", fmt.Sprintf("%.3f", st.Elapsed.Seconds()), "records_per_s", int64(st.Rate())}
+	if err != nil {
+		p.log.Info("stage failed", append(args, "error", err.Error())...)
+		return
+	}
+	p.log.Info("stage done", args...)
 }
 
 // finish records the run's dead letters in the summary and writes them

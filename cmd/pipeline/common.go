@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
@@ -35,13 +34,14 @@ func loadPlanAt(c *cli.Context, path string) (*stage.Plan, error) {
 	return plan, nil
 }
 
-// logger logs to stderr: stage events with -v, warnings otherwise.
+// logger logs to the app's error output (stderr, with secrets hidden):
+// stage events with -v, warnings otherwise.
 func logger(c *cli.Context) *slog.Logger {
 	level := slog.LevelWarn
 	if c.Bool("verbose") {
 		level = slog.LevelInfo
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	return slog.New(slog.NewTextHandler(errWriter(c.App), &slog.HandlerOptions{Level: level}))
 }
 
 // printSummary prints one line per stage and the dead letters.

@@ -32,7 +32,7 @@ func main() {
 	}()
 	app := newApp()
 	err := app.RunContext(ctx, interspersed(app, os.Args))
-	os.Exit(report(os.Stderr, err, context.Cause(ctx)))
+	os.Exit(report(errWriter(app), err, context.Cause(ctx)))
 }
 
 // interrupted is the cause of the run's end when a signal stopped it.
@@ -106,8 +106,11 @@ Typical day:
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile to `FILE` (for performance work)"},
 			&cli.StringFlag{Name: "memprofile", Usage: "write an allocation profile to `FILE` at exit (for performance work)"},
 		},
-		Before: startProfile,
-		After:  stopProfile,
+		Before: func(c *cli.Context) error {
+			hideSecrets(c)
+			return startProfile(c)
+		},
+		After: stopProfile,
 		Commands: []*cli.Command{
 			runCommand(),
 			dryRunCommand(),

@@ -3,7 +3,7 @@ package csv
 import (
 	"context"
 	"fmt"
-	"os"
+	"io"
 	"path/filepath"
 
 	"pipeline/engine/port"
@@ -79,20 +79,30 @@ func (c *Connector) Path(path string) string {
 // Open opens the csv file at path for reading rows of s. It reads the header
 // row and maps its columns to s by name (see NewReader). Sources and errors
 // name the file by path as given.
+//
+// A file that is not a regular file, such as a named pipe, may keep Open
+// and Read waiting for its writer: they return ctx's error once ctx ends.
 func (c *Connector) Open(ctx context.Context, path string, s *schema.Schema) (port.RowReader, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	f, err := os.Open(c.Path(path))
+	f, err := openInput(ctx, c.Path(path))
 	if err != nil {
 		return nil, fmt.Errorf("open csv file: %w", err)
 	}
-	r, err := NewReader(f, path, s)
+	var in interface {
+		io.Reader
+		io.Closer
+	} = f
+	if fi, err := f.Stat(); err == nil && !fi.Mode().IsRegular() {
+		in = watchInput(ctx, f)
+	}
+	r, err := NewReader(in, path, s)
 	if err != nil {
-		_ = f.Close()
+		_ = in.Close()
 		return nil, err
 	}
-	r.closer = f
+	r.closer = in
 	return r, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -47,6 +48,11 @@ type BrokerOptions struct {
 	// Partitions is the partition count of topics created without one
 	// (TopicSpec.Partitions 0); 0 means DefaultPartitions (6).
 	Partitions int
+	// MaxRecordBytes is the largest record, key and value, that the
+	// topics of Topics take (see Options.MaxRecordBytes): their
+	// max.message.bytes is set to take a record of that size alone in a
+	// batch. 0 means DefaultMaxRecordBytes (1 MiB).
+	MaxRecordBytes int
 	// Log receives "broker listening on ADDR" and the broker's warnings and
 	// errors; nil means slog.Default().
 	Log *slog.Logger
@@ -114,7 +120,11 @@ func startBroker(ctx context.Context, opts BrokerOptions, log *slog.Logger) (*br
 		return nil, fmt.Errorf("kafka broker on %s with data folder %s: %w", addr, dir, err)
 	}
 	b := &broker{cluster: cluster, addr: cluster.ListenAddrs()[0], dataDir: dir, unlock: unlock}
-	if err := b.createTopics(ctx, opts.Topics, parts); err != nil {
+	maxRecord := opts.MaxRecordBytes
+	if maxRecord <= 0 {
+		maxRecord = DefaultMaxRecordBytes
+	}
+	if err := b.createTopics(ctx, opts.Topics, parts, maxRecord); err != nil {
 		b.close()
 		return nil, err
 	}
@@ -122,8 +132,8 @@ func startBroker(ctx context.Context, opts BrokerOptions, log *slog.Logger) (*br
 }
 
 // createTopics creates the topics that are missing, with spec.Partitions
-// partitions or parts when that is 0.
-func (b *broker) createTopics(ctx context.Context, topics []port.TopicSpec, parts int) error {
+// partitions or parts when that is 0, for records of up to maxRecord bytes.
+func (b *broker) createTopics(ctx context.Context, topics []port.TopicSpec, parts, maxRecord int) error {
 	if len(topics) == 0 {
 		return nil
 	}
@@ -140,7 +150,7 @@ func (b *broker) createTopics(ctx context.Context, topics []port.TopicSpec, part
 		if n <= 0 {
 			n = parts
 		}
-		if err := createTopic(ctx, adm, spec.Name, n); err != nil {
+		if err := createTopic(ctx, adm, spec.Name, n, maxRecord); err != nil {
 			return fmt.Errorf("kafka broker on %s: %w", b.addr, err)
 		}
 	}
@@ -148,15 +158,18 @@ func (b *broker) createTopics(ctx context.Context, topics []port.TopicSpec, part
 }
 
 // createTopic creates topic with parts partitions and replication factor 1,
-// unless it exists.
-func createTopic(ctx context.Context, adm *kadm.Client, topic string, parts int) error {
+// for records of up to maxRecord bytes (key and value; its
+// max.message.bytes takes such a record alone in a batch), unless it
+// exists. An existing topic keeps its settings.
+func createTopic(ctx context.Context, adm *kadm.Client, topic string, parts, maxRecord int) error {
 	if topic == "" {
 		return errors.New("create topic: no name")
 	}
 	if parts > 1<<20 {
 		return fmt.Errorf("create topic %s: %d partitions is too many", topic, parts)
 	}
-	_, err := adm.CreateTopic(ctx, int32(parts), 1, nil, topic)
+	configs := map[string]*string{"max.message.bytes": kadm.StringPtr(strconv.Itoa(maxRecord + recordOverhead))}
+	_, err := adm.CreateTopic(ctx, int32(parts), 1, configs, topic)
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return fmt.Errorf("create topic %s with %d partitions: %w", topic, parts, err)
 	}

@@ -28,7 +28,7 @@ func TestKind(t *testing.T) {
 	for _, o := range k.Options {
 		names = append(names, o.Name+"="+o.Default)
 	}
-	if got := strings.Join(names, " "); got != "brokers=embedded data_dir=.pipeline/kafka partitions=6 session_timeout=6s rejoin=30s" {
+	if got := strings.Join(names, " "); got != "brokers=embedded data_dir=.pipeline/kafka partitions=6 session_timeout=6s rejoin=30s max_record_bytes=1048576" {
 		t.Errorf("options %s", got)
 	}
 	tests := []struct {
@@ -47,6 +47,9 @@ func TestKind(t *testing.T) {
 		{cfg: port.Config{Name: "k", Options: map[string]string{"session_timeout": "500ms"}}, err: `kafka connector k: session_timeout "500ms" must be a duration of at least 1s, such as 6s or 1m`},
 		{cfg: port.Config{Name: "k", Options: map[string]string{"rejoin": "2m"}}, want: Options{DataDir: ".pipeline/kafka", Rejoin: 2 * time.Minute}},
 		{cfg: port.Config{Name: "k", Options: map[string]string{"rejoin": "soon"}}, err: `kafka connector k: rejoin "soon" must be a duration, such as 30s or 5m`},
+		{cfg: port.Config{Name: "k", Options: map[string]string{"max_record_bytes": "4194304"}}, want: Options{DataDir: ".pipeline/kafka", MaxRecordBytes: 4 << 20}},
+		{cfg: port.Config{Name: "k", Options: map[string]string{"max_record_bytes": "4MB"}}, err: `kafka connector k: max_record_bytes "4MB" must be a whole number of bytes from 1024 to 67108864`},
+		{cfg: port.Config{Name: "k", Options: map[string]string{"max_record_bytes": "100"}}, err: `kafka connector k: max_record_bytes "100" must be a whole number of bytes from 1024 to 67108864`},
 	}
 	for _, tc := range tests {
 		got, err := configOptions(tc.cfg)
@@ -57,7 +60,8 @@ func TestKind(t *testing.T) {
 			continue
 		}
 		if err != nil || strings.Join(got.Brokers, ",") != strings.Join(tc.want.Brokers, ",") ||
-			got.DataDir != tc.want.DataDir || got.Partitions != tc.want.Partitions || got.SessionTimeout != tc.want.SessionTimeout || got.Rejoin != tc.want.Rejoin {
+			got.DataDir != tc.want.DataDir || got.Partitions != tc.want.Partitions || got.SessionTimeout != tc.want.SessionTimeout || got.Rejoin != tc.want.Rejoin ||
+			got.MaxRecordBytes != tc.want.MaxRecordBytes {
 			t.Errorf("%+v: options %+v, %v, want %+v", tc.cfg, got, err, tc.want)
 		}
 	}

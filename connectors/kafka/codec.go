@@ -16,7 +16,8 @@ import (
 )
 
 // MaxPayload is the largest record value, in bytes, that Consume decodes
-// (1 MiB); a larger one becomes a message with an error.
+// (1 MiB) unless Options.MaxRecordBytes says otherwise; a larger one
+// becomes a message with an error.
 const MaxPayload = 1 << 20
 
 // codec turns rows of one schema into record keys and JSON values and back.
@@ -30,11 +31,14 @@ type codec struct {
 	key     int            // index of the column whose text is the record key, -1 for no key
 	names   [][]byte       // per column, its name as a JSON string and a colon, after a comma but for the first
 	columns map[string]int // column index by name, for decoding
+	// maxValue is the largest value decode takes, in bytes (MaxPayload
+	// unless the connector says otherwise).
+	maxValue int
 }
 
 // newCodec returns a codec for rows of s keyed by the column named key ("" for none).
 func newCodec(s *schema.Schema, key string) (*codec, error) {
-	c := &codec{schema: s, key: -1, names: make([][]byte, len(s.Columns)), columns: make(map[string]int, len(s.Columns))}
+	c := &codec{schema: s, key: -1, names: make([][]byte, len(s.Columns)), columns: make(map[string]int, len(s.Columns)), maxValue: MaxPayload}
 	if key != "" {
 		c.key = s.Index(key)
 		if c.key < 0 {
@@ -121,8 +125,8 @@ func (c *codec) appendKey(dst []byte, r schema.Row) ([]byte, bool) {
 // decode parses a record value into a row. The error says what is wrong,
 // naming each field at fault; the row is nil then.
 func (c *codec) decode(b []byte) (schema.Row, error) {
-	if len(b) > MaxPayload {
-		return nil, fmt.Errorf("payload of %d bytes is over the limit of %d bytes", len(b), MaxPayload)
+	if len(b) > c.maxValue {
+		return nil, fmt.Errorf("payload of %d bytes is over the limit of %d bytes", len(b), c.maxValue)
 	}
 	if row, ok := c.decodeFlat(b); ok {
 		return row, nil

@@ -30,8 +30,9 @@ const clientID = "pipeline"
 const reachTimeout = 10 * time.Second
 
 // Kind returns the kafka connector kind, to register in a port.Registry. Its
-// options are brokers, data_dir, partitions, session_timeout and rejoin (see
-// Options); a relative data_dir is resolved against the spec's folder.
+// options are brokers, data_dir, partitions, session_timeout, rejoin and
+// max_record_bytes (see Options); a relative data_dir is resolved against
+// the spec's folder.
 func Kind() port.Kind {
 	return port.Kind{
 		Name: KindName,
@@ -47,6 +48,9 @@ func Kind() port.Kind {
 			{Name: "rejoin", Doc: "how long a stream stage that is not following (no --follow) keeps trying to rejoin its consumer group " +
 				"after losing the broker (a restart, a network cut) before it fails; with --follow it tries until stopped (a Go duration)",
 				Default: DefaultRejoin.String()},
+			{Name: "max_record_bytes", Doc: "largest record (key and value, in bytes) that publishing sends and consuming decodes; a row whose record is larger goes to the dead letters. " +
+				"Topics the connector creates take records of this size (their max.message.bytes is set to); an existing topic whose max.message.bytes allows less gets less",
+				Default: strconv.Itoa(DefaultMaxRecordBytes)},
 		},
 		Service: true,
 		New: func(ctx context.Context, cfg port.Config) (port.Connector, error) {
@@ -94,6 +98,13 @@ func configOptions(cfg port.Config) (Options, error) {
 		}
 		o.Rejoin = d
 	}
+	if v := strings.TrimSpace(cfg.Get("max_record_bytes", "")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < minRecordBytes || n > maxRecordBytes {
+			return o, fmt.Errorf("kafka connector %s: max_record_bytes %q must be a whole number of bytes from %d to %d", cfg.Name, v, minRecordBytes, maxRecordBytes)
+		}
+		o.MaxRecordBytes = n
+	}
 	return o, nil
 }
 
@@ -121,11 +132,29 @@ type Options struct {
 	// cannot be reached) before it fails; 0 means DefaultRejoin (30 s).
 	// With Follow it tries until its context ends.
 	Rejoin time.Duration
+	// MaxRecordBytes is the largest record, key and value, that Publish
+	// sends (a larger row is rejected, see port.RejectedRows) and the
+	// largest value Consume decodes (a larger one is a message with an
+	// error); 0 means DefaultMaxRecordBytes (1 MiB). Topic creates missing
+	// topics with a max.message.bytes that takes such a record; an
+	// existing topic whose max.message.bytes allows less gets less.
+	MaxRecordBytes int
 	// Log receives the embedded broker's warnings and errors, and the notes
 	// of a Consume that waits for other members of its group to finish the
 	// topic (see Topic.Consume); nil means slog.Default().
 	Log *slog.Logger
 }
+
+// DefaultMaxRecordBytes is Options.MaxRecordBytes when it is 0: 1 MiB,
+// about what Kafka brokers accept by default (max.message.bytes 1048588).
+const DefaultMaxRecordBytes = MaxPayload
+
+// Bounds of Options.MaxRecordBytes: the client cannot make batches of less
+// than 512 bytes, nor read responses of more than 100 MiB.
+const (
+	minRecordBytes = 1 << 10
+	maxRecordBytes = 64 << 20
+)
 
 // DefaultSessionTimeout is the consumer group session timeout when
 // Options.SessionTimeout is 0: the least brokers accept by default, so that
@@ -144,6 +173,8 @@ type Connector struct {
 	partitions int
 	session    time.Duration // consumer group session timeout
 	rejoin     time.Duration // how long Consume without Follow tries to rejoin its group
+	maxRecord  int           // Options.MaxRecordBytes
+	batchMax   sync.Map      // topic name: int32, the producer's batch limit (see Topic)
 	embedded   *broker       // nil when connected to outside brokers
 	client     *kgo.Client   // produces, and serves admin requests
 	admin      *kadm.Client
@@ -168,7 +199,7 @@ var _ port.Topics = (*Connector)(nil)
 // none, and checks within about 10 seconds that a broker answers.
 func New(ctx context.Context, o Options) (*Connector, error) {
 	c := &Connector{brokers: o.Brokers, partitions: o.Partitions, session: o.SessionTimeout, rejoin: o.Rejoin,
-		log: o.Log, noteEvery: waitNote}
+		maxRecord: o.MaxRecordBytes, log: o.Log, noteEvery: waitNote}
 	if c.log == nil {
 		c.log = slog.Default()
 	}
@@ -181,8 +212,11 @@ func New(ctx context.Context, o Options) (*Connector, error) {
 	if c.rejoin <= 0 {
 		c.rejoin = DefaultRejoin
 	}
+	if c.maxRecord <= 0 {
+		c.maxRecord = DefaultMaxRecordBytes
+	}
 	if len(c.brokers) == 0 {
-		b, err := startBroker(ctx, BrokerOptions{Addr: "127.0.0.1:0", DataDir: o.DataDir, Partitions: c.partitions}, c.log)
+		b, err := startBroker(ctx, BrokerOptions{Addr: "127.0.0.1:0", DataDir: o.DataDir, Partitions: c.partitions, MaxRecordBytes: c.maxRecord}, c.log)
 		if err != nil {
 			return nil, fmt.Errorf("kafka: embedded broker: %w", err)
 		}
@@ -198,6 +232,9 @@ func New(ctx context.Context, o Options) (*Connector, error) {
 		// No lingering: Publish waits for its records, and while one
 		// produce request is in flight the next batch fills anyway.
 		kgo.ProducerLinger(0),
+		// Batches no bigger than the topic takes (see Topic), so that a
+		// batch of records that each fit is never refused as a whole.
+		kgo.ProducerBatchMaxBytesFn(c.producerBatchMax),
 	)
 	if err != nil {
 		c.stopBroker()
@@ -223,10 +260,12 @@ func New(ctx context.Context, o Options) (*Connector, error) {
 func (c *Connector) Brokers() []string { return append([]string(nil), c.brokers...) }
 
 // Topic returns a handle on the topic spec.Name, creating the topic with
-// spec.Partitions partitions (the connector's default when 0) and
-// replication factor 1 when missing. An existing topic keeps its partitions.
-// Records are keyed by the text of spec.Key's column, or have no key when
-// spec.Key is "".
+// spec.Partitions partitions (the connector's default when 0), replication
+// factor 1 and a max.message.bytes that takes records of MaxRecordBytes
+// when missing. An existing topic keeps its partitions and settings; it
+// takes records up to what its max.message.bytes allows, when less (see
+// Publish). Records are keyed by the text of spec.Key's column, or have no
+// key when spec.Key is "".
 func (c *Connector) Topic(ctx context.Context, spec port.TopicSpec) (port.Topic, error) {
 	if spec.Name == "" {
 		return nil, errors.New("kafka topic: no name")
@@ -245,10 +284,11 @@ func (c *Connector) Topic(ctx context.Context, spec port.TopicSpec) (port.Topic,
 	if n <= 0 {
 		n = c.partitions
 	}
-	if err := createTopic(ctx, c.admin, spec.Name, n); err != nil {
+	if err := createTopic(ctx, c.admin, spec.Name, n, c.maxRecord); err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
-	return &Topic{conn: c, name: spec.Name, schema: spec.Schema, codec: cd}, nil
+	cd.maxValue = c.maxRecord
+	return &Topic{conn: c, name: spec.Name, schema: spec.Schema, codec: cd, limit: c.topicLimit(ctx, spec.Name)}, nil
 }
 
 // check returns an error once the connector is closed.

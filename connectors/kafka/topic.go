@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"pipeline/engine/port"
 	"pipeline/engine/schema"
@@ -15,6 +16,11 @@ type Topic struct {
 	name   string
 	schema *schema.Schema
 	codec  *codec
+	limit  recordLimit // the largest record Publish sends
+	// refused counts the records the broker refused as too large, which
+	// Publish then produced again one by one (for tests and diagnostics:
+	// with the limit right, none).
+	refused atomic.Int64
 }
 
 var _ port.Topic = (*Topic)(nil)

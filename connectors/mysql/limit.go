@@ -78,7 +78,7 @@ func (c *Connector) rejectOversize(args []any, cols int) error {
 		if rej == nil {
 			rej = &port.RejectedRows{}
 		}
-		rej.Rows = append(rej.Rows, port.RejectedRow{Index: r, Reason: fmt.Sprintf(
+		rej.Rows = append(rej.Rows, port.RejectedRow{Index: r, Err: fmt.Errorf(
 			"row is %d bytes, more than the %d bytes the MySQL server takes in one statement (max_allowed_packet %d, less %d for the statement)",
 			size, most, c.packetLimit, packetMargin)})
 	}

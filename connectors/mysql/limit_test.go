@@ -63,8 +63,8 @@ func TestUpsertRejectsOversizeRows(t *testing.T) {
 			t.Fatalf("rejected %+v, want rows 1 and 3", rej.Rows)
 		}
 		for _, want := range []string{"row is 1", "bytes, more than the", "max_allowed_packet"} {
-			if !strings.Contains(rej.Rows[0].Reason, want) {
-				t.Errorf("reason %q does not say %q", rej.Rows[0].Reason, want)
+			if !strings.Contains(rej.Rows[0].Err.Error(), want) {
+				t.Errorf("reason %q does not say %q", rej.Rows[0].Err.Error(), want)
 			}
 		}
 		if !strings.Contains(err.Error(), "mysql table items") {

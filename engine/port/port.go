@@ -112,6 +112,10 @@ type Topic interface {
 	// Schema returns the schema of the topic's records.
 	Schema() *schema.Schema
 	// Publish appends rows, partitioned by the topic's key column, in order.
+	// A row the topic cannot hold (a record over the broker's size limit)
+	// is left out: Publish writes the others and returns *RejectedRows
+	// listing those it left out, with why. Any other error means that an
+	// unknown part of the rows may not be written.
 	Publish(ctx context.Context, rows []schema.Row) error
 	// Consume hands batches of messages to handle, in order within each
 	// partition. It returns when the topic is drained (unless opts.Follow),

@@ -1,26 +1,28 @@
 package port
 
 import (
-	"context"
+	"errors"
 	"fmt"
-
-	"pipeline/engine/schema"
 )
 
-// RejectedRows is the error of a table write (Table.Upsert) that some of
-// its rows can never succeed, however often it is retried: a row bigger
-// than the store takes in one statement, for example. The write applied
-// nothing. The caller may dead-letter the rows named here and write the
-// others again.
+// RejectedRows is the error of a write of many rows that refused some of
+// them for what they are, however often it is retried: a record over a
+// broker's size limit, a row bigger than a database takes in one
+// statement. The caller sends the rejected rows to the dead letters, with
+// Err as the reason, and goes on. Each write says what became of the other
+// rows: Topic.Publish has written them, in order; Table.Upsert has written
+// none, and the caller writes them again without the rejected ones.
+//
+// Any other error of such a write means that an unknown part of the rows
+// may not be written; the caller cannot go on as if they were.
 type RejectedRows struct {
-	// Rows lists the rejected rows in increasing Index order.
-	Rows []RejectedRow
+	Rows []RejectedRow // in the order of the rows given, at least one
 }
 
-// RejectedRow is one row a write rejected.
+// RejectedRow is one row a write refused.
 type RejectedRow struct {
-	Index  int    // of the row in the slice handed to the write
-	Reason string // why, for a person (a dead letter's reason)
+	Index int   // the row's index in the rows given to the write
+	Err   error // why: what is wrong with it, and what would let it through
 }
 
 // Error says how many rows were rejected, and why the first was.
@@ -28,27 +30,19 @@ func (e *RejectedRows) Error() string {
 	if len(e.Rows) == 0 {
 		return "no row rejected"
 	}
+	first := e.Rows[0]
 	if len(e.Rows) == 1 {
-		return fmt.Sprintf("row %d rejected: %s", e.Rows[0].Index, e.Rows[0].Reason)
+		return fmt.Sprintf("row %d rejected: %v", first.Index, first.Err)
 	}
-	return fmt.Sprintf("%d rows rejected; row %d: %s", len(e.Rows), e.Rows[0].Index, e.Rows[0].Reason)
+	return fmt.Sprintf("%d rows rejected; the first, row %d: %v", len(e.Rows), first.Index, first.Err)
 }
 
-// FileChecker is implemented by file connectors that can check, before a
-// run changes anything, that a file they would be asked to Open is there,
-// readable, and begins as a file of schema s must (its header names the
-// schema's columns), without reading its rows.
-type FileChecker interface {
-	// CheckFile reports why Open(ctx, path, s) would fail, or nil when it
-	// should succeed. It consumes nothing: a file that cannot be read
-	// twice (a named pipe) is only checked to exist.
-	CheckFile(ctx context.Context, path string, s *schema.Schema) error
-}
-
-// GroupsLister is implemented by Committers that can list every consumer
-// group that has committed offsets of a topic with them.
-type GroupsLister interface {
-	// CommittedGroups returns, for every group with committed offsets of
-	// topic, the sum of its committed next offsets (0 when all are 0).
-	CommittedGroups(ctx context.Context, topic string) (map[string]int64, error)
+// Rejected returns the rejections err holds when it is (or wraps) a
+// *RejectedRows, and nil otherwise.
+func Rejected(err error) []RejectedRow {
+	var rr *RejectedRows
+	if errors.As(err, &rr) {
+		return rr.Rows
+	}
+	return nil
 }

@@ -128,7 +128,7 @@ func (s *copyStage) write(ctx context.Context, rt *Runtime, st *Stats, j copyJob
 		next := 0
 		for i, r := range rows {
 			if next < len(rej.Rows) && rej.Rows[next].Index == i {
-				reason := fmt.Sprintf("cannot be written to table %s: %s", j.table, rej.Rows[next].Reason)
+				reason := fmt.Sprintf("cannot be written to table %s: %v", j.table, rej.Rows[next].Err)
 				deadLetter(rt, st, s.name, srcs[i], payloadOf(j.schema, r), reason)
 				next++
 				continue

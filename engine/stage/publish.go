@@ -58,19 +58,56 @@ func (s *publishStage) open(ctx context.Context, rt *Runtime) (port.Topic, port.
 	return topic, r, nil
 }
 
-// publish sends the rows of r to topic, and closes r.
+// publish sends the rows of r to topic, and closes r. A row the topic
+// rejects (port.RejectedRows: a record too big for the broker) goes to the
+// dead letters with its source, and the others go on.
 func (s *publishStage) publish(ctx context.Context, rt *Runtime, start time.Time, topic port.Topic, r port.RowReader) (Stats, error) {
 	defer r.Close()
 	var st Stats
-	err := drain(ctx, rt, &st, s.name, r, func(batch []schema.Row) error {
-		if err := topic.Publish(ctx, batch); err != nil {
+	src := &sourced{RowReader: r}
+	err := drain(ctx, rt, &st, s.name, src, func(batch []schema.Row) error {
+		srcs := src.take(len(batch))
+		err := topic.Publish(ctx, batch)
+		rejected := port.Rejected(err)
+		if err != nil && rejected == nil {
 			return fmt.Errorf("publish to %s: %w", s.topic, err)
 		}
-		st.Out += int64(len(batch))
+		for _, rej := range rejected {
+			deadLetter(rt, &st, s.name, srcs[rej.Index], payloadOf(s.tspec.Schema, batch[rej.Index]), rej.Err.Error())
+		}
+		st.Out += int64(len(batch) - len(rejected))
 		return nil
 	})
 	st.Elapsed = time.Since(start)
 	return st, err
+}
+
+// sourced is a reader that keeps the sources of the rows it has read, for
+// the dead letters of rows a topic rejects. drain hands its flush the rows
+// read since the last flush, in order: take returns their sources.
+type sourced struct {
+	port.RowReader
+	srcs []port.Source
+}
+
+// Read reads a row and keeps its source.
+func (r *sourced) Read() (schema.Row, port.Source, error) {
+	row, src, err := r.RowReader.Read()
+	if err == nil {
+		r.srcs = append(r.srcs, src)
+	}
+	return row, src, err
+}
+
+// take returns the sources of the last n rows read and forgets them; the
+// slice is good until the next Read.
+func (r *sourced) take(n int) []port.Source {
+	if n > len(r.srcs) { // not read through this reader: unknown
+		r.srcs = append(r.srcs, make([]port.Source, n-len(r.srcs))...)
+	}
+	srcs := r.srcs[len(r.srcs)-n:]
+	r.srcs = r.srcs[:0]
+	return srcs
 }
 
 // Start implements Background when the topic has publish sessions
