@@ -13,7 +13,7 @@ import (
 
 // VersionsTable is the table, in the connector's database, that holds the
 // version of every table opened here: a counter each write moves on in the
-// write's own transaction, except the writes of Commit (see
+// write's own tx, except the writes of Commit (see
 // port.Committer.Versions and docs/ARCHITECTURE.md, "State and concurrency").
 // It is created on first use.
 const VersionsTable = "_pipeline_versions"

@@ -88,7 +88,7 @@ type Committer interface {
 	// that consumers start again from the beginning of what it holds.
 	ResetOffsets(ctx context.Context, topic string) error
 	// Versions returns the version of each named table: a number that
-	// every write to the table moves on, in the transaction of the write,
+	// every write to the table moves on, in the tx of the write,
 	// except the writes of Commit (a stream stage's own decisions and the
 	// state it owns, which no other stream stage reads: they are
 	// partitioned by key). A stream stage reads the versions of its lookup
