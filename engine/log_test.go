@@ -19,19 +19,21 @@ import (
 func TestFailedStageIsLoggedAsFailed(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		files   []string // files of testdata/shop/in copied to the input folder
+		spec    string   // in testdata/shop
+		sub     string   // SUB, for overlap.yaml's export "before"
 		stage   string   // the stage that fails
 		errText string   // in its error
 		done    []string // stages logged as done before it
 	}{
-		// load runs in the foreground (Run).
-		{"load", []string{"orders.csv"}, "load", "accounts.csv", []string{"reset"}},
-		// publish overlaps the stream stage after it: it fails in Start.
-		{"publish", []string{"accounts.csv"}, "publish", "orders.csv", []string{"reset", "load"}},
+		// The last stage runs in the foreground (Run): its folder cannot be made.
+		{"foreground", "spec.yaml", "", "export", "blocker", []string{"reset", "load", "publish", "decide", "settle"}},
+		// An export followed by a batch stage runs in the background: it
+		// fails in its finish, and is logged when the run joins it.
+		{"background", "overlap.yaml", "/blocker/sub", "before", "blocker", []string{"reset", "load", "publish", "decide"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in, out := t.TempDir(), t.TempDir()
-			for _, f := range tc.files {
+			for _, f := range []string{"accounts.csv", "orders.csv"} {
 				b, err := os.ReadFile(filepath.Join("testdata/shop/in", f))
 				if err != nil {
 					t.Fatal(err)
@@ -40,7 +42,15 @@ func TestFailedStageIsLoggedAsFailed(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			plan, err := engine.Load("testdata/shop/spec.yaml", yamldoc.MapEnv(map[string]string{"IN": in, "OUT": out}), registry())
+			// A file where the failing export wants a folder.
+			if err := os.WriteFile(filepath.Join(out, "blocker"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			vars := map[string]string{"IN": in, "OUT": out, "SUB": tc.sub}
+			if tc.sub == "" {
+				vars["OUT"] = filepath.Join(out, "blocker")
+			}
+			plan, err := engine.Load(filepath.Join("testdata/shop", tc.spec), yamldoc.MapEnv(vars), registry())
 			if err != nil {
 				t.Fatal(yamldoc.Details(err))
 			}
@@ -52,7 +62,7 @@ func TestFailedStageIsLoggedAsFailed(t *testing.T) {
 			}
 			defer p.Close()
 			if _, err := p.Run(context.Background(), nil); err == nil {
-				t.Fatalf("the run succeeded without %s", filepath.Join(in, tc.errText))
+				t.Fatalf("the run succeeded with %s in the way", filepath.Join(out, "blocker"))
 			}
 			var failed []string
 			for _, line := range strings.Split(logs.String(), "\n") {

@@ -59,7 +59,7 @@ func TestSecretVariableNeverShown(t *testing.T) {
 		// The error of a stage: in the -v log ("stage failed") and the report.
 		{"input file", `"files:in/orders.csv"`, `"files:${MYSQL_PASSWORD}"`,
 			[]string{"-v", "dry-run", "spec.yaml", "--out", "out"},
-			[]string{`msg="stage failed" stage=publish`, "pipeline: stage publish: publish files:***"}, 4},
+			[]string{"stage publish cannot read its input files:***", "(the path comes from the variable MYSQL_PASSWORD"}, 2},
 		{"csv line_ending", "line_ending: lf", `line_ending: "${MYSQL_PASSWORD}"`,
 			[]string{"-v", "dry-run", "spec.yaml", "--out", "out"},
 			[]string{`line_ending "***": want crlf or lf`}, 1},
