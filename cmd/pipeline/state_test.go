@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -61,24 +59,6 @@ func mustStages(t *testing.T, env stateEnv, stages ...string) engine.Summary {
 		t.Fatalf("stages %s: %v", strings.Join(stages, ", "), err)
 	}
 	return sum
-}
-
-// syncBuffer is a log sink safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // inProcessBroker runs an embedded broker for the test on a free port.
@@ -225,7 +205,7 @@ func TestValidatorFollowsAcrossSettles(t *testing.T) {
 	dsn, db := newDatabase(t)
 	env := base.with("MYSQL_DSN", dsn)
 	mustStages(t, env.with("DATASET", parts[0]), "reset", "load", "publish")
-	var log syncBuffer
+	var log lockedBuffer
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	follower := make(chan error, 1)
@@ -280,7 +260,7 @@ func TestSecondSettleWaits(t *testing.T) {
 	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", lock).Scan(&got); err != nil || got != 1 {
 		t.Fatalf("GET_LOCK: %v, %d", err, got)
 	}
-	var log syncBuffer
+	var log lockedBuffer
 	const settles = 3
 	errs := make(chan error, settles)
 	for range settles {

@@ -31,21 +31,28 @@ var offsetsInsert = newInsertSQL(OffsetsTable,
 
 // ensureOffsets creates the offsets table once per connector.
 func (c *Connector) ensureOffsets(ctx context.Context) error {
+	return c.ensureOnce(ctx, &c.offsetsReady, OffsetsTable, createOffsetsSQL)
+}
+
+// ensureOnce runs create, the CREATE TABLE IF NOT EXISTS of the
+// connector's own table name, unless *ready says it ran; then it sets
+// *ready (guarded by c.mu).
+func (c *Connector) ensureOnce(ctx context.Context, ready *bool, name, create string) error {
 	c.mu.Lock()
-	ready := c.offsetsReady
+	done := *ready
 	c.mu.Unlock()
-	if ready {
+	if done {
 		return nil
 	}
 	err := retry(ctx, retryBudget, func(ctx context.Context) error {
-		_, err := c.db.ExecContext(ctx, createOffsetsSQL)
+		_, err := c.db.ExecContext(ctx, create)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("create %s: %w", OffsetsTable, err)
+		return fmt.Errorf("create %s: %w", name, err)
 	}
 	c.mu.Lock()
-	c.offsetsReady = true
+	*ready = true
 	c.mu.Unlock()
 	return nil
 }

@@ -26,23 +26,7 @@ const createVersionsSQL = "CREATE TABLE IF NOT EXISTS " + "`" + VersionsTable + 
 
 // ensureVersions creates the versions table once per connector.
 func (c *Connector) ensureVersions(ctx context.Context) error {
-	c.mu.Lock()
-	ready := c.versionsReady
-	c.mu.Unlock()
-	if ready {
-		return nil
-	}
-	err := retry(ctx, retryBudget, func(ctx context.Context) error {
-		_, err := c.db.ExecContext(ctx, createVersionsSQL)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("create %s: %w", VersionsTable, err)
-	}
-	c.mu.Lock()
-	c.versionsReady = true
-	c.mu.Unlock()
-	return nil
+	return c.ensureOnce(ctx, &c.versionsReady, VersionsTable, createVersionsSQL)
 }
 
 // ensureVersionRow gives table a row in the versions table when it has none,
