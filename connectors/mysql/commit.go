@@ -138,6 +138,19 @@ func (c *Connector) commit(ctx context.Context, b port.Batch) error {
 			return err
 		}
 	}
+	if len(b.State) > 0 {
+		if b.Group == "" {
+			return fmt.Errorf("batch has state but no consumer group")
+		}
+		for _, e := range b.State {
+			if len(e.Key) > port.MaxStateKey || e.Key == "" {
+				return fmt.Errorf("state key %q: want 1 to %d bytes", e.Key, port.MaxStateKey)
+			}
+		}
+		if err := c.ensureState(ctx); err != nil {
+			return err
+		}
+	}
 	if len(touched)+len(b.Reads) > 0 {
 		if err := c.ensureVersions(ctx); err != nil {
 			return err
@@ -167,6 +180,9 @@ func (c *Connector) commit(ctx context.Context, b port.Batch) error {
 			if err := w.upsert.exec(ctx, c, q, w.args); err != nil {
 				return fmt.Errorf("table %s: upsert: %w", w.t.schema.Name, err)
 			}
+		}
+		if err := writeState(ctx, c, q, b.Group, b.State); err != nil {
+			return err
 		}
 		if len(offs) == 0 {
 			return nil
@@ -280,14 +296,20 @@ func (c *Connector) Offsets(ctx context.Context, group, topic string) (map[int32
 	return out, nil
 }
 
-// ResetOffsets forgets every group's committed offsets for topic. It
-// implements port.Committer.
+// ResetOffsets forgets every group's committed offsets and state for
+// topic, in one tx. It implements port.Committer.
 func (c *Connector) ResetOffsets(ctx context.Context, topic string) error {
 	if err := c.ensureOffsets(ctx); err != nil {
 		return fmt.Errorf("mysql offsets of topic %s on %s: %w", topic, c.where, err)
 	}
-	err := c.run(ctx, func(ctx context.Context, q querier) error {
-		_, err := q.ExecContext(ctx, "DELETE FROM `"+OffsetsTable+"` WHERE topic = ?", topic)
+	if err := c.ensureState(ctx); err != nil {
+		return fmt.Errorf("mysql state of topic %s on %s: %w", topic, c.where, err)
+	}
+	err := c.runTx(ctx, func(ctx context.Context, q querier) error {
+		if _, err := q.ExecContext(ctx, "DELETE FROM `"+OffsetsTable+"` WHERE topic = ?", topic); err != nil {
+			return err
+		}
+		_, err := q.ExecContext(ctx, "DELETE FROM `"+StateTable+"` WHERE topic = ?", topic)
 		return err
 	})
 	if err != nil {

@@ -64,6 +64,7 @@ type Connector struct {
 	tables        map[string]*Table    // by name, as opened by Table; Commit writes to these
 	offsetsReady  bool                 // the offsets table exists
 	versionsReady bool                 // the versions table exists
+	stateReady    bool                 // the state table exists
 	stmts         map[string]*sql.Stmt // prepared statements by SQL text (see prepared)
 }
 

@@ -66,7 +66,21 @@ type Batch struct {
 	// Reads are the tables the decisions read, with their versions then:
 	// Commit applies the batch only if every one is still at that version.
 	Reads []TableRead
+	// State is keyed state of the group's stage (window state) that the
+	// batch changed, stored beside the group's offsets.
+	State []StateEntry
 }
+
+// StateEntry is one piece of a stream stage's keyed state: its value, as
+// text, under a key, for a consumer group and a topic.
+type StateEntry struct {
+	Topic string
+	Key   string // at most MaxStateKey bytes
+	Value string
+}
+
+// MaxStateKey is the longest key a StateEntry may have.
+const MaxStateKey = 255
 
 // Committer is implemented by table connectors that can apply a Batch
 // atomically: every write and the offsets in one commit. A stream
@@ -84,8 +98,12 @@ type Committer interface {
 	Commit(ctx context.Context, b Batch) error
 	// Offsets returns the committed next offsets of group for topic, by partition.
 	Offsets(ctx context.Context, group, topic string) (map[int32]int64, error)
-	// ResetOffsets forgets every group's committed offsets for topic, so
-	// that consumers start again from the beginning of what it holds.
+	// State returns the stored values of keys of group's state for topic
+	// (Batch.State), absent for keys with none.
+	State(ctx context.Context, group, topic string, keys []string) (map[string]string, error)
+	// ResetOffsets forgets every group's committed offsets and state for
+	// topic, so that consumers start again from the beginning of what it
+	// holds, as if they had never read it.
 	ResetOffsets(ctx context.Context, topic string) error
 	// Versions returns the version of each named table: a number that
 	// every write to the table moves on, in the tx of the write,

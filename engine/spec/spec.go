@@ -93,6 +93,7 @@ type Stage struct {
 	Save      []yamldoc.String            `yaml:"save"`
 	Emit      yamldoc.Map[yamldoc.String] `yaml:"emit"`
 	BatchSize int                         `yaml:"batch_size"`
+	Windows   yamldoc.Map[Window]         `yaml:"windows"`
 
 	// reset: what a run that starts from a clean state empties.
 	Tables []yamldoc.String `yaml:"tables"`
@@ -101,6 +102,18 @@ type Stage struct {
 	// batch
 	Steps  []Step `yaml:"steps"`
 	OnlyIf *Guard `yaml:"only_if"`
+}
+
+// Window is a keyed time window of a stream stage: for each key, the
+// records decided before, within a span of event time, folded into values
+// that rules read like a record (velocity rules).
+type Window struct {
+	Key    yamldoc.String              `yaml:"key"`    // an expression over the record: its topic key
+	Time   yamldoc.String              `yaml:"time"`   // the record's event time: a date or datetime expression
+	Span   yamldoc.String              `yaml:"span"`   // how far back: a Go duration, or days (7d)
+	Where  yamldoc.String              `yaml:"where"`  // which records enter, after their decision
+	Values yamldoc.Map[yamldoc.String] `yaml:"values"` // name: count(), sum(x), min(x), max(x), count_distinct(x)
+	Pos    yamldoc.Pos                 `yaml:"-"`
 }
 
 // Guard makes a batch stage run only when some row of a table matches a
@@ -117,7 +130,7 @@ var stageKeys = map[string][]string{
 	"load":    {"name", "kind", "copy"},
 	"export":  {"name", "kind", "copy"},
 	"publish": {"name", "kind", "from", "to"},
-	"stream":  {"name", "kind", "from", "as", "group", "lookup", "rules", "save", "to", "emit", "batch_size"},
+	"stream":  {"name", "kind", "from", "as", "group", "lookup", "windows", "rules", "save", "to", "emit", "batch_size"},
 	"batch":   {"name", "kind", "steps", "only_if"},
 	"reset":   {"name", "kind", "tables", "topics"},
 }

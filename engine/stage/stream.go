@@ -60,6 +60,7 @@ type streamStage struct {
 	batchSize int
 	sc        *scope
 	lookups   []lookup
+	windows   []*streamWindow
 	rules     *bound
 	emit      *bound
 	out       spec.Ref
@@ -104,6 +105,9 @@ func (b *builder) streamStage(st *spec.Stage) Runner {
 			return nil
 		}
 		s.lookups = append(s.lookups, lk)
+	}
+	if !b.windows(s, st) {
+		return nil
 	}
 	if st.Rules.Set() {
 		if rs := b.ruleset(st.Rules); rs != nil {
@@ -338,6 +342,8 @@ type streamRun struct {
 	versions map[string]int64
 	// conflicts counts the commits in a row that met port.ErrConflict.
 	conflicts int
+	// windows are the stage's windows' states (see windowrun.go).
+	windows []*windowRun
 	// hold, with a store and a topic that calls ConsumeOptions.Flush,
 	// lets a batch return with its last chunk's commit in flight (held),
 	// which the next batch or flush waits for: MariaDB commits it while
@@ -360,7 +366,7 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	var st Stats
 	r := &streamRun{s: s, st: &st, tables: map[string]port.Table{}, cache: map[string]*keyMap[any]{},
 		seen: newKeyMap[bool](), at: newKeyMap[int](),
-		dirty: map[string][]schema.Row{}}
+		dirty: map[string][]schema.Row{}, windows: s.newWindowRuns()}
 	local := *rt // the same runtime, but dead letters are also kept for the batch's commit
 	r.deadLetter = rt.DeadLetter
 	local.DeadLetter = func(d port.DeadLetter) {
@@ -383,6 +389,7 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 		if s.emitRest != nil {
 			w.emitRest = s.emitRest.evaluator()
 		}
+		w.windows = s.newWindowDeciders()
 		r.workers = append(r.workers, w)
 	}
 	topic, err := rt.Resources.Topic(ctx, s.topic, s.tspec)
@@ -666,6 +673,7 @@ func (r *streamRun) forget() {
 	for _, c := range r.cache {
 		c.clear()
 	}
+	r.forgetWindows()
 	r.versions = nil
 }
 
@@ -762,6 +770,9 @@ func (r *streamRun) prepare(ctx context.Context, msgs []port.Message) error {
 			return err
 		}
 	}
+	if err := r.fetchWindows(ctx, msgs); err != nil {
+		return err
+	}
 	r.decideAll(msgs)
 	r.offsets = batchOffsets(r.offsets[:0], msgs)
 	return nil
@@ -792,7 +803,7 @@ func batchOffsets(out []port.Offset, msgs []port.Message) []port.Offset {
 // the chunk's records, the number of output rows and the dead letters,
 // and empties r.
 func (r *streamRun) take() (port.Batch, map[any]bool, int, []port.DeadLetter) {
-	b := port.Batch{Group: r.group, Offsets: slices.Clone(r.offsets)}
+	b := port.Batch{Group: r.group, Offsets: slices.Clone(r.offsets), State: r.takeWindows()}
 	for _, t := range r.reads {
 		b.Reads = append(b.Reads, port.TableRead{Table: t, Version: r.versions[t]})
 	}
@@ -1000,6 +1011,8 @@ type decider struct {
 	block []any
 
 	emitRest *evaluator // of streamStage.emitRest, or nil
+
+	windows []*windowDecider // per window of the stage
 }
 
 // parallel reports whether records may be decided on several CPUs: every
@@ -1055,6 +1068,7 @@ func (r *streamRun) decideAll(msgs []port.Message) {
 	}
 	wg.Wait()
 	r.sendDead()
+	r.gatherWindows()
 	r.outs = r.outs[:0]
 	for _, w := range ws {
 		r.outs = append(r.outs, w.outs...)
@@ -1123,6 +1137,12 @@ func (d *decider) decide(i int, m port.Message, vars []any) {
 	if s.idCol >= 0 {
 		key = m.Row[s.idCol]
 	}
+	if len(s.windows) > 0 {
+		if err := d.windowsBefore(m, vars); err != nil {
+			d.deadLetter(i, m.Source, messagePayload(s.tspec.Schema, m), err.Error())
+			return
+		}
+	}
 	dec, err := d.rules.evalObserved(vars, d.r.rt, key, s.name, "", m.Source)
 	if err != nil {
 		d.deadLetter(i, m.Source, messagePayload(s.tspec.Schema, m), fmt.Sprintf("ruleset %s: %v", d.rules.bd.rs.Name, err))
@@ -1139,6 +1159,13 @@ func (d *decider) decide(i int, m port.Message, vars []any) {
 			d.deadLetter(i, m.Source, messagePayload(s.tspec.Schema, m), fmt.Sprintf("emit: %v", err))
 			return
 		}
+	}
+	if len(s.windows) > 0 {
+		if err := d.windowsAfter(vars); err != nil {
+			d.deadLetter(i, m.Source, messagePayload(s.tspec.Schema, m), err.Error())
+			return
+		}
+		d.windowsEnter(m)
 	}
 	d.outs = append(d.outs, out)
 	for _, l := range s.lookups {
@@ -1199,6 +1226,7 @@ func (d *decider) markDirty(l lookup, row schema.Row) {
 
 // write writes the batch's output rows and changed state, without a store.
 func (r *streamRun) write(ctx context.Context) error {
+	r.takeWindows() // without a store, window state lives in the cache
 	if len(r.outs) > 0 {
 		if err := r.tables[r.s.out.String()].Upsert(ctx, r.outs); err != nil {
 			return fmt.Errorf("stage %s: writing %s: %w", r.s.name, r.s.out, err)
