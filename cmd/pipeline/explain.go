@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"text/tabwriter"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -104,6 +105,7 @@ func writeTrace(w io.Writer, t stage.Trace) {
 	}
 	fmt.Fprintf(w, "%s: %s\n", where, t.Source)
 	fmt.Fprintf(w, "ruleset %s version %d (%s)\n", x.Ruleset, x.Version, x.Path)
+	writeWindows(w, t.Windows)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if len(x.Fields) > 0 {
 		fmt.Fprintln(tw, "  values read:")
@@ -166,4 +168,41 @@ func writeTrace(w io.Writer, t stage.Trace) {
 		}
 		tw.Flush()
 	}
+}
+
+// maxWindowRecords is how many of a window's records explain lists.
+const maxWindowRecords = 20
+
+// writeWindows prints what each window of a stream stage held for the
+// record: its values and the records they were made of.
+func writeWindows(w io.Writer, ws []stage.WindowTrace) {
+	for _, wt := range ws {
+		fmt.Fprintf(w, "  window %s (key %s, span %s up to %s): %s decided before this one\n",
+			wt.Name, wt.Key, spanText(wt.Span), wt.Time.Format(time.DateTime), plural(len(wt.Records), "record"))
+		for _, v := range wt.Values {
+			fmt.Fprintf(w, "    %s = %s\n", v.Name, v)
+		}
+		for i, r := range wt.Records {
+			if i == maxWindowRecords {
+				fmt.Fprintf(w, "    ... and %d more\n", len(wt.Records)-i)
+				break
+			}
+			fmt.Fprintf(w, "    record %s at %s\n", r.ID, r.Time.Format(time.DateTime))
+		}
+	}
+}
+
+// spanText writes a span as a spec would: 10m, 24h, 7d, 1h30m.
+func spanText(d time.Duration) string {
+	if d >= 48*time.Hour && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }

@@ -14,17 +14,23 @@ import (
 // hold too; card and customer 1 show every settlement ruleset.
 func TestExplain(t *testing.T) {
 	for _, c := range []struct {
-		name string
-		args []string
+		name    string
+		args    []string
+		dataset string // "" for dataset_16
 	}{
-		{"transaction_45", []string{"explain", "../../configs/banking.yaml", "--id", "45", "--stage", "validate"}},
-		{"key_1_settle", []string{"explain", "../../configs/banking.yaml", "--id", "1", "--stage", "settle"}},
-		{"legacy_45", []string{"explain", "../../configs/banking-legacy.yaml", "--id", "45"}},
-		{"unknown_key", []string{"explain", "../../configs/banking.yaml", "--id", "nope"}},
-		{"no_id", []string{"explain", "../../configs/banking.yaml"}},
+		{"transaction_45", []string{"explain", "../../configs/banking.yaml", "--id", "45", "--stage", "validate"}, ""},
+		{"key_1_settle", []string{"explain", "../../configs/banking.yaml", "--id", "1", "--stage", "settle"}, ""},
+		{"legacy_45", []string{"explain", "../../configs/banking-legacy.yaml", "--id", "45"}, ""},
+		{"unknown_key", []string{"explain", "../../configs/banking.yaml", "--id", "nope"}, ""},
+		{"no_id", []string{"explain", "../../configs/banking.yaml"}, ""},
+		{"velocity_5", []string{"explain", "../../configs/banking-velocity.yaml", "--id", "5", "--stage", "validate"}, "cmd/pipeline/testdata/velocity"},
+		{"velocity_10", []string{"explain", "../../configs/banking-velocity.yaml", "--id", "10", "--stage", "validate"}, "cmd/pipeline/testdata/velocity"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Setenv("DATASET", "dataset_16")
+			if c.dataset != "" {
+				t.Setenv("DATASET", c.dataset)
+			}
 			out, err := pipeline(t, c.args...)
 			var msg bytes.Buffer
 			status := report(&msg, err, nil)

@@ -72,6 +72,25 @@ type Trace struct {
 	Step   string // the batch step, "" in a stream stage
 	Source port.Source
 	rules.Explanation
+	// Windows are the stream stage's windows as the record saw them.
+	Windows []WindowTrace
+}
+
+// WindowTrace is what one window held for a traced record: its values and
+// the records they were made of.
+type WindowTrace struct {
+	Name    string
+	Key     string        // the record's key, as text
+	Time    time.Time     // the record's time
+	Span    time.Duration // how far back the window reaches
+	Values  []rules.Value
+	Records []WindowRecord // oldest first
+}
+
+// WindowRecord is a record a window held: its id and time.
+type WindowRecord struct {
+	ID   string
+	Time time.Time
 }
 
 // traced reports whether records with key k are traced.

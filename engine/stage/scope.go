@@ -139,10 +139,10 @@ func (e *evaluator) explain(vars []any) rules.Explanation {
 
 // evalObserved evaluates like eval the record with key key; when rt traces
 // key it explains the evaluation to rt.Trace, and it tells rt.Decided.
-func (e *evaluator) evalObserved(vars []any, rt *Runtime, key any, stage, step string, src port.Source) (d rules.Decision, err error) {
+func (e *evaluator) evalObserved(vars []any, rt *Runtime, key any, stage, step string, src port.Source, windows ...WindowTrace) (d rules.Decision, err error) {
 	if rt.traced(key) {
 		x := e.explain(vars)
-		rt.Trace(Trace{Stage: stage, Step: step, Source: src, Explanation: x})
+		rt.Trace(Trace{Stage: stage, Step: step, Source: src, Explanation: x, Windows: windows})
 		d, err = x.Decision, x.Err
 	} else {
 		d, err = e.eval(vars)

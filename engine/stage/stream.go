@@ -1143,7 +1143,11 @@ func (d *decider) decide(i int, m port.Message, vars []any) {
 			return
 		}
 	}
-	dec, err := d.rules.evalObserved(vars, d.r.rt, key, s.name, "", m.Source)
+	var traced []WindowTrace
+	if len(s.windows) > 0 && d.r.rt.traced(key) {
+		traced = d.windowTraces(m)
+	}
+	dec, err := d.rules.evalObserved(vars, d.r.rt, key, s.name, "", m.Source, traced...)
 	if err != nil {
 		d.deadLetter(i, m.Source, messagePayload(s.tspec.Schema, m), fmt.Sprintf("ruleset %s: %v", d.rules.bd.rs.Name, err))
 		return

@@ -250,8 +250,8 @@ func (b *builder) stateKeyError(pos yamldoc.Pos, what, key string, s *streamStag
 			what, key, s.tspec.Name, s.tspec.Name, key)
 		return
 	}
-	b.errorf(pos, "%s is kept by %s, but topic %s is keyed by %s: records of one %s may sit on several partitions and be decided out of order. "+
-		"Key the state by %s.%s, or re-key the topic with a rekey stage (kind: rekey, key: %s) into a topic keyed by it and read that one",
+	b.errorf(pos, "%s is kept by %s, but topic %s is keyed by %s: the records that share a value of %s may sit on several partitions and be decided out of order. "+
+		"Key the state by %s.%s, or re-key the topic with a rekey stage (kind: rekey, key: %s) into a topic keyed by that value and read that one",
 		what, key, s.tspec.Name, s.tspec.Key, key, s.sc.names[0], s.tspec.Key, key)
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"pipeline/engine/port"
+	"pipeline/engine/rules"
 	"pipeline/engine/schema"
 	"pipeline/engine/window"
 )
@@ -167,6 +168,24 @@ func (d *decider) windowsBefore(m port.Message, vars []any) error {
 		vars[w.v] = wd.row
 	}
 	return nil
+}
+
+// windowTraces describes the windows as the record in hand saw them
+// (windowsBefore has run), for pipeline explain.
+func (d *decider) windowTraces(m port.Message) []WindowTrace {
+	var out []WindowTrace
+	for wi, w := range d.r.s.windows {
+		wd := d.windows[wi]
+		wt := WindowTrace{Name: w.name, Key: keyText(m.Row[w.key]), Time: time.Unix(0, wd.t).UTC(), Span: w.spec.Span}
+		for i, v := range w.spec.Values {
+			wt.Values = append(wt.Values, rules.Value{Name: v.Name, Value: wd.row[i]})
+		}
+		for _, e := range w.spec.Range(wd.st, wd.t) {
+			wt.Records = append(wt.Records, WindowRecord{ID: e.ID, Time: time.Unix(0, e.Time).UTC()})
+		}
+		out = append(out, wt)
+	}
+	return out
 }
 
 // windowsAfter works out, for the record just decided (its decision in
