@@ -30,6 +30,7 @@ type world struct {
 	data   string   // folder of the generated CSV files
 	broker string   // address of the broker
 	base   []string // KAFKA_BROKERS, DATASET and RESULTS
+	spec   string   // the spec the processes run (bankingSpec unless set)
 }
 
 // newWorld generates n transactions (dataset) and starts a broker with the
@@ -38,7 +39,7 @@ func newWorld(t *testing.T, n int) *world {
 	t.Helper()
 	data := dataset(t, n)
 	broker := startBroker(t)
-	return &world{n: n, data: data, broker: broker,
+	return &world{n: n, data: data, broker: broker, spec: bankingSpec,
 		base: []string{"KAFKA_BROKERS=" + broker, "DATASET=" + data, "RESULTS=" + t.TempDir()}}
 }
 
@@ -49,6 +50,7 @@ type testDB struct {
 	name string
 	dsn  string
 	env  []string
+	spec string // the spec its processes run
 }
 
 // database returns a fresh database; the pipeline creates it on first use
@@ -56,7 +58,7 @@ type testDB struct {
 func (w *world) database(t *testing.T) *testDB {
 	t.Helper()
 	dsn, db := newDatabase(t)
-	return &testDB{DB: db, name: dbName(dsn), dsn: dsn, env: append(w.base[:len(w.base):len(w.base)], "MYSQL_DSN="+dsn)}
+	return &testDB{DB: db, name: dbName(dsn), dsn: dsn, env: append(w.base[:len(w.base):len(w.base)], "MYSQL_DSN="+dsn), spec: w.spec}
 }
 
 // rootDB opens the shared server without a database, closed after the test.
@@ -91,7 +93,7 @@ func (d *testDB) restore(t *testing.T, from *testDB) {
 // stages runs the named stages in one process, which must succeed.
 func (d *testDB) stages(t *testing.T, stages ...string) {
 	t.Helper()
-	args := []string{"run", bankingSpec}
+	args := []string{"run", d.spec}
 	for _, s := range stages {
 		args = append(args, "--stage", s)
 	}
@@ -103,7 +105,7 @@ func (d *testDB) stages(t *testing.T, stages ...string) {
 func (d *testDB) start(t *testing.T, extra []string, args ...string) *proc {
 	t.Helper()
 	env := append(d.env[:len(d.env):len(d.env)], extra...)
-	return start(t, env, append([]string{"run", bankingSpec}, args...)...)
+	return start(t, env, append([]string{"run", d.spec}, args...)...)
 }
 
 // count runs a query that returns one number.
