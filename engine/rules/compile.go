@@ -422,12 +422,30 @@ func (c *compiler) exprPos(s yamldoc.String, line, col int) yamldoc.Pos {
 	return pos
 }
 
+// thenDecision is the record then's assignments read the decision as
+// (decision.outcome, decision.rule), unless the ruleset uses the name.
+const thenDecision = "decision"
+
 // then compiles the assignments made after the deciding rule: they read the
-// outputs the rule set, by name.
+// outputs the rule set, by name, and the decision.
 func (c *compiler) then(sets yamldoc.Map[yamldoc.String]) {
 	for _, o := range c.rs.Outputs {
 		c.env[o.Name] = reflect.Zero(o.Type.GoType()).Interface()
 		c.inputEnv[o.Name] = c.env[o.Name]
+	}
+	if _, taken := c.env[thenDecision]; !taken {
+		c.rs.thenDecision = true
+		sfs := []reflect.StructField{
+			{Name: "Outcome", Type: reflect.TypeOf(""), Tag: `expr:"outcome"`},
+			{Name: "Rule", Type: reflect.TypeOf(""), Tag: `expr:"rule"`},
+		}
+		for _, f := range []string{"outcome", "rule"} {
+			c.fields[thenDecision+"."+f] = true
+			c.env[thenDecision+"."+f] = ""
+			c.inputEnv[thenDecision+"."+f] = ""
+		}
+		c.env[thenDecision] = reflect.New(reflect.StructOf(sfs)).Elem().Interface()
+		c.inputEnv[thenDecision] = c.env[thenDecision]
 	}
 	for _, s := range sets {
 		if a, ok := c.assignment(s); ok {

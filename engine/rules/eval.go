@@ -158,6 +158,10 @@ func (e *Evaluator) Eval(vals []any) (Decision, error) {
 		for i, o := range e.rs.Outputs {
 			e.env[o.Name] = e.outputs[i]
 		}
+		if e.rs.thenDecision {
+			e.env[thenDecision+".outcome"] = r.outcome
+			e.env[thenDecision+".rule"] = r.id
+		}
 		if err := e.apply(r.id, e.rs.then); err != nil {
 			return d, err
 		}

@@ -52,6 +52,9 @@ type Ruleset struct {
 	decide *vm.Program // every let and when in one program: gives the index of the deciding rule, or -1
 	fast   *fastPlan   // the same as closures (see fast.go), nil when it did not compile
 	then   []assign    // applied after the deciding rule's, seeing its outputs
+	// thenDecision says then's assignments read the decision as a record
+	// decision (outcome, rule).
+	thenDecision bool
 	refs   []ref       // the record fields the expressions read
 	tests  []testSpec
 	file   *yamldoc.File
