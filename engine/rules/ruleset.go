@@ -55,9 +55,9 @@ type Ruleset struct {
 	// thenDecision says then's assignments read the decision as a record
 	// decision (outcome, rule).
 	thenDecision bool
-	refs   []ref       // the record fields the expressions read
-	tests  []testSpec
-	file   *yamldoc.File
+	refs         []ref // the record fields the expressions read
+	tests        []testSpec
+	file         *yamldoc.File
 }
 
 // HasDefault reports whether the ruleset decides every record.
