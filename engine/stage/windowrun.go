@@ -33,6 +33,7 @@ type windowRun struct {
 // windowDecider is what a decider keeps for one window.
 type windowDecider struct {
 	row    schema.Row // the values the record in hand sees
+	boxed  any        // row as a scope value, boxed once
 	t      int64      // the record's time, Unix nanoseconds
 	st     *window.State
 	enter  bool  // the record enters, once decided
@@ -58,6 +59,7 @@ func (s *streamStage) newWindowDeciders() []*windowDecider {
 	out := make([]*windowDecider, len(s.windows))
 	for i, w := range s.windows {
 		d := &windowDecider{row: make(schema.Row, len(w.schema.Columns)), marked: newKeyMap[bool]()}
+		d.boxed = d.row
 		if w.timeExpr != nil {
 			d.time = w.timeExpr.evaluator()
 		}
@@ -145,28 +147,43 @@ func (r *streamRun) fetchWindows(ctx context.Context, msgs []port.Message) error
 // time lies within the span up to its own. It returns an error for the dead
 // letters when the record's time cannot be had or a value overflows.
 func (d *decider) windowsBefore(m port.Message, vars []any) error {
+	var (
+		lastCol = -1 // the record's time column read last, and its time
+		lastT   int64
+	)
 	for wi, w := range d.r.s.windows {
 		wd := d.windows[wi]
-		var tv any
-		if w.time >= 0 {
-			tv = m.Row[w.time]
-		} else {
-			if _, err := wd.time.eval(vars); err != nil {
-				return fmt.Errorf("window %s: time: %w", w.name, err)
-			}
-			tv = wd.time.Output(0)
+		if w.time >= 0 && w.time == lastCol {
+			wd.t = lastT // windows of one time column share its reading
+		} else if err := d.windowTime(w, wd, m, vars); err != nil {
+			return err
 		}
-		t, ok := tv.(time.Time)
-		if !ok {
-			return fmt.Errorf("window %s: the record has no time (%v)", w.name, tv)
-		}
-		wd.t = t.UnixNano()
+		lastCol, lastT = w.time, wd.t
 		wd.st, _ = d.r.windows[wi].cache.get(m.Row[w.key])
 		if err := w.spec.Aggregate(wd.st, wd.t, wd.row); err != nil {
 			return fmt.Errorf("window %s: %w", w.name, err)
 		}
-		vars[w.v] = wd.row
+		vars[w.v] = wd.boxed
 	}
+	return nil
+}
+
+// windowTime sets wd.t to the record's time for window w.
+func (d *decider) windowTime(w *streamWindow, wd *windowDecider, m port.Message, vars []any) error {
+	var tv any
+	if w.time >= 0 {
+		tv = m.Row[w.time]
+	} else {
+		if _, err := wd.time.eval(vars); err != nil {
+			return fmt.Errorf("window %s: time: %w", w.name, err)
+		}
+		tv = wd.time.Output(0)
+	}
+	t, ok := tv.(time.Time)
+	if !ok {
+		return fmt.Errorf("window %s: the record has no time (%v)", w.name, tv)
+	}
+	wd.t = t.UnixNano()
 	return nil
 }
 
@@ -181,7 +198,7 @@ func (d *decider) windowTraces(m port.Message) []WindowTrace {
 			wt.Values = append(wt.Values, rules.Value{Name: v.Name, Value: wd.row[i]})
 		}
 		for _, e := range w.spec.Range(wd.st, wd.t) {
-			wt.Records = append(wt.Records, WindowRecord{ID: e.ID, Time: time.Unix(0, e.Time).UTC()})
+			wt.Records = append(wt.Records, WindowRecord{ID: keyText(e.ID), Time: time.Unix(0, e.Time).UTC()})
 		}
 		out = append(out, wt)
 	}
@@ -222,6 +239,8 @@ func (d *decider) windowsAfter(vars []any) error {
 				continue // count()
 			}
 			if wd.args == nil {
+				// One allocation an entry: a block shared by many would
+				// be kept whole by the last entry a quiet key holds.
 				wd.args = make([]any, len(w.args))
 			}
 			wd.args[i] = x
@@ -234,11 +253,11 @@ func (d *decider) windowsAfter(vars []any) error {
 // chose, and notes its time in the others.
 func (d *decider) windowsEnter(m port.Message) {
 	s := d.r.s
-	id := ""
+	var id any
 	for wi, w := range s.windows {
 		wd := d.windows[wi]
 		if wd.enter {
-			if id == "" {
+			if id == nil {
 				id = recordID(s, m)
 			}
 			w.spec.Add(wd.st, window.Entry{Time: wd.t, ID: id, Args: wd.args})
@@ -254,9 +273,9 @@ func (d *decider) windowsEnter(m port.Message) {
 }
 
 // recordID names a record in a window: its output key, or where it came from.
-func recordID(s *streamStage, m port.Message) string {
-	if s.idCol >= 0 {
-		return keyText(m.Row[s.idCol])
+func recordID(s *streamStage, m port.Message) any {
+	if s.idCol >= 0 && m.Row[s.idCol] != nil {
+		return m.Row[s.idCol]
 	}
 	return m.Source.String()
 }

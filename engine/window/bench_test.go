@@ -28,7 +28,7 @@ func BenchmarkAggregateAndAdd(b *testing.B) {
 		if err := sp.Aggregate(s, t, out); err != nil {
 			b.Fatal(err)
 		}
-		sp.Add(s, Entry{Time: t, ID: "123456", Args: []any{amount}})
+		sp.Add(s, Entry{Time: t, ID: 123456, Args: []any{amount}})
 	}
 }
 
@@ -51,7 +51,7 @@ func BenchmarkBytesPerKey(b *testing.B) {
 				for k := range keys {
 					s := &State{}
 					for e := range entries {
-						sp.Add(s, Entry{Time: at(time.Duration(e) * time.Hour), ID: fmt.Sprint(1_000_000 + k*entries + e),
+						sp.Add(s, Entry{Time: at(time.Duration(e) * time.Hour), ID: 1_000_000 + k*entries + e,
 							Args: []any{nil, decimal.MustNew(int64(k+e), 2)}})
 					}
 					if entries == 0 {

@@ -12,7 +12,7 @@ import (
 const codecVersion = "w1"
 
 // Encode returns s as text: the format version, the newest time seen, then
-// each entry as its time (Unix nanoseconds), its id quoted and its
+// each entry as its time (Unix nanoseconds), its id (a number, or quoted) and its
 // arguments (strings quoted, other values in their type's text form, nulls
 // empty), fields separated by commas and entries by semicolons.
 func (sp *Spec) Encode(s *State) string {
@@ -26,7 +26,14 @@ func (sp *Spec) Encode(s *State) string {
 		b = append(b, ';')
 		b = strconv.AppendInt(b, e.Time, 10)
 		b = append(b, ',')
-		b = strconv.AppendQuote(b, e.ID)
+		switch id := e.ID.(type) {
+		case int:
+			b = strconv.AppendInt(b, int64(id), 10)
+		case string:
+			b = strconv.AppendQuote(b, id)
+		default:
+			b = strconv.AppendQuote(b, fmt.Sprint(id))
+		}
 		for i, v := range sp.Values {
 			if !v.Func.TakesArg() {
 				continue
@@ -73,8 +80,12 @@ func (sp *Spec) Decode(text string) (*State, error) {
 		if !d.comma() {
 			return nil, d.errorf("an id after the time")
 		}
-		if e.ID, err = d.quoted(); err != nil {
-			return nil, err
+		if d.at < len(d.text) && d.text[d.at] == '"' {
+			if e.ID, err = d.quoted(); err != nil {
+				return nil, err
+			}
+		} else if e.ID, err = strconv.Atoi(d.field()); err != nil {
+			return nil, d.errorf("an id, a whole number or a quoted string")
 		}
 		e.Args = make([]any, len(sp.Values))
 		for i, v := range sp.Values {

@@ -12,7 +12,7 @@ func TestCodec(t *testing.T) {
 	sp.Add(s, entry(0, "1", "10.00", `a "quoted", name; with separators`))
 	sp.Add(s, entry(time.Minute, "two", "", ""))
 	text := sp.Encode(s)
-	want := `w1;` + itoa(at(time.Minute)) + `;` + itoa(at(0)) + `,"1",10.00,10.00,10.00,"a \"quoted\", name; with separators";` +
+	want := `w1;` + itoa(at(time.Minute)) + `;` + itoa(at(0)) + `,1,10.00,10.00,10.00,"a \"quoted\", name; with separators";` +
 		itoa(at(time.Minute)) + `,"two",,,,`
 	if text != want {
 		t.Fatalf("Encode:\n got %s\nwant %s", text, want)

@@ -54,12 +54,13 @@ func (sp *Spec) Schema(name string) *schema.Schema {
 	return schema.MustNew(name, cols, "")
 }
 
-// Entry is one record in a window: its time (Unix nanoseconds), its id (for
-// explanations) and the arguments of the window's values, one per value
-// (nil for count).
+// Entry is one record in a window: its time (Unix nanoseconds), its id (an
+// int or a string, for explanations) and the arguments of the window's
+// values, one per value (nil for count; Args may be nil when every value is
+// a count).
 type Entry struct {
 	Time int64
-	ID   string
+	ID   any
 	Args []any
 }
 
@@ -84,8 +85,19 @@ func (sp *Spec) bounds(s *State, t int64) (lo, hi int) {
 	if from > t { // overflow: t is near the smallest time
 		from = t
 	}
-	lo = sort.Search(len(s.entries), func(i int) bool { return s.entries[i].Time >= from })
-	hi = lo + sort.Search(len(s.entries)-lo, func(i int) bool { return s.entries[lo+i].Time > t })
+	n := len(s.entries)
+	if n == 0 || s.entries[n-1].Time <= t {
+		// The usual case, records in time order: every entry is at or
+		// before t, and those in the span are the last ones, which the
+		// caller reads anyway.
+		lo = n
+		for lo > 0 && s.entries[lo-1].Time >= from {
+			lo--
+		}
+		return lo, n
+	}
+	lo = sort.Search(n, func(i int) bool { return s.entries[i].Time >= from })
+	hi = lo + sort.Search(n-lo, func(i int) bool { return s.entries[lo+i].Time > t })
 	return lo, hi
 }
 
@@ -218,7 +230,7 @@ func (sp *Spec) Observe(s *State, t int64) {
 	}
 	s.newest, s.seen = t, true
 	cut := s.newest - sp.span
-	if cut > s.newest { // overflow
+	if cut > s.newest || len(s.entries) == 0 || s.entries[0].Time >= cut { // nothing to drop (or overflow)
 		return
 	}
 	n := sort.Search(len(s.entries), func(i int) bool { return s.entries[i].Time >= cut })

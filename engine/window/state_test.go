@@ -3,6 +3,7 @@ package window
 import (
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -43,7 +44,11 @@ func entry(d time.Duration, id, amount, merchant string) Entry {
 	if merchant != "" {
 		m = merchant
 	}
-	return Entry{Time: at(d), ID: id, Args: []any{nil, a, a, a, m}}
+	var key any = id
+	if n, err := strconv.Atoi(id); err == nil {
+		key = n
+	}
+	return Entry{Time: at(d), ID: key, Args: []any{nil, a, a, a, m}}
 }
 
 // values formats Aggregate's output as count sum min max distinct.
@@ -103,7 +108,7 @@ func TestOutOfOrderTimes(t *testing.T) {
 	sp.Add(s, entry(2*time.Minute, "early-third", "4.00", "c"))
 	var ids []string
 	for _, e := range sp.Range(s, at(10*time.Minute)) {
-		ids = append(ids, e.ID)
+		ids = append(ids, e.ID.(string))
 	}
 	if got := strings.Join(ids, " "); got != "early-second early-third late-first" {
 		t.Errorf("range in time order, equal times in entering order: %s", got)
@@ -239,7 +244,7 @@ func TestAgainstRecount(t *testing.T) {
 			}
 			sp.Observe(s, r.t)
 			if r.enters {
-				sp.Add(s, Entry{Time: r.t, ID: fmt.Sprint(j), Args: []any{nil, r.amount, r.amount, r.amount, r.name}})
+				sp.Add(s, Entry{Time: r.t, ID: j, Args: []any{nil, r.amount, r.amount, r.amount, r.name}})
 			}
 			seen = append(seen, r)
 			if rng.IntN(20) == 0 {
