@@ -24,32 +24,42 @@ func TestDiff(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := os.CopyFS(filepath.Join(repo, "velocity"), os.DirFS("testdata/velocity")); err != nil {
+		t.Fatal(err)
+	}
 	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "rules"}} {
 		if out, err := exec.Command("git", append([]string{"-C", repo}, args...)...).CombinedOutput(); err != nil {
 			t.Fatalf("git %v: %v\n%s", args, err, out)
 		}
 	}
 	spec := filepath.Join(repo, "configs/banking.yaml")
-	t.Setenv("DATASET", "dataset_16")
+	velocity := filepath.Join(repo, "configs/banking-velocity.yaml")
+	type edit struct{ file, old, new string }
+	threshold := &edit{"rules/validation.yaml", ">= 0.5 * card.credit_limit", ">= 0.6 * card.credit_limit"}
 	for _, c := range []struct {
-		name string
-		edit bool
-		args []string
+		name    string
+		edit    *edit
+		dataset string
+		args    []string
 	}{
-		{"unchanged", false, []string{"diff", spec, "--base", "HEAD", "--exit-code"}},
-		{"threshold_60", true, []string{"diff", spec, "--base", "HEAD", "--exit-code"}},
-		{"unknown_revision", false, []string{"diff", spec, "--base", "nosuchbranch"}},
+		{"unchanged", nil, "dataset_16", []string{"diff", spec, "--base", "HEAD", "--exit-code"}},
+		{"threshold_60", threshold, "dataset_16", []string{"diff", spec, "--base", "HEAD", "--exit-code"}},
+		{"unknown_revision", nil, "dataset_16", []string{"diff", spec, "--base", "nosuchbranch"}},
+		// A spec with windows: four transactions in 10 minutes are allowed.
+		{"velocity_count_4", &edit{"rules/validation-velocity.yaml", "when: card_10m.count >= 3", "when: card_10m.count >= 4"},
+			"velocity", []string{"diff", velocity, "--base", "HEAD", "--exit-code"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			path := filepath.Join(repo, "rules/validation.yaml")
-			orig, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if c.edit {
-				edited := strings.Replace(string(orig), ">= 0.5 * card.credit_limit", ">= 0.6 * card.credit_limit", 1)
+			t.Setenv("DATASET", c.dataset)
+			if c.edit != nil {
+				path := filepath.Join(repo, c.edit.file)
+				orig, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				edited := strings.Replace(string(orig), c.edit.old, c.edit.new, 1)
 				if edited == string(orig) {
-					t.Fatal("rules/validation.yaml has no 0.5 * card.credit_limit to edit")
+					t.Fatalf("%s has no %q to edit", c.edit.file, c.edit.old)
 				}
 				writeFile(t, path, edited)
 				defer writeFile(t, path, string(orig))
