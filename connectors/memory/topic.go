@@ -12,7 +12,8 @@ import (
 
 // Topic is a handle on an in-process partitioned log. It implements
 // port.Topic and is safe for concurrent use. Handles on one topic name share
-// the log; each partitions what it publishes by its own key column.
+// the log; each partitions and keys what it publishes by its own key column
+// (port.Message.Key is the column's text, as Kafka topics have it).
 //
 // Rows are shared, not copied: the caller must not change a row after
 // passing it to Publish, and Message.Row is the published row, which a
@@ -36,6 +37,7 @@ type topicLog struct {
 
 	mu     sync.Mutex
 	parts  [][]schema.Row // rows by partition; a row's offset is its index
+	keys   []keyLog       // the rows' keys, by partition
 	next   int            // partition the next round-robin row goes to
 	groups map[string]*group
 	// changes counts publishes and partition releases; wake, when not nil,
@@ -56,8 +58,50 @@ func newTopicLog(name string, s *schema.Schema, partitions int) *topicLog {
 	if partitions <= 0 {
 		partitions = 1
 	}
-	return &topicLog{name: name, schema: s, parts: make([][]schema.Row, partitions), groups: map[string]*group{}}
+	return &topicLog{name: name, schema: s, parts: make([][]schema.Row, partitions), keys: make([]keyLog, partitions), groups: map[string]*group{}}
 }
+
+// keyLog holds the record keys of one partition in offset order, packed in
+// one buffer: the key of the record at offset i ends at ends[i] in text and
+// starts where the key before it ended (at 0 for the first). A record
+// without a key has no text, and its end is stored as -1 - its start. Keys
+// are written once and never changed, so a copy of a keyLog taken under
+// the topic's lock reads the keys it holds safely while others are added.
+type keyLog struct {
+	text []byte
+	ends []int
+}
+
+// add appends the key of the next record: key when keyed, else none.
+func (k *keyLog) add(key []byte, keyed bool) {
+	if !keyed {
+		k.ends = append(k.ends, -1-len(k.text))
+		return
+	}
+	k.text = append(k.text, key...)
+	k.ends = append(k.ends, len(k.text))
+}
+
+// key returns the key of the record at offset i, nil when it has none.
+func (k *keyLog) key(i int) []byte {
+	end := k.ends[i]
+	if end < 0 {
+		return nil
+	}
+	start := 0
+	if i > 0 {
+		if start = k.ends[i-1]; start < 0 {
+			start = -1 - start
+		}
+	}
+	if start == end {
+		return emptyKey // not nil: an empty key is a key
+	}
+	return k.text[start:end:end]
+}
+
+// emptyKey is the key of a record keyed by empty text.
+var emptyKey = []byte{}
 
 // Schema returns the schema the handle was opened with.
 func (t *Topic) Schema() *schema.Schema { return t.schema }
@@ -78,10 +122,12 @@ func (t *Topic) Len() int {
 }
 
 // Publish appends rows in order. A row goes to the partition given by the
-// FNV-1a hash of its key column's text form (schema.Type.Append), or to the
-// next partition in turn when the handle has no key column. Every row must
-// have one value per column; Publish checks them all before appending any.
-// The rows are stored as given and must not be changed afterwards.
+// FNV-1a hash of its key column's text form (schema.Type.Append), which is
+// its record key, or to the next partition in turn, with no key, when the
+// handle has no key column; a row whose key column is null has no key (and
+// goes where the empty text hashes to). Every row must have one value per
+// column; Publish checks them all before appending any. The rows are
+// stored as given and must not be changed afterwards.
 func (t *Topic) Publish(ctx context.Context, rows []schema.Row) error {
 	l := t.log
 	if err := ctx.Err(); err != nil {
@@ -102,23 +148,39 @@ func (t *Topic) Publish(ctx context.Context, rows []schema.Row) error {
 		defer l.mu.Unlock()
 		for _, r := range rows {
 			l.parts[l.next] = append(grow(l.parts[l.next], 1), r)
+			l.keys[l.next].add(nil, false)
 			l.next = (l.next + 1) % n
 		}
 		l.signal()
 		return nil
 	}
-	// Hash before taking the lock, so consumers wait less.
+	// Key and hash before taking the lock, so consumers wait less. The
+	// keys of all rows share one buffer: ends[i] is where row i's ends.
 	typ := t.schema.Columns[t.key].Type
 	parts := make([]uint32, len(rows))
-	var buf []byte
+	ends := make([]int, len(rows))
+	buf := make([]byte, 0, 8*len(rows))
 	for i, r := range rows {
-		buf = typ.Append(buf[:0], r[t.key])
-		parts[i] = fnv1a(buf) % uint32(n)
+		start := len(buf)
+		buf = typ.Append(buf, r[t.key])
+		ends[i] = len(buf)
+		parts[i] = fnv1a(buf[start:]) % uint32(n)
+		if r[t.key] == nil {
+			ends[i] = -1 // no key; its text, empty, is hashed all the same
+		}
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	start := 0
 	for i, r := range rows {
-		l.parts[parts[i]] = append(grow(l.parts[parts[i]], 1), r)
+		p := parts[i]
+		l.parts[p] = append(grow(l.parts[p], 1), r)
+		if ends[i] < 0 {
+			l.keys[p].add(nil, false)
+			continue
+		}
+		l.keys[p].add(buf[start:ends[i]], true)
+		start = ends[i]
 	}
 	l.signal()
 	return nil
@@ -206,26 +268,27 @@ type cursor struct {
 }
 
 // claim returns the next batch of partition p for c, at most size rows from
-// offset from, and marks the partition busy for the group. busy reports that
-// another consumer of the group is handling the partition. The caller holds l.mu.
-func (l *topicLog) claim(c *cursor, p, size int) (rows []schema.Row, from int64, busy bool) {
+// offset from, with the partition's keys (those of the batch included), and
+// marks the partition busy for the group. busy reports that another
+// consumer of the group is handling the partition. The caller holds l.mu.
+func (l *topicLog) claim(c *cursor, p, size int) (rows []schema.Row, keys keyLog, from int64, busy bool) {
 	if c.group == nil {
 		from = c.own[p]
 	} else {
 		if c.group.busy[p] {
-			return nil, 0, true
+			return nil, keyLog{}, 0, true
 		}
 		from = c.group.committed[p]
 	}
 	part := l.parts[p]
 	end := min(int64(len(part)), from+int64(size))
 	if end <= from {
-		return nil, from, false
+		return nil, keyLog{}, from, false
 	}
 	if c.group != nil {
 		c.group.busy[p] = true
 	}
-	return part[from:end:end], from, false
+	return part[from:end:end], l.keys[p], from, false
 }
 
 // full reports whether partition p holds a full batch of size rows for c
@@ -320,13 +383,13 @@ func (t *Topic) Consume(ctx context.Context, opts port.ConsumeOptions, handle fu
 					l.mu.Lock()
 				}
 			}
-			rows, from, busy := l.claim(c, p, size)
+			rows, keys, from, busy := l.claim(c, p, size)
 			l.mu.Unlock()
 			blocked = blocked || busy
 			if len(rows) == 0 {
 				continue
 			}
-			if err := l.handleBatch(ctx, c, p, from, rows, handle); err != nil {
+			if err := l.handleBatch(ctx, c, p, from, rows, keys, handle); err != nil {
 				return fmt.Errorf("memory topic %s: consume partition %d offsets %d-%d: %w",
 					l.name, p, from, from+int64(len(rows))-1, err)
 			}
@@ -348,7 +411,7 @@ func (t *Topic) Consume(ctx context.Context, opts port.ConsumeOptions, handle fu
 // handleBatch hands the batch claimed from partition p to handle and then
 // releases the partition, committing the batch when handle returned nil. It
 // releases the partition without committing when handle panics.
-func (l *topicLog) handleBatch(ctx context.Context, c *cursor, p int, from int64, rows []schema.Row,
+func (l *topicLog) handleBatch(ctx context.Context, c *cursor, p int, from int64, rows []schema.Row, keys keyLog,
 	handle func(context.Context, []port.Message) error) (err error) {
 	ok := false
 	defer func() {
@@ -356,14 +419,15 @@ func (l *topicLog) handleBatch(ctx context.Context, c *cursor, p int, from int64
 		l.release(c, p, from+int64(len(rows)), ok)
 		l.mu.Unlock()
 	}()
-	err = handle(ctx, l.messages(c, p, from, rows))
+	err = handle(ctx, l.messages(c, p, from, rows, keys))
 	ok = err == nil
 	return err
 }
 
 // messages wraps rows, read from partition p starting at offset from, as
-// messages: in c's reused slice when it has one, else in a new one.
-func (l *topicLog) messages(c *cursor, p int, from int64, rows []schema.Row) []port.Message {
+// messages keyed from keys: in c's reused slice when it has one, else in a
+// new one.
+func (l *topicLog) messages(c *cursor, p int, from int64, rows []schema.Row, keys keyLog) []port.Message {
 	var msgs []port.Message
 	if c.msgs != nil && cap(c.msgs) >= len(rows) {
 		msgs = c.msgs[:len(rows)]
@@ -374,6 +438,7 @@ func (l *topicLog) messages(c *cursor, p int, from int64, rows []schema.Row) []p
 		msgs[i] = port.Message{
 			Source: port.Source{Topic: l.name, Partition: int32(p), Offset: from + int64(i)},
 			Row:    r,
+			Key:    keys.key(int(from) + i),
 		}
 	}
 	return msgs
@@ -405,6 +470,7 @@ func (t *Topic) Truncate(ctx context.Context) error {
 	l.mu.Lock()
 	for i := range l.parts {
 		l.parts[i] = nil
+		l.keys[i] = keyLog{}
 	}
 	l.groups = map[string]*group{}
 	l.next = 0
