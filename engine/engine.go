@@ -67,9 +67,9 @@ type Options struct {
 	ExportDir string
 	// Log receives progress and summaries; nil discards them.
 	Log *slog.Logger
-	// Follow keeps stream stages consuming until the context ends.
+	// Follow keeps stream and rekey stages consuming until the context ends.
 	Follow bool
-	// Group overrides the consumer group of stream stages ("" keeps the spec's).
+	// Group overrides the consumer group of stream and rekey stages ("" keeps the spec's).
 	Group string
 	// Progress receives a live count of each running stage: redrawn in
 	// place when it is a terminal, else logged every 10 s. nil shows none.

@@ -105,6 +105,7 @@ func (b *builder) streamStage(st *spec.Stage) Runner {
 		}
 		s.lookups = append(s.lookups, lk)
 	}
+	b.checkSaves(s, st)
 	if st.Rules.Set() {
 		if rs := b.ruleset(st.Rules); rs != nil {
 			s.rules = b.bind(rs, s.sc, st.Rules.Pos)
@@ -338,6 +339,8 @@ type streamRun struct {
 	versions map[string]int64
 	// conflicts counts the commits in a row that met port.ErrConflict.
 	conflicts int
+	// keys checks that records carry their topic's key (see keyed).
+	keys *recordKeys
 	// hold, with a store and a topic that calls ConsumeOptions.Flush,
 	// lets a batch return with its last chunk's commit in flight (held),
 	// which the next batch or flush waits for: MariaDB commits it while
@@ -740,6 +743,8 @@ func (r *streamRun) prepare(ctx context.Context, msgs []port.Message) error {
 				reason = m.Err.Error()
 			}
 			deadLetter(r.rt, r.st, s.name, m.Source, string(m.Payload), reason)
+		} else {
+			ok = r.keyed(m)
 		}
 		r.vars[i][0] = m.Row
 		r.ok = append(r.ok, ok)
