@@ -48,6 +48,7 @@ func (b *builder) stateKeyed(s *streamStage, pos yamldoc.Pos, what string, recor
 	if l := s.lookupOf(record); l != nil && field == l.schema.Key {
 		// Keyed by a lookup's key: the column it was looked up by.
 		by = sc.names[l.from] + "." + sc.schemas[l.from].Columns[l.field].Name
+		col = sc.schemas[l.from].Columns[l.field].Name
 	}
 	if s.tspec.Key == "" {
 		b.errorf(pos, "%s: this state is kept per %s, but topic %s has no key column, so the records of one %s may sit on any partition "+
