@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 
 	"pipeline/engine/port"
@@ -37,7 +38,7 @@ type topicLog struct {
 
 	mu     sync.Mutex
 	parts  [][]schema.Row // rows by partition; a row's offset is its index
-	keys   []keyLog       // the rows' keys, by partition
+	keys   [][]keyRun     // by partition, which column keys its rows
 	next   int            // partition the next round-robin row goes to
 	groups map[string]*group
 	// changes counts publishes and partition releases; wake, when not nil,
@@ -58,50 +59,27 @@ func newTopicLog(name string, s *schema.Schema, partitions int) *topicLog {
 	if partitions <= 0 {
 		partitions = 1
 	}
-	return &topicLog{name: name, schema: s, parts: make([][]schema.Row, partitions), keys: make([]keyLog, partitions), groups: map[string]*group{}}
+	return &topicLog{name: name, schema: s, parts: make([][]schema.Row, partitions), keys: make([][]keyRun, partitions), groups: map[string]*group{}}
 }
 
-// keyLog holds the record keys of one partition in offset order, packed in
-// one buffer: the key of the record at offset i ends at ends[i] in text and
-// starts where the key before it ended (at 0 for the first). A record
-// without a key has no text, and its end is stored as -1 - its start. Keys
-// are written once and never changed, so a copy of a keyLog taken under
-// the topic's lock reads the keys it holds safely while others are added.
-type keyLog struct {
-	text []byte
-	ends []int
+// keyRun says that the rows of a partition from offset from on, up to the
+// next run, were published by a handle keyed by column col (-1 for none):
+// a row's record key is that column's text, made when the row is handed
+// out. A partition's runs are only ever appended to, so a copy of its
+// slice taken under the topic's lock is safe to read while rows are added.
+type keyRun struct {
+	from int64
+	col  int
 }
 
-// add appends the key of the next record: key when keyed, else none.
-func (k *keyLog) add(key []byte, keyed bool) {
-	if !keyed {
-		k.ends = append(k.ends, -1-len(k.text))
-		return
+// keyedBy records that the next row of partition p is keyed by column col.
+// The caller holds l.mu.
+func (l *topicLog) keyedBy(p, col int) {
+	runs := l.keys[p]
+	if len(runs) == 0 || runs[len(runs)-1].col != col {
+		l.keys[p] = append(runs, keyRun{from: int64(len(l.parts[p])), col: col})
 	}
-	k.text = append(k.text, key...)
-	k.ends = append(k.ends, len(k.text))
 }
-
-// key returns the key of the record at offset i, nil when it has none.
-func (k *keyLog) key(i int) []byte {
-	end := k.ends[i]
-	if end < 0 {
-		return nil
-	}
-	start := 0
-	if i > 0 {
-		if start = k.ends[i-1]; start < 0 {
-			start = -1 - start
-		}
-	}
-	if start == end {
-		return emptyKey // not nil: an empty key is a key
-	}
-	return k.text[start:end:end]
-}
-
-// emptyKey is the key of a record keyed by empty text.
-var emptyKey = []byte{}
 
 // Schema returns the schema the handle was opened with.
 func (t *Topic) Schema() *schema.Schema { return t.schema }
@@ -147,40 +125,26 @@ func (t *Topic) Publish(ctx context.Context, rows []schema.Row) error {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		for _, r := range rows {
+			l.keyedBy(l.next, -1)
 			l.parts[l.next] = append(grow(l.parts[l.next], 1), r)
-			l.keys[l.next].add(nil, false)
 			l.next = (l.next + 1) % n
 		}
 		l.signal()
 		return nil
 	}
-	// Key and hash before taking the lock, so consumers wait less. The
-	// keys of all rows share one buffer: ends[i] is where row i's ends.
+	// Hash before taking the lock, so consumers wait less.
 	typ := t.schema.Columns[t.key].Type
 	parts := make([]uint32, len(rows))
-	ends := make([]int, len(rows))
-	buf := make([]byte, 0, 8*len(rows))
+	var buf []byte
 	for i, r := range rows {
-		start := len(buf)
-		buf = typ.Append(buf, r[t.key])
-		ends[i] = len(buf)
-		parts[i] = fnv1a(buf[start:]) % uint32(n)
-		if r[t.key] == nil {
-			ends[i] = -1 // no key; its text, empty, is hashed all the same
-		}
+		buf = typ.Append(buf[:0], r[t.key])
+		parts[i] = fnv1a(buf) % uint32(n)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	start := 0
 	for i, r := range rows {
-		p := parts[i]
-		l.parts[p] = append(grow(l.parts[p], 1), r)
-		if ends[i] < 0 {
-			l.keys[p].add(nil, false)
-			continue
-		}
-		l.keys[p].add(buf[start:ends[i]], true)
-		start = ends[i]
+		l.keyedBy(int(parts[i]), t.key)
+		l.parts[parts[i]] = append(grow(l.parts[parts[i]], 1), r)
 	}
 	l.signal()
 	return nil
@@ -263,27 +227,29 @@ type cursor struct {
 	group *group  // the consumer group, nil when consuming alone
 	own   []int64 // per partition offsets when consuming alone
 	// msgs, when not nil, is the slice handed out batch after batch
-	// (port.ConsumeOptions.Reuse), so batches allocate no messages.
+	// (port.ConsumeOptions.Reuse), so batches allocate no messages; keys
+	// is the buffer their keys' text is made in then.
 	msgs []port.Message
+	keys []byte
 }
 
 // claim returns the next batch of partition p for c, at most size rows from
-// offset from, with the partition's keys (those of the batch included), and
-// marks the partition busy for the group. busy reports that another
+// offset from, with the partition's key runs (those of the batch included),
+// and marks the partition busy for the group. busy reports that another
 // consumer of the group is handling the partition. The caller holds l.mu.
-func (l *topicLog) claim(c *cursor, p, size int) (rows []schema.Row, keys keyLog, from int64, busy bool) {
+func (l *topicLog) claim(c *cursor, p, size int) (rows []schema.Row, keys []keyRun, from int64, busy bool) {
 	if c.group == nil {
 		from = c.own[p]
 	} else {
 		if c.group.busy[p] {
-			return nil, keyLog{}, 0, true
+			return nil, nil, 0, true
 		}
 		from = c.group.committed[p]
 	}
 	part := l.parts[p]
 	end := min(int64(len(part)), from+int64(size))
 	if end <= from {
-		return nil, keyLog{}, from, false
+		return nil, nil, from, false
 	}
 	if c.group != nil {
 		c.group.busy[p] = true
@@ -411,7 +377,7 @@ func (t *Topic) Consume(ctx context.Context, opts port.ConsumeOptions, handle fu
 // handleBatch hands the batch claimed from partition p to handle and then
 // releases the partition, committing the batch when handle returned nil. It
 // releases the partition without committing when handle panics.
-func (l *topicLog) handleBatch(ctx context.Context, c *cursor, p int, from int64, rows []schema.Row, keys keyLog,
+func (l *topicLog) handleBatch(ctx context.Context, c *cursor, p int, from int64, rows []schema.Row, keys []keyRun,
 	handle func(context.Context, []port.Message) error) (err error) {
 	ok := false
 	defer func() {
@@ -425,21 +391,39 @@ func (l *topicLog) handleBatch(ctx context.Context, c *cursor, p int, from int64
 }
 
 // messages wraps rows, read from partition p starting at offset from, as
-// messages keyed from keys: in c's reused slice when it has one, else in a
-// new one.
-func (l *topicLog) messages(c *cursor, p int, from int64, rows []schema.Row, keys keyLog) []port.Message {
+// messages keyed as runs says: in c's reused slice when it has one, with
+// their keys' text in its reused buffer, else in new ones.
+func (l *topicLog) messages(c *cursor, p int, from int64, rows []schema.Row, runs []keyRun) []port.Message {
 	var msgs []port.Message
 	if c.msgs != nil && cap(c.msgs) >= len(rows) {
 		msgs = c.msgs[:len(rows)]
 	} else {
 		msgs = make([]port.Message, len(rows))
 	}
+	text := c.keys[:0] // the keys' text; never nil, so that an empty key is not nil
+	if text == nil {
+		text = make([]byte, 0, 8*len(rows))
+	}
+	run := max(sort.Search(len(runs), func(i int) bool { return runs[i].from > from })-1, 0)
 	for i, r := range rows {
-		msgs[i] = port.Message{
-			Source: port.Source{Topic: l.name, Partition: int32(p), Offset: from + int64(i)},
-			Row:    r,
-			Key:    keys.key(int(from) + i),
+		off := from + int64(i)
+		for run+1 < len(runs) && runs[run+1].from <= off {
+			run++
 		}
+		var key []byte
+		if col := runs[run].col; col >= 0 && r[col] != nil {
+			start := len(text)
+			text = l.schema.Columns[col].Type.Append(text, r[col])
+			key = text[start:len(text):len(text)]
+		}
+		msgs[i] = port.Message{
+			Source: port.Source{Topic: l.name, Partition: int32(p), Offset: off},
+			Row:    r,
+			Key:    key,
+		}
+	}
+	if c.msgs != nil {
+		c.keys = text
 	}
 	return msgs
 }
@@ -470,7 +454,7 @@ func (t *Topic) Truncate(ctx context.Context) error {
 	l.mu.Lock()
 	for i := range l.parts {
 		l.parts[i] = nil
-		l.keys[i] = keyLog{}
+		l.keys[i] = nil
 	}
 	l.groups = map[string]*group{}
 	l.next = 0

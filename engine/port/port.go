@@ -100,8 +100,9 @@ type ConsumeOptions struct {
 	// so a handler may leave writes in flight only on a Flusher.
 	Flush func(ctx context.Context) error
 	// Reuse promises that the handler keeps no batch slice past its call
-	// (it may keep the rows and sources it holds), so a topic may hand out
-	// the same slice, refilled, batch after batch instead of a new one.
+	// (it may keep the rows and sources it holds, not their keys), so a
+	// topic may hand out the same slice, refilled, batch after batch
+	// instead of a new one, and its keys in a reused buffer.
 	Reuse bool
 }
 
