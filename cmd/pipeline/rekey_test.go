@@ -342,3 +342,61 @@ func TestLintStateKeyedByTopicKey(t *testing.T) {
 		t.Errorf("lint says:\n%s\nwant:\n%s", out, want)
 	}
 }
+
+// TestRekeyDeadLettersKeptWhenKilled: the records a rekey stage cannot
+// re-key go to the dead-letter table before their batch's offsets are
+// committed, so a rekey stage under --follow killed with SIGKILL (whose run
+// never ends, and so never writes the letters it holds) has lost none.
+func TestRekeyDeadLettersKeptWhenKilled(t *testing.T) {
+	broker := startBroker(t)
+	dsn, sqlDB := newDatabase(t)
+	db := &testDB{DB: sqlDB, name: dbName(dsn), dsn: dsn,
+		env: []string{"KAFKA_BROKERS=" + broker, "DATASET=" + mustAbsPath(t, "../../dataset_16"), "RESULTS=" + t.TempDir(), "MYSQL_DSN=" + dsn}}
+	db.stages(t, "reset", "load")
+	n := produceUnkeyed(t, broker, "intake", "../../dataset_16/transactions.csv")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	bad := []string{`not json`, `{"transaction_id": "9001", "merchant_name": "no card", "timestamp": "2025-04-01 01:03:44", ` +
+		`"amount": "1.00", "location": "", "transaction_type": "purchase"}`}
+	for _, v := range bad {
+		if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: "intake", Value: []byte(v)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := db.start(t, nil, "--stage", "rekey", "--follow")
+	adm := kadm.NewClient(cl)
+	deadline := time.Now().Add(time.Minute)
+	for groupOffset(adm, "rekey", "intake") < int64(n+len(bad)) {
+		if p.exited() || time.Now().After(deadline) {
+			t.Fatalf("the rekey stage did not commit %d records within a minute (exited: %v):\n%s", n+len(bad), p.exited(), tail(p.out.String()))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.kill()
+	if got := topicRecords(t, adm, "transactions"); got != int64(n) {
+		t.Errorf("transactions holds %d records, want the %d good ones", got, n)
+	}
+	rows, err := db.Query("SELECT source, reason FROM dead_letters WHERE stage = 'rekey' ORDER BY source")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var src, reason string
+		if err := rows.Scan(&src, &reason); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, src+": "+reason)
+	}
+	want := []string{
+		fmt.Sprintf("intake/0/%d: payload is not JSON: invalid character 'o' in literal null (expecting 'u')", n),
+		fmt.Sprintf("intake/0/%d: field %q is missing", n+1, "card_id"),
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("dead letters of the killed rekey stage in MySQL:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
