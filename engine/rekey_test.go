@@ -3,6 +3,7 @@ package engine_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -209,6 +210,146 @@ func TestRekeyFollows(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the following rekey stage did not stop within 30 s of being told")
+	}
+}
+
+// TestRekeyFollowsBesideLaterStages: with Follow, a rekey stage followed by
+// other stages in the run follows in the background while they run, so a
+// run of rekey and decide under Follow decides records as they reach the
+// intake topic, and both end cleanly when the run is stopped.
+func TestRekeyFollowsBesideLaterStages(t *testing.T) {
+	conn := memory.New()
+	ctx := context.Background()
+	if _, err := shopSpec(t, "testdata/shop/rekey.yaml", conn, t.TempDir()).Run(ctx, []string{"reset", "load"}); err != nil {
+		t.Fatal(err)
+	}
+	env := yamldoc.MapEnv(map[string]string{"OUT": t.TempDir()})
+	plan, err := engine.Load("testdata/shop/rekey.yaml", env, registry())
+	if err != nil {
+		t.Fatal(yamldoc.Details(err))
+	}
+	reg := registry()
+	reg.Register(port.Kind{Name: "memory", New: func(context.Context, port.Config) (port.Connector, error) { return conn, nil }})
+	p, err := engine.Open(ctx, plan, engine.Options{Registry: reg, Follow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	type result struct {
+		sum engine.Summary
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		sum, err := p.Run(runCtx, []string{"rekey", "decide"})
+		done <- result{sum, err}
+	}()
+	s := plan.Tables["orders"]
+	intake, err := conn.Topic(ctx, port.TopicSpec{Name: "intake", Schema: s, Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	decided, err := conn.Table(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	for wave := 1; wave <= 3; wave++ {
+		rows := make([]schema.Row, 4)
+		for i := range rows {
+			id := wave*10 + i
+			rows[i] = schema.Row{id, 1 + id%2, decimalOf(t, "1.00"), at, nil, nil, nil}
+		}
+		if err := intake.Publish(ctx, rows); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for decided.(*memory.Table).Len() < 4*wave {
+			select {
+			case r := <-done:
+				t.Fatalf("the following run ended: %v", r.err)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("wave %d: %d records decided within 30 s, want %d", wave, decided.(*memory.Table).Len(), 4*wave)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	stop()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			t.Fatalf("the following run stopped with %v, want no error", r.err)
+		}
+		st := stats(r.sum)
+		if st["rekey"] != "12/12/0/0" || st["decide"] != "12/12/0/0" {
+			t.Errorf("figures: rekey %s, decide %s; want 12/12/0/0 both", st["rekey"], st["decide"])
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the following run did not stop within 30 s of being told")
+	}
+}
+
+// publishFails is a memory connector whose orders topic refuses every
+// publish, as a broker that went away.
+type publishFails struct{ *memory.Connector }
+
+func (c publishFails) Topic(ctx context.Context, spec port.TopicSpec) (port.Topic, error) {
+	t, err := c.Connector.Topic(ctx, spec)
+	if err != nil || spec.Name != "orders" {
+		return t, err
+	}
+	return refusingTopic{t}, nil
+}
+
+type refusingTopic struct{ port.Topic }
+
+func (refusingTopic) Publish(context.Context, []schema.Row) error { return errors.New("broker gone") }
+
+// TestRekeyFailureStopsFollowingRun: a rekey stage following in the
+// background that fails stops the run, the stages after it included, and
+// the run reports its error.
+func TestRekeyFailureStopsFollowingRun(t *testing.T) {
+	conn := memory.New()
+	ctx := context.Background()
+	if _, err := shopSpec(t, "testdata/shop/rekey.yaml", conn, t.TempDir()).Run(ctx, []string{"reset", "load"}); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := engine.Load("testdata/shop/rekey.yaml", yamldoc.MapEnv(map[string]string{"OUT": t.TempDir()}), registry())
+	if err != nil {
+		t.Fatal(yamldoc.Details(err))
+	}
+	reg := registry()
+	reg.Register(port.Kind{Name: "memory", New: func(context.Context, port.Config) (port.Connector, error) { return publishFails{conn}, nil }})
+	p, err := engine.Open(ctx, plan, engine.Options{Registry: reg, Follow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Run(ctx, []string{"rekey", "decide"})
+		done <- err
+	}()
+	intake, err := conn.Topic(ctx, port.TopicSpec{Name: "intake", Schema: plan.Tables["orders"], Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := schema.Row{1, 1, decimalOf(t, "1.00"), time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), nil, nil, nil}
+	if err := intake.Publish(ctx, []schema.Row{row}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		var se *engine.StageError
+		if !errors.As(err, &se) || se.Stage != "rekey" || !strings.Contains(err.Error(), "broker gone") {
+			t.Fatalf("the run ended with %v, want the rekey stage's error", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the run went on following for 30 s after its rekey stage failed")
 	}
 }
 

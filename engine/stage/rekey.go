@@ -169,6 +169,33 @@ type rekeyDead struct {
 	d  port.DeadLetter
 }
 
+// BackgroundFollower is implemented by stages that, under Runtime.Follow,
+// keep consuming in the background while the stages after them run (see
+// Background), instead of holding them up until the run is stopped: a run
+// of --stage rekey --stage validate --follow follows both topics.
+type BackgroundFollower interface {
+	Background
+	// FollowsInBackground reports that the stage does so.
+	FollowsInBackground() bool
+}
+
+// FollowsInBackground implements BackgroundFollower.
+func (s *rekeyStage) FollowsInBackground() bool { return true }
+
+// Start implements Background under Follow only (ok is false otherwise,
+// with nothing done): finish follows the source topic until ctx ends, as
+// Run does, while the stages after the stage run.
+func (s *rekeyStage) Start(ctx context.Context, rt *Runtime) (finish func() (Stats, error), ok bool, err error) {
+	if !rt.Follow {
+		return nil, false, nil
+	}
+	return func() (Stats, error) { return s.Run(ctx, rt) }, true, nil
+}
+
+// Overlaps reports that any stage may run while the stage follows: it
+// only adds records to its output topic, as a producer would.
+func (s *rekeyStage) Overlaps(Runner) bool { return true }
+
 func (s *rekeyStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	start := time.Now()
 	var st Stats
