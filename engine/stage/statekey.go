@@ -12,7 +12,7 @@ import (
 // window) must be keyed by its topic's key: the records of one key share a
 // partition, which one consumer decides in order, so the state of a key
 // has one writer and follows the records' order. State keyed by anything
-// else (a customer's running count on a topic keyed by card) gathers
+// else (an owner's running count on a topic keyed by account) gathers
 // records from several partitions, decided by different consumers in no
 // set order, and silently gives other answers from run to run. Lint
 // refuses it and names the fix: re-key the topic by that column with a
@@ -33,11 +33,11 @@ func (b *builder) checkSaves(s *streamStage, st *spec.Stage) {
 // stateKeyed reports whether state that s keeps per value of field field
 // of the record in scope variable record (s's record, or a lookup) is
 // keyed by the key of s's topic; when it is not, it reports an error at
-// pos, naming the state (what, e.g. "save customer" or "window
-// customer_24h") and the fix. A field is the topic's key when it is the
+// pos, naming the state (what, e.g. "save owner" or "window
+// owner_24h") and the fix. A field is the topic's key when it is the
 // key column of s's record, or the key column of the row of a lookup whose
-// own key is the topic's key (card.card_id, for card looked up by
-// tx.card_id).
+// own key is the topic's key (account.id, for account looked up by
+// order.account_id).
 func (b *builder) stateKeyed(s *streamStage, pos yamldoc.Pos, what string, record, field int) bool {
 	if s.topicKeyed(record, field, 0) {
 		return true
@@ -66,7 +66,7 @@ func (b *builder) stateKeyed(s *streamStage, pos yamldoc.Pos, what string, recor
 }
 
 // stateKeyedExpr is stateKeyed for state kept per the value of an
-// expression (a window's key: tx.card_id): it must be a field of a record
+// expression (a window's key: order.account_id): it must be a field of a record
 // of s's scope, and that field keyed by the topic's key.
 func (b *builder) stateKeyedExpr(s *streamStage, pos yamldoc.Pos, what, expr string) bool {
 	if record, field, ok := s.fieldRef(expr); ok {
