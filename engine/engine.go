@@ -67,9 +67,9 @@ type Options struct {
 	ExportDir string
 	// Log receives progress and summaries; nil discards them.
 	Log *slog.Logger
-	// Follow keeps stream stages consuming until the context ends.
+	// Follow keeps stream and rekey stages consuming until the context ends.
 	Follow bool
-	// Group overrides the consumer group of stream stages ("" keeps the spec's).
+	// Group overrides the consumer group of stream and rekey stages ("" keeps the spec's).
 	Group string
 	// Progress receives a live count of each running stage: redrawn in
 	// place when it is a terminal, else logged every 10 s. nil shows none.
@@ -337,6 +337,11 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 		}
 		return nil
 	}
+	// A stage following in the background (stage.BackgroundFollower) that
+	// fails stops the run, so that the stages after it do not follow on
+	// without it.
+	ctx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
 	for i, r := range run {
 		if bg != nil && !bg.stage.Overlaps(r) {
 			if err := join(); err != nil {
@@ -344,7 +349,8 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 			}
 		}
 		p.log.Info("stage starting", "stage", r.Name(), "kind", r.Kind())
-		if b, ok := r.(stage.Background); ok && bg == nil && !p.opts.Follow && i+1 < len(run) && b.Overlaps(run[i+1]) {
+		_, follower := r.(stage.BackgroundFollower)
+		if b, ok := r.(stage.Background); ok && bg == nil && (!p.opts.Follow || follower) && i+1 < len(run) && b.Overlaps(run[i+1]) {
 			local := *rt // its own progress counter, which nobody watches
 			local.Progress = &stage.Counter{}
 			finish, ok, err := b.Start(ctx, &local)
@@ -356,6 +362,13 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 			if ok {
 				bg = &background{stage: b, name: r.Name(), at: len(sum.Stages), done: make(chan struct{})}
 				go bg.run(finish)
+				if p.opts.Follow {
+					go func(b *background) {
+						if <-b.done; b.err != nil {
+							stopRun(fmt.Errorf("stage %s, following in the background, failed", b.name))
+						}
+					}(bg)
+				}
 				rt.DeadLetter = func(d port.DeadLetter) {
 					heldMu.Lock()
 					held = append(held, d)

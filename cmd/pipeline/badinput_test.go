@@ -215,33 +215,46 @@ func writeFile(t *testing.T, path, data string) {
 	}
 }
 
+// badMessage is a record TestBadMessages produces: its record key (none
+// when nil) and value.
+type badMessage struct {
+	key   []byte
+	value string
+}
+
 // badMessages are the records TestBadMessages puts on the topic, as raw
 // bytes from a client other than the pipeline, in this order on one
-// partition.
-func badMessages() []string {
-	return []string{
-		`{"order_id": 1, "account_id": 1, "amount": "10.00", "at": "2025-01-01 00:00:01"}`,
-		`not json at all`,
-		`{"order_id": 3, "account_id": 1`,
-		`[3, 1, "10.00"]`,
-		`{"order_id": 4}`,
-		`{"order_id": "five", "account_id": 1, "amount": true, "at": "2025-01-01 00:00:05"}`,
-		`{"order_id": 6, "account_id": 1, "amount": "6.001", "at": "yesterday"}`,
-		``,
-		`null`,
-		`{"order_id": 7, "account_id": 1, "amount": "7.00", "at": "2025-01-01 00:00:07", "note": "` + strings.Repeat("x", 1<<20) + `"}`,
-		`{"order_id": 8, "account_id": 99, "amount": "8.00", "at": "2025-01-01 00:00:08"}`,
-		`{"order_id": 9, "account_id": 2, "amount": 9.5, "at": "2025-01-01 00:00:09", "colour": "red"}`,
-		`{"order_id": 1, "account_id": 1, "amount": "10.00", "at": "2025-01-01 00:00:01"}`,
-		`{"order_id": 10, "account_id": 3, "amount": "1.00", "at": "2025-01-01 00:00:10"}`,
-		`{"order_id": 11, "account_id": 2, "amount": "11.00", "at": "2025-01-01 00:00:11"}`,
+// partition. The topic is keyed by account_id: each is keyed by its
+// account_id's text (1 when it has none), but for the last two, one sent
+// without a key and one with another account's.
+func badMessages() []badMessage {
+	keyed := func(key, value string) badMessage { return badMessage{key: []byte(key), value: value} }
+	return []badMessage{
+		keyed("1", `{"order_id": 1, "account_id": 1, "amount": "10.00", "at": "2025-01-01 00:00:01"}`),
+		keyed("1", `not json at all`),
+		keyed("1", `{"order_id": 3, "account_id": 1`),
+		keyed("1", `[3, 1, "10.00"]`),
+		keyed("1", `{"order_id": 4}`),
+		keyed("1", `{"order_id": "five", "account_id": 1, "amount": true, "at": "2025-01-01 00:00:05"}`),
+		keyed("1", `{"order_id": 6, "account_id": 1, "amount": "6.001", "at": "yesterday"}`),
+		keyed("1", ``),
+		keyed("1", `null`),
+		keyed("1", `{"order_id": 7, "account_id": 1, "amount": "7.00", "at": "2025-01-01 00:00:07", "note": "`+strings.Repeat("x", 1<<20)+`"}`),
+		keyed("99", `{"order_id": 8, "account_id": 99, "amount": "8.00", "at": "2025-01-01 00:00:08"}`),
+		keyed("2", `{"order_id": 9, "account_id": 2, "amount": 9.5, "at": "2025-01-01 00:00:09", "colour": "red"}`),
+		keyed("1", `{"order_id": 1, "account_id": 1, "amount": "10.00", "at": "2025-01-01 00:00:01"}`),
+		keyed("3", `{"order_id": 10, "account_id": 3, "amount": "1.00", "at": "2025-01-01 00:00:10"}`),
+		keyed("2", `{"order_id": 11, "account_id": 2, "amount": "11.00", "at": "2025-01-01 00:00:11"}`),
+		{value: `{"order_id": 12, "account_id": 2, "amount": "12.00", "at": "2025-01-01 00:00:12"}`},
+		keyed("2", `{"order_id": 13, "account_id": 1, "amount": "13.00", "at": "2025-01-01 00:00:13"}`),
 	}
 }
 
 // TestBadMessages feeds bad records to the stream stage in run mode, on a
 // Kafka broker (kfake) and MariaDB: each goes to the dead-letter table with
 // its topic/partition/offset, payload and reason, the partition keeps
-// moving, and a re-sent record counts as a duplicate.
+// moving, and a re-sent record counts as a duplicate. A record without its
+// key, or with another, is bad too: it would be decided out of order.
 func TestBadMessages(t *testing.T) {
 	dsn, db := newDatabase(t)
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
@@ -277,8 +290,8 @@ func TestBadMessages(t *testing.T) {
 	}
 	defer cl.Close()
 	for _, m := range badMessages() {
-		if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: "orders", Value: []byte(m)}).FirstErr(); err != nil {
-			t.Fatalf("produce %.40q: %v", m, err)
+		if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: "orders", Key: m.key, Value: []byte(m.value)}).FirstErr(); err != nil {
+			t.Fatalf("produce %.40q: %v", m.value, err)
 		}
 	}
 	b.WriteString(seenByUser(t, dir, []string{"run", "spec.yaml", "--stage", "decide", "--stage", "export"}))

@@ -116,8 +116,8 @@ Examples:
 		Flags: []cli.Flag{
 			stageFlag(),
 			strictFlag(),
-			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep stream stages consuming until interrupted"},
-			&cli.StringFlag{Name: "group", Usage: "consumer group `NAME` for stream stages (default: the spec's)"},
+			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep stream and rekey stages consuming until interrupted"},
+			&cli.StringFlag{Name: "group", Usage: "consumer group `NAME` for stream and rekey stages (default: the spec's)"},
 		},
 		Action: func(c *cli.Context) error {
 			tuneGC(runGCPercent)

@@ -170,7 +170,7 @@ var legacy = schema.MustNew("legacy", []schema.Column{
 
 // TestExternalClients produces legacy records (every value a string, no key)
 // to a RunBroker broker with clients other than ours, kcat and kafka-python,
-// and consumes them with a Topic. Set PIPELINE_SKIP_EXTERNAL=1 to skip it
+// and consumes them with a Topic that has no key column, as an intake topic. Set PIPELINE_SKIP_EXTERNAL=1 to skip it
 // where the clients cannot be installed.
 func TestExternalClients(t *testing.T) {
 	if os.Getenv("PIPELINE_SKIP_EXTERNAL") == "1" {
@@ -244,7 +244,10 @@ p.close()
 		t.Fatal(err)
 	}
 	defer c.Close()
-	tp, err := c.Topic(ctx, port.TopicSpec{Name: "legacy.events", Schema: legacy, Key: "account"})
+	// Unkeyed, as the legacy producer writes: a topic with no key column,
+	// like the intake topic a rekey stage re-keys (a stream stage reading
+	// a keyed topic sends records without their key to the dead letters).
+	tp, err := c.Topic(ctx, port.TopicSpec{Name: "legacy.events", Schema: legacy})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,6 +264,9 @@ p.close()
 		w := want[m.Row[0].(string)]
 		if !sameRow(m.Row, w) || (m.Row[4] == nil) != (w[4] == nil) {
 			t.Errorf("message %s: row %s, want %s", m.Source, show(m.Row), show(w))
+		}
+		if m.Key != nil {
+			t.Errorf("message %s: key %q, want none (produced without one)", m.Source, m.Key)
 		}
 	}
 	cancel()

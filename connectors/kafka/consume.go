@@ -39,7 +39,8 @@ const (
 // offset. A batch may hold records of several partitions; each partition's
 // records come in offset order. A record that cannot be decoded is handed
 // over like the others, with Row nil, Err saying why and Payload its bytes;
-// Payload holds the record value of every message.
+// Payload holds the record value of every message, and Key its record key
+// (nil for a record produced without one).
 //
 // With opts.Group "" Consume reads every partition from its first offset,
 // commits nothing, and other consumers do not affect it. With a group,
@@ -356,6 +357,7 @@ func (c *consumer) decode(recs []*kgo.Record) []port.Message {
 				Source:  port.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset},
 				Row:     row,
 				Payload: r.Value,
+				Key:     r.Key,
 				Err:     err,
 			}
 		}

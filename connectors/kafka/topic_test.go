@@ -28,6 +28,9 @@ func TestPublishConsumeKeyOrder(t *testing.T) {
 	parts := map[int32]bool{}
 	for _, m := range msgs {
 		parts[m.Source.Partition] = true
+		if m.Key == nil || string(m.Key) != m.Row[0].(string) {
+			t.Fatalf("message %s: key %q, want its account %q", m.Source, m.Key, m.Row[0])
+		}
 	}
 	if len(parts) != 6 {
 		t.Errorf("records went to %d partitions, want 6", len(parts))
@@ -60,6 +63,20 @@ func TestPublishKeylessAndEmpty(t *testing.T) {
 	msgs := consumeAll(t, tp, port.ConsumeOptions{})
 	if len(msgs) != 100 {
 		t.Fatalf("got %d messages, want 100", len(msgs))
+	}
+	for _, m := range msgs {
+		if m.Key != nil {
+			t.Fatalf("message %s of a topic with no key column has key %q", m.Source, m.Key)
+		}
+	}
+	// Keyed by an empty text: an empty key, not none.
+	keyed := openTopic(t, c, "keyed", 1)
+	row := eventRows(1, 1)[0]
+	row[0] = ""
+	publish(t, keyed, []schema.Row{row})
+	msgs = consumeAll(t, keyed, port.ConsumeOptions{})
+	if len(msgs) != 1 || msgs[0].Key == nil || len(msgs[0].Key) != 0 {
+		t.Fatalf("a row keyed by empty text: %d messages, the first keyed %#v; want one, keyed by empty text", len(msgs), msgs[0].Key)
 	}
 }
 

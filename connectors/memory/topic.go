@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 
 	"pipeline/engine/port"
@@ -12,7 +13,8 @@ import (
 
 // Topic is a handle on an in-process partitioned log. It implements
 // port.Topic and is safe for concurrent use. Handles on one topic name share
-// the log; each partitions what it publishes by its own key column.
+// the log; each partitions and keys what it publishes by its own key column
+// (port.Message.Key is the column's text, as Kafka topics have it).
 //
 // Rows are shared, not copied: the caller must not change a row after
 // passing it to Publish, and Message.Row is the published row, which a
@@ -36,6 +38,7 @@ type topicLog struct {
 
 	mu     sync.Mutex
 	parts  [][]schema.Row // rows by partition; a row's offset is its index
+	keys   [][]keyRun     // by partition, which column keys its rows
 	next   int            // partition the next round-robin row goes to
 	groups map[string]*group
 	// changes counts publishes and partition releases; wake, when not nil,
@@ -56,7 +59,26 @@ func newTopicLog(name string, s *schema.Schema, partitions int) *topicLog {
 	if partitions <= 0 {
 		partitions = 1
 	}
-	return &topicLog{name: name, schema: s, parts: make([][]schema.Row, partitions), groups: map[string]*group{}}
+	return &topicLog{name: name, schema: s, parts: make([][]schema.Row, partitions), keys: make([][]keyRun, partitions), groups: map[string]*group{}}
+}
+
+// keyRun says that the rows of a partition from offset from on, up to the
+// next run, were published by a handle keyed by column col (-1 for none):
+// a row's record key is that column's text, made when the row is handed
+// out. A partition's runs are only ever appended to, so a copy of its
+// slice taken under the topic's lock is safe to read while rows are added.
+type keyRun struct {
+	from int64
+	col  int
+}
+
+// keyedBy records that the next row of partition p is keyed by column col.
+// The caller holds l.mu.
+func (l *topicLog) keyedBy(p, col int) {
+	runs := l.keys[p]
+	if len(runs) == 0 || runs[len(runs)-1].col != col {
+		l.keys[p] = append(runs, keyRun{from: int64(len(l.parts[p])), col: col})
+	}
 }
 
 // Schema returns the schema the handle was opened with.
@@ -78,10 +100,12 @@ func (t *Topic) Len() int {
 }
 
 // Publish appends rows in order. A row goes to the partition given by the
-// FNV-1a hash of its key column's text form (schema.Type.Append), or to the
-// next partition in turn when the handle has no key column. Every row must
-// have one value per column; Publish checks them all before appending any.
-// The rows are stored as given and must not be changed afterwards.
+// FNV-1a hash of its key column's text form (schema.Type.Append), which is
+// its record key, or to the next partition in turn, with no key, when the
+// handle has no key column; a row whose key column is null has no key (and
+// goes where the empty text hashes to). Every row must have one value per
+// column; Publish checks them all before appending any. The rows are
+// stored as given and must not be changed afterwards.
 func (t *Topic) Publish(ctx context.Context, rows []schema.Row) error {
 	l := t.log
 	if err := ctx.Err(); err != nil {
@@ -101,6 +125,7 @@ func (t *Topic) Publish(ctx context.Context, rows []schema.Row) error {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		for _, r := range rows {
+			l.keyedBy(l.next, -1)
 			l.parts[l.next] = append(grow(l.parts[l.next], 1), r)
 			l.next = (l.next + 1) % n
 		}
@@ -118,6 +143,7 @@ func (t *Topic) Publish(ctx context.Context, rows []schema.Row) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for i, r := range rows {
+		l.keyedBy(int(parts[i]), t.key)
 		l.parts[parts[i]] = append(grow(l.parts[parts[i]], 1), r)
 	}
 	l.signal()
@@ -201,31 +227,34 @@ type cursor struct {
 	group *group  // the consumer group, nil when consuming alone
 	own   []int64 // per partition offsets when consuming alone
 	// msgs, when not nil, is the slice handed out batch after batch
-	// (port.ConsumeOptions.Reuse), so batches allocate no messages.
+	// (port.ConsumeOptions.Reuse), so batches allocate no messages; keys
+	// is the buffer their keys' text is made in then.
 	msgs []port.Message
+	keys []byte
 }
 
 // claim returns the next batch of partition p for c, at most size rows from
-// offset from, and marks the partition busy for the group. busy reports that
-// another consumer of the group is handling the partition. The caller holds l.mu.
-func (l *topicLog) claim(c *cursor, p, size int) (rows []schema.Row, from int64, busy bool) {
+// offset from, with the partition's key runs (those of the batch included),
+// and marks the partition busy for the group. busy reports that another
+// consumer of the group is handling the partition. The caller holds l.mu.
+func (l *topicLog) claim(c *cursor, p, size int) (rows []schema.Row, keys []keyRun, from int64, busy bool) {
 	if c.group == nil {
 		from = c.own[p]
 	} else {
 		if c.group.busy[p] {
-			return nil, 0, true
+			return nil, nil, 0, true
 		}
 		from = c.group.committed[p]
 	}
 	part := l.parts[p]
 	end := min(int64(len(part)), from+int64(size))
 	if end <= from {
-		return nil, from, false
+		return nil, nil, from, false
 	}
 	if c.group != nil {
 		c.group.busy[p] = true
 	}
-	return part[from:end:end], from, false
+	return part[from:end:end], l.keys[p], from, false
 }
 
 // full reports whether partition p holds a full batch of size rows for c
@@ -320,13 +349,13 @@ func (t *Topic) Consume(ctx context.Context, opts port.ConsumeOptions, handle fu
 					l.mu.Lock()
 				}
 			}
-			rows, from, busy := l.claim(c, p, size)
+			rows, keys, from, busy := l.claim(c, p, size)
 			l.mu.Unlock()
 			blocked = blocked || busy
 			if len(rows) == 0 {
 				continue
 			}
-			if err := l.handleBatch(ctx, c, p, from, rows, handle); err != nil {
+			if err := l.handleBatch(ctx, c, p, from, rows, keys, handle); err != nil {
 				return fmt.Errorf("memory topic %s: consume partition %d offsets %d-%d: %w",
 					l.name, p, from, from+int64(len(rows))-1, err)
 			}
@@ -348,7 +377,7 @@ func (t *Topic) Consume(ctx context.Context, opts port.ConsumeOptions, handle fu
 // handleBatch hands the batch claimed from partition p to handle and then
 // releases the partition, committing the batch when handle returned nil. It
 // releases the partition without committing when handle panics.
-func (l *topicLog) handleBatch(ctx context.Context, c *cursor, p int, from int64, rows []schema.Row,
+func (l *topicLog) handleBatch(ctx context.Context, c *cursor, p int, from int64, rows []schema.Row, keys []keyRun,
 	handle func(context.Context, []port.Message) error) (err error) {
 	ok := false
 	defer func() {
@@ -356,25 +385,45 @@ func (l *topicLog) handleBatch(ctx context.Context, c *cursor, p int, from int64
 		l.release(c, p, from+int64(len(rows)), ok)
 		l.mu.Unlock()
 	}()
-	err = handle(ctx, l.messages(c, p, from, rows))
+	err = handle(ctx, l.messages(c, p, from, rows, keys))
 	ok = err == nil
 	return err
 }
 
 // messages wraps rows, read from partition p starting at offset from, as
-// messages: in c's reused slice when it has one, else in a new one.
-func (l *topicLog) messages(c *cursor, p int, from int64, rows []schema.Row) []port.Message {
+// messages keyed as runs says: in c's reused slice when it has one, with
+// their keys' text in its reused buffer, else in new ones.
+func (l *topicLog) messages(c *cursor, p int, from int64, rows []schema.Row, runs []keyRun) []port.Message {
 	var msgs []port.Message
 	if c.msgs != nil && cap(c.msgs) >= len(rows) {
 		msgs = c.msgs[:len(rows)]
 	} else {
 		msgs = make([]port.Message, len(rows))
 	}
+	text := c.keys[:0] // the keys' text; never nil, so that an empty key is not nil
+	if text == nil {
+		text = make([]byte, 0, 8*len(rows))
+	}
+	run := max(sort.Search(len(runs), func(i int) bool { return runs[i].from > from })-1, 0)
 	for i, r := range rows {
-		msgs[i] = port.Message{
-			Source: port.Source{Topic: l.name, Partition: int32(p), Offset: from + int64(i)},
-			Row:    r,
+		off := from + int64(i)
+		for run+1 < len(runs) && runs[run+1].from <= off {
+			run++
 		}
+		var key []byte
+		if col := runs[run].col; col >= 0 && r[col] != nil {
+			start := len(text)
+			text = l.schema.Columns[col].Type.Append(text, r[col])
+			key = text[start:len(text):len(text)]
+		}
+		msgs[i] = port.Message{
+			Source: port.Source{Topic: l.name, Partition: int32(p), Offset: off},
+			Row:    r,
+			Key:    key,
+		}
+	}
+	if c.msgs != nil {
+		c.keys = text
 	}
 	return msgs
 }
@@ -405,6 +454,7 @@ func (t *Topic) Truncate(ctx context.Context) error {
 	l.mu.Lock()
 	for i := range l.parts {
 		l.parts[i] = nil
+		l.keys[i] = nil
 	}
 	l.groups = map[string]*group{}
 	l.next = 0

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/govalues/decimal"
+
 	"pipeline/engine/port"
 	"pipeline/engine/schema"
 )
@@ -583,5 +585,83 @@ func TestPublishSessionSameBatches(t *testing.T) {
 	got := <-done
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("batches with a live publisher differ:\n got %v\nwant %v", got, want)
+	}
+}
+
+// TestTopicMessageKeys: each message carries the key its publishing handle
+// gave it, the text of that handle's key column (as a Kafka topic's record
+// key), and none when the handle has no key column or the row's key is
+// null; the keys stay right across publishes, partitions and a truncation.
+func TestTopicMessageKeys(t *testing.T) {
+	ctx := context.Background()
+	s := schema.MustNew("keyed", []schema.Column{
+		{Name: "id", Type: schema.IntType},
+		{Name: "name", Type: schema.Type{Kind: schema.String, Nullable: true}},
+		{Name: "amount", Type: schema.MoneyType},
+	}, "")
+	rows := []schema.Row{
+		{17, "ann", decimal.MustNew(1250, 2)},
+		{-3, "", decimal.MustNew(5, 0)},
+		{17, nil, decimal.MustNew(-1, 2)},
+		{100000, "bob", decimal.MustNew(0, 0)},
+	}
+	tests := []struct {
+		key  string // the handle's key column
+		want []any  // per row, its key's text, or nil for none
+	}{
+		{"id", []any{"17", "-3", "17", "100000"}},
+		{"name", []any{"ann", "", nil, "bob"}},
+		{"amount", []any{"12.50", "5.00", "-0.01", "0.00"}},
+		{"", []any{nil, nil, nil, nil}},
+	}
+	for _, tt := range tests {
+		t.Run("key="+tt.key, func(t *testing.T) {
+			c := New()
+			tp, err := c.Topic(ctx, port.TopicSpec{Name: "t", Schema: s, Key: tt.key, Partitions: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			check := func() {
+				t.Helper()
+				got := map[int]any{} // row index (by id and amount) -> key
+				err := tp.Consume(ctx, port.ConsumeOptions{}, func(_ context.Context, msgs []port.Message) error {
+					for _, m := range msgs {
+						i := slices.IndexFunc(rows, func(r schema.Row) bool { return r[0] == m.Row[0] && r[2] == m.Row[2] })
+						if m.Key == nil {
+							got[i] = nil
+						} else {
+							got[i] = string(m.Key)
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, w := range tt.want {
+					if g, ok := got[i]; !ok || g != w {
+						t.Errorf("row %d: key %#v (found %v), want %#v", i, g, ok, w)
+					}
+				}
+			}
+			// One row per call, then all at once: keys of several
+			// publishes share a partition's buffer.
+			for _, r := range rows[:2] {
+				if err := tp.Publish(ctx, []schema.Row{r}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := tp.Publish(ctx, rows[2:]); err != nil {
+				t.Fatal(err)
+			}
+			check()
+			if err := tp.Truncate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := tp.Publish(ctx, rows); err != nil {
+				t.Fatal(err)
+			}
+			check()
+		})
 	}
 }

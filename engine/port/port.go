@@ -54,10 +54,15 @@ type Table interface {
 
 // Message is one record read from a topic. Row is nil when the payload
 // could not be decoded; Err then says why and Payload holds the raw bytes.
+// Key is the record's key as the topic holds it, nil when it has none:
+// what Topic.Publish gives a record is the text of the publishing topic
+// spec's key column (schema.Type.Append), none when the spec has no key
+// column or the row's key is null. A handler must not change it.
 type Message struct {
 	Source  Source
 	Row     schema.Row
 	Payload []byte
+	Key     []byte
 	Err     error
 }
 
@@ -95,8 +100,9 @@ type ConsumeOptions struct {
 	// so a handler may leave writes in flight only on a Flusher.
 	Flush func(ctx context.Context) error
 	// Reuse promises that the handler keeps no batch slice past its call
-	// (it may keep the rows and sources it holds), so a topic may hand out
-	// the same slice, refilled, batch after batch instead of a new one.
+	// (it may keep the rows and sources it holds, not their keys), so a
+	// topic may hand out the same slice, refilled, batch after batch
+	// instead of a new one, and its keys in a reused buffer.
 	Reuse bool
 }
 
@@ -111,11 +117,14 @@ type Flusher interface {
 type Topic interface {
 	// Schema returns the schema of the topic's records.
 	Schema() *schema.Schema
-	// Publish appends rows, partitioned by the topic's key column, in order.
-	// A row the topic cannot hold (a record over the broker's size limit)
-	// is left out: Publish writes the others and returns *RejectedRows
-	// listing those it left out, with why. Any other error means that an
-	// unknown part of the rows may not be written.
+	// Publish appends rows, partitioned by the topic's key column, in order,
+	// each keyed by the text of its key column (see Message.Key). When it
+	// returns nil every row is written: a broker has acknowledged it, and a
+	// consumer that starts afterwards reads it. A row the topic cannot
+	// hold (a record over the broker's size limit) is left out: Publish
+	// writes the others and returns *RejectedRows listing those it left
+	// out, with why. Any other error means that an unknown part of the rows
+	// may not be written.
 	Publish(ctx context.Context, rows []schema.Row) error
 	// Consume hands batches of messages to handle, in order within each
 	// partition. It returns when the topic is drained (unless opts.Follow),

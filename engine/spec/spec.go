@@ -81,11 +81,14 @@ type Stage struct {
 	// load and export: files to copy.
 	Copy []Copy `yaml:"copy"`
 
-	// publish and stream: source and destination.
+	// publish, stream and rekey: source and destination.
 	From yamldoc.String `yaml:"from"`
 	To   yamldoc.String `yaml:"to"`
 
-	// stream
+	// rekey: the expression whose value keys each record on To.
+	Key yamldoc.String `yaml:"key"`
+
+	// stream (and rekey: as, group, lookup, batch_size)
 	As        yamldoc.String              `yaml:"as"`
 	Group     yamldoc.String              `yaml:"group"`
 	Lookup    yamldoc.Map[yamldoc.String] `yaml:"lookup"`
@@ -131,6 +134,7 @@ var stageKeys = map[string][]string{
 	"export":  {"name", "kind", "copy"},
 	"publish": {"name", "kind", "from", "to"},
 	"stream":  {"name", "kind", "from", "as", "group", "lookup", "windows", "rules", "save", "to", "emit", "batch_size"},
+	"rekey":   {"name", "kind", "from", "as", "group", "lookup", "key", "to", "batch_size"},
 	"batch":   {"name", "kind", "steps", "only_if"},
 	"reset":   {"name", "kind", "tables", "topics"},
 }

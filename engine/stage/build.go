@@ -76,6 +76,7 @@ func Build(s *spec.Spec, opts ...BuildOption) (*Plan, error) {
 			b.plan.Stages = append(b.plan.Stages, r)
 		}
 	}
+	b.checkRekeyReaders()
 	if len(b.errs) > 0 {
 		return nil, b.errs
 	}
@@ -248,6 +249,8 @@ func (b *builder) stage(st *spec.Stage) Runner {
 		return b.publishStage(st)
 	case "stream":
 		return b.streamStage(st)
+	case "rekey":
+		return b.rekeyStage(st)
 	case "batch":
 		return b.batchStage(st)
 	case "reset":

@@ -31,9 +31,9 @@ type Runtime struct {
 	// DeadLetter receives records a stage could not process. It must be safe for concurrent use.
 	DeadLetter func(port.DeadLetter)
 	Log        *slog.Logger
-	// Follow keeps stream stages consuming until ctx ends instead of stopping when drained.
+	// Follow keeps stream and rekey stages consuming until ctx ends instead of stopping when drained.
 	Follow bool
-	// Group overrides the consumer group of stream stages ("" keeps the spec's).
+	// Group overrides the consumer group of stream and rekey stages ("" keeps the spec's).
 	Group string
 	// ExportDir, when set, receives every exported file (by its base name)
 	// instead of the path the spec gives: dry-run --out.

@@ -106,6 +106,7 @@ func (b *builder) streamStage(st *spec.Stage) Runner {
 		}
 		s.lookups = append(s.lookups, lk)
 	}
+	b.checkSaves(s, st)
 	if !b.windows(s, st) {
 		return nil
 	}
@@ -344,6 +345,8 @@ type streamRun struct {
 	conflicts int
 	// windows are the stage's windows' states (see windowrun.go).
 	windows []*windowRun
+	// keys checks that records carry their topic's key (see keyed).
+	keys *recordKeys
 	// hold, with a store and a topic that calls ConsumeOptions.Flush,
 	// lets a batch return with its last chunk's commit in flight (held),
 	// which the next batch or flush waits for: MariaDB commits it while
@@ -748,6 +751,8 @@ func (r *streamRun) prepare(ctx context.Context, msgs []port.Message) error {
 				reason = m.Err.Error()
 			}
 			deadLetter(r.rt, r.st, s.name, m.Source, string(m.Payload), reason)
+		} else {
+			ok = r.keyed(m)
 		}
 		r.vars[i][0] = m.Row
 		r.ok = append(r.ok, ok)

@@ -109,12 +109,11 @@ func (b *builder) window(s *streamStage, name string, ws spec.Window) *streamWin
 		b.errorf(ws.Pos, "window %s has no key (key: %s.%s, the topic's key)", name, rec, s.tspec.Key)
 		return nil
 	}
-	col, isField := s.recordField(ws.Key.Value)
-	if !isField || col < 0 || recSchema.Columns[col].Name != s.tspec.Key {
-		b.stateKeyError(ws.Key.Pos, "window "+name, ws.Key.Value, s)
+	if !b.stateKeyedExpr(s, ws.Key.Pos, "window "+name, ws.Key.Value) {
 		return nil
 	}
-	w.key = col
+	// Whatever field names it, the key's value is the record's topic key.
+	w.key = recSchema.Index(s.tspec.Key)
 
 	span, err := parseSpan(ws.Span.Value)
 	if !ws.Span.Set() || err != nil {
@@ -238,21 +237,6 @@ func (s *streamStage) plainField(text string) (fieldOf, schema.Type, bool) {
 		return fieldOf{}, schema.Type{}, false
 	}
 	return fieldOf{v: v, col: c}, s.sc.schemas[v].Columns[c].Type, true
-}
-
-// stateKeyError reports state (a window, a saved lookup) kept under a key
-// that is not the topic's: a key's records may then sit on several
-// partitions, decided in no order. The fix is a topic keyed by it.
-func (b *builder) stateKeyError(pos yamldoc.Pos, what, key string, s *streamStage) {
-	if s.tspec.Key == "" {
-		b.errorf(pos, "%s is kept by %s, but topic %s has no key: its records are spread over the partitions and decided in no order per key. "+
-			"Give the topic a key (topics: %s: {key: ...}) or re-key it with a rekey stage (kind: rekey, key: %s) into a keyed topic and read that one",
-			what, key, s.tspec.Name, s.tspec.Name, key)
-		return
-	}
-	b.errorf(pos, "%s is kept by %s, but topic %s is keyed by %s: the records that share a value of %s may sit on several partitions and be decided out of order. "+
-		"Key the state by %s.%s, or re-key the topic with a rekey stage (kind: rekey, key: %s) into a topic keyed by that value and read that one",
-		what, key, s.tspec.Name, s.tspec.Key, key, s.sc.names[0], s.tspec.Key, key)
 }
 
 // parseSpan reads a span: a Go duration (90s, 10m, 1h30m) or whole days,
