@@ -151,8 +151,9 @@ func TestDryRunBanking(t *testing.T) {
 }
 
 func TestLintBankingSpecs(t *testing.T) {
-	out := mustPipeline(t, "lint", "../../configs/banking.yaml", "../../configs/banking-legacy.yaml")
-	if strings.Count(out, ": ok") != 2 {
+	out := mustPipeline(t, "lint", "../../configs/banking.yaml", "../../configs/banking-legacy.yaml",
+		"../../configs/banking-velocity.yaml", "../../configs/banking-customer.yaml")
+	if strings.Count(out, ": ok") != 4 {
 		t.Errorf("lint output:\n%s", out)
 	}
 }

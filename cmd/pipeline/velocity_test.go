@@ -12,7 +12,10 @@ import (
 
 // Tests of configs/banking-velocity.yaml: windows in a stream stage.
 
-const velocitySpec = "../../configs/banking-velocity.yaml"
+const (
+	velocitySpec = "../../configs/banking-velocity.yaml"
+	customerSpec = "../../configs/banking-customer.yaml"
+)
 
 // TestVelocityBoundaries: on the hand-made transactions of
 // testdata/velocity (its README says why each decides as it does), the
@@ -31,10 +34,11 @@ func TestVelocityBoundaries(t *testing.T) {
 }
 
 // TestVelocityRunEqualsDryRun: pipeline run (MySQL, the embedded broker,
-// window state committed with the offsets) gives the dry-run's four files,
-// on the hand-made boundaries and on generated transactions dense enough
-// to trip both velocity rules thousands of times; a second run, which
-// starts from reset, too.
+// window state committed with the offsets) gives the dry-run's files, on
+// the hand-made boundaries and on generated transactions dense enough to
+// trip the velocity rules thousands of times; a second run, which starts
+// from reset, too. So does the customer-keyed window of
+// configs/banking-customer.yaml, read from a re-keyed topic.
 func TestVelocityRunEqualsDryRun(t *testing.T) {
 	_, gen := binaries(t)
 	dense := t.TempDir()
@@ -45,30 +49,40 @@ func TestVelocityRunEqualsDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, data := range []string{abs, dense} {
+	for _, c := range []struct {
+		spec, data string
+		files      []string
+		decided    string // counts the decisions the windows made
+	}{
+		{velocitySpec, abs, resultFiles, "SELECT COUNT(*) FROM transactions WHERE rule LIKE 'velocity%'"},
+		{velocitySpec, dense, resultFiles, "SELECT COUNT(*) FROM transactions WHERE rule LIKE 'velocity%'"},
+		{customerSpec, dense, append(resultFiles[:len(resultFiles):len(resultFiles)], "customer_reviews.csv"),
+			"SELECT COUNT(*) FROM customer_reviews WHERE status = 'review'"},
+	} {
+		name := filepath.Base(c.spec) + " on " + filepath.Base(c.data)
 		db := testDatabase(t)
-		t.Setenv("DATASET", data)
+		t.Setenv("DATASET", c.data)
 		dry := t.TempDir()
-		mustPipeline(t, "dry-run", velocitySpec, "--out", dry)
+		mustPipeline(t, "dry-run", c.spec, "--out", dry)
 		for run := 1; run <= 2; run++ {
 			out := t.TempDir()
 			t.Setenv("RESULTS", out)
-			mustPipeline(t, "run", velocitySpec)
-			for _, f := range resultFiles {
+			mustPipeline(t, "run", c.spec)
+			for _, f := range c.files {
 				got, _ := os.ReadFile(filepath.Join(out, f))
 				want, _ := os.ReadFile(filepath.Join(dry, f))
 				if !bytes.Equal(got, want) || len(want) == 0 {
-					t.Errorf("%s, run %d: %s differs from the dry-run's", filepath.Base(data), run, f)
+					t.Errorf("%s, run %d: %s differs from the dry-run's", name, run, f)
 				}
 			}
 		}
-		var states, velocity int
+		var states, windowed int
 		db.QueryRow("SELECT COUNT(*) FROM _pipeline_state").Scan(&states)
-		db.QueryRow("SELECT COUNT(*) FROM transactions WHERE rule LIKE 'velocity%'").Scan(&velocity)
-		if states == 0 || velocity == 0 {
-			t.Errorf("%s: %d window states stored, %d velocity declines: want both", filepath.Base(data), states, velocity)
+		db.QueryRow(c.decided).Scan(&windowed)
+		if states == 0 || windowed == 0 {
+			t.Errorf("%s: %d window states stored, %d decisions by a window: want both", name, states, windowed)
 		}
-		t.Logf("%s: %d velocity declines, %d window states stored", filepath.Base(data), velocity, states)
+		t.Logf("%s: %d decisions by a window, %d window states stored", name, windowed, states)
 	}
 }
 
