@@ -343,8 +343,11 @@ type streamRun struct {
 	versions map[string]int64
 	// conflicts counts the commits in a row that met port.ErrConflict.
 	conflicts int
-	// windows are the stage's windows' states (see windowrun.go).
-	windows []*windowRun
+	// winCache holds each key's window states, winDirty the keys the
+	// chunk changed, stamp the chunk (see windowrun.go).
+	winCache *keyMap[*keyWindows]
+	winDirty []*keyWindows
+	stamp    uint64
 	// keys checks that records carry their topic's key (see keyed).
 	keys *recordKeys
 	// hold, with a store and a topic that calls ConsumeOptions.Flush,
@@ -369,7 +372,7 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	var st Stats
 	r := &streamRun{s: s, st: &st, tables: map[string]port.Table{}, cache: map[string]*keyMap[any]{},
 		seen: newKeyMap[bool](), at: newKeyMap[int](),
-		dirty: map[string][]schema.Row{}, windows: s.newWindowRuns()}
+		dirty: map[string][]schema.Row{}, winCache: newKeyMap[*keyWindows]()}
 	local := *rt // the same runtime, but dead letters are also kept for the batch's commit
 	r.deadLetter = rt.DeadLetter
 	local.DeadLetter = func(d port.DeadLetter) {
@@ -1017,7 +1020,8 @@ type decider struct {
 
 	emitRest *evaluator // of streamStage.emitRest, or nil
 
-	windows []*windowDecider // per window of the stage
+	windows  []*windowDecider // per window of the stage
+	winDirty []*keyWindows    // the keys whose window states it changed
 }
 
 // parallel reports whether records may be decided on several CPUs: every
@@ -1142,15 +1146,17 @@ func (d *decider) decide(i int, m port.Message, vars []any) {
 	if s.idCol >= 0 {
 		key = m.Row[s.idCol]
 	}
+	var kw *keyWindows // the key's window states
 	if len(s.windows) > 0 {
-		if err := d.windowsBefore(m, vars); err != nil {
+		var err error
+		if kw, err = d.windowsBefore(m, vars); err != nil {
 			d.deadLetter(i, m.Source, messagePayload(s.tspec.Schema, m), err.Error())
 			return
 		}
 	}
 	var traced []WindowTrace
-	if len(s.windows) > 0 && d.r.rt.traced(key) {
-		traced = d.windowTraces(m)
+	if kw != nil && d.r.rt.traced(key) {
+		traced = d.windowTraces(m, kw)
 	}
 	dec, err := d.rules.evalObserved(vars, d.r.rt, key, s.name, "", m.Source, traced...)
 	if err != nil {
@@ -1169,12 +1175,12 @@ func (d *decider) decide(i int, m port.Message, vars []any) {
 			return
 		}
 	}
-	if len(s.windows) > 0 {
-		if err := d.windowsAfter(vars); err != nil {
+	if kw != nil {
+		if err := d.windowsAfter(vars, d.dec); err != nil {
 			d.deadLetter(i, m.Source, messagePayload(s.tspec.Schema, m), err.Error())
 			return
 		}
-		d.windowsEnter(m)
+		d.windowsEnter(m, kw)
 	}
 	d.outs = append(d.outs, out)
 	for _, l := range s.lookups {

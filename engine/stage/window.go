@@ -30,6 +30,9 @@ type streamWindow struct {
 	// where says which decided records enter (nil: all); it reads the
 	// scope and the decision.
 	where *bound
+	// whereDecision is where when it only compares the decision's outcome
+	// or rule with a string, tested without running it.
+	whereDecision *decisionTest
 	// args are the values' arguments: a copied field, or an output of
 	// argExpr (nil when none is computed), or neither for count().
 	args    []windowArg
@@ -90,6 +93,7 @@ func (b *builder) windowExprs(s *streamStage, w *streamWindow, ws spec.Window) b
 		if w.where == nil {
 			return false
 		}
+		w.whereDecision = parseDecisionTest(ws.Where.Value)
 	}
 	return true
 }

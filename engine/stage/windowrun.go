@@ -3,6 +3,7 @@ package stage
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"time"
 
 	"pipeline/engine/port"
@@ -17,53 +18,38 @@ import (
 // meets the key (or after its cache was dropped), changes it as it decides,
 // and writes what a chunk changed with the chunk's decisions and offsets
 // (port.Batch.State). Without a store (a dry-run) it lives in the cache.
+// Every window is keyed by the topic's key (lint makes sure), so one cache
+// entry holds a key's state in all of them.
 
-// winState is a window's state for one key.
-type winState struct {
-	key any
-	st  *window.State
-}
-
-// windowRun is what a stream run keeps for one window.
-type windowRun struct {
-	cache *keyMap[*window.State] // by key
-	dirty []winState             // changed in the chunk, in first-change order
+// keyWindows is one key's state in each window of the stage.
+type keyWindows struct {
+	key   any
+	st    []window.State // by window
+	stamp uint64         // the chunk that last changed it (streamRun.stamp)
 }
 
 // windowDecider is what a decider keeps for one window.
 type windowDecider struct {
-	row    schema.Row // the values the record in hand sees
-	boxed  any        // row as a scope value, boxed once
-	t      int64      // the record's time, Unix nanoseconds
-	st     *window.State
-	enter  bool  // the record enters, once decided
-	args   []any // its arguments, when it enters
-	time   *evaluator
-	where  *evaluator
-	argx   *evaluator
-	dirty  []winState
-	marked *keyMap[bool]
-}
-
-// newWindowRuns returns the run state of the stage's windows.
-func (s *streamStage) newWindowRuns() []*windowRun {
-	out := make([]*windowRun, len(s.windows))
-	for i := range out {
-		out[i] = &windowRun{cache: newKeyMap[*window.State]()}
-	}
-	return out
+	row   schema.Row // the values the record in hand sees
+	boxed any        // row as a scope value, boxed once
+	t     int64      // the record's time, Unix nanoseconds
+	enter bool       // the record enters, once decided
+	args  []any      // its arguments, when it enters
+	time  *evaluator
+	where *evaluator
+	argx  *evaluator
 }
 
 // newWindowDeciders returns a decider's state of the stage's windows.
 func (s *streamStage) newWindowDeciders() []*windowDecider {
 	out := make([]*windowDecider, len(s.windows))
 	for i, w := range s.windows {
-		d := &windowDecider{row: make(schema.Row, len(w.schema.Columns)), marked: newKeyMap[bool]()}
+		d := &windowDecider{row: make(schema.Row, len(w.schema.Columns))}
 		d.boxed = d.row
 		if w.timeExpr != nil {
 			d.time = w.timeExpr.evaluator()
 		}
-		if w.where != nil {
+		if w.where != nil && w.whereDecision == nil {
 			d.where = w.where.evaluator()
 		}
 		if w.argExpr != nil {
@@ -84,88 +70,99 @@ func (w *streamWindow) stateKey(k any) string {
 }
 
 // fetchWindows gives every record of the batch still to decide the state of
-// its key in each window: from the cache, else from the store (one read for
+// its key in every window: from the cache, else from the store (one read for
 // all the keys missing), else empty. A record whose key is null goes to the
 // dead letters.
 func (r *streamRun) fetchWindows(ctx context.Context, msgs []port.Message) error {
 	s := r.s
-	for wi, w := range s.windows {
-		run := r.windows[wi]
-		var keys []any
-		seen := r.seen
-		seen.clear()
-		for i, m := range msgs {
-			if !r.ok[i] {
-				continue
-			}
-			k := m.Row[w.key]
-			if k == nil {
-				r.ok[i] = false
-				deadLetter(r.rt, r.st, s.name, m.Source, messagePayload(s.tspec.Schema, m),
-					fmt.Sprintf("window %s: the key %s is null", w.name, s.tspec.Key))
-				continue
-			}
-			if _, hit := run.cache.get(k); hit {
-				continue
-			}
-			if _, dup := seen.get(k); !dup {
-				seen.put(k, true)
-				keys = append(keys, k)
-			}
-		}
-		if len(keys) == 0 {
+	if len(s.windows) == 0 {
+		return nil
+	}
+	r.stamp++ // a new chunk: what it changes is dirty anew
+	col := s.windows[0].key
+	var keys []any
+	seen := r.seen
+	seen.clear()
+	for i, m := range msgs {
+		if !r.ok[i] {
 			continue
 		}
-		var stored map[string]string
-		if r.store != nil {
-			ids := make([]string, len(keys))
-			for i, k := range keys {
-				ids[i] = w.stateKey(k)
-			}
-			var err error
-			if stored, err = r.store.State(ctx, r.group, s.tspec.Name, ids); err != nil {
-				return fmt.Errorf("stage %s: reading the state of window %s: %w", s.name, w.name, err)
-			}
+		k := m.Row[col]
+		if k == nil {
+			r.ok[i] = false
+			deadLetter(r.rt, r.st, s.name, m.Source, messagePayload(s.tspec.Schema, m),
+				fmt.Sprintf("window %s: the key %s is null", s.windows[0].name, s.tspec.Key))
+			continue
 		}
+		if _, hit := r.winCache.get(k); hit {
+			continue
+		}
+		if _, dup := seen.get(k); !dup {
+			seen.put(k, true)
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	var stored map[string]string
+	if r.store != nil {
+		ids := make([]string, 0, len(keys)*len(s.windows))
 		for _, k := range keys {
-			st := &window.State{}
-			if text, ok := stored[w.stateKey(k)]; ok {
-				var err error
-				if st, err = w.spec.Decode(text); err != nil {
-					return fmt.Errorf("stage %s: window %s, key %s: the stored state cannot be read (%w); "+
-						"run the spec's reset stage to start over", s.name, w.name, keyText(k), err)
-				}
+			for _, w := range s.windows {
+				ids = append(ids, w.stateKey(k))
 			}
-			run.cache.put(k, st)
 		}
+		var err error
+		if stored, err = r.store.State(ctx, r.group, s.tspec.Name, ids); err != nil {
+			return fmt.Errorf("stage %s: reading the state of its windows: %w", s.name, err)
+		}
+	}
+	for _, k := range keys {
+		kw := &keyWindows{key: k, st: make([]window.State, len(s.windows))}
+		for wi, w := range s.windows {
+			text, ok := stored[w.stateKey(k)]
+			if !ok {
+				continue
+			}
+			st, err := w.spec.Decode(text)
+			if err != nil {
+				return fmt.Errorf("stage %s: window %s, key %s: the stored state cannot be read (%w); "+
+					"run the spec's reset stage to start over", s.name, w.name, keyText(k), err)
+			}
+			kw.st[wi] = *st
+		}
+		r.winCache.put(k, kw)
 	}
 	return nil
 }
 
 // windowsBefore binds what each window holds for the record before it is
 // decided: the values of the records of its key decided before it, whose
-// time lies within the span up to its own. It returns an error for the dead
-// letters when the record's time cannot be had or a value overflows.
-func (d *decider) windowsBefore(m port.Message, vars []any) error {
+// time lies within the span up to its own. It returns the key's states,
+// and an error for the dead letters when the record's time cannot be had
+// or a value overflows.
+func (d *decider) windowsBefore(m port.Message, vars []any) (*keyWindows, error) {
+	ws := d.r.s.windows
+	kw, _ := d.r.winCache.get(m.Row[ws[0].key])
 	var (
 		lastCol = -1 // the record's time column read last, and its time
 		lastT   int64
 	)
-	for wi, w := range d.r.s.windows {
+	for wi, w := range ws {
 		wd := d.windows[wi]
 		if w.time >= 0 && w.time == lastCol {
 			wd.t = lastT // windows of one time column share its reading
 		} else if err := d.windowTime(w, wd, m, vars); err != nil {
-			return err
+			return nil, err
 		}
 		lastCol, lastT = w.time, wd.t
-		wd.st, _ = d.r.windows[wi].cache.get(m.Row[w.key])
-		if err := w.spec.Aggregate(wd.st, wd.t, wd.row); err != nil {
-			return fmt.Errorf("window %s: %w", w.name, err)
+		if err := w.spec.Aggregate(&kw.st[wi], wd.t, wd.row); err != nil {
+			return nil, fmt.Errorf("window %s: %w", w.name, err)
 		}
 		vars[w.v] = wd.boxed
 	}
-	return nil
+	return kw, nil
 }
 
 // windowTime sets wd.t to the record's time for window w.
@@ -189,7 +186,7 @@ func (d *decider) windowTime(w *streamWindow, wd *windowDecider, m port.Message,
 
 // windowTraces describes the windows as the record in hand saw them
 // (windowsBefore has run), for pipeline explain.
-func (d *decider) windowTraces(m port.Message) []WindowTrace {
+func (d *decider) windowTraces(m port.Message, kw *keyWindows) []WindowTrace {
 	var out []WindowTrace
 	for wi, w := range d.r.s.windows {
 		wd := d.windows[wi]
@@ -197,7 +194,7 @@ func (d *decider) windowTraces(m port.Message) []WindowTrace {
 		for i, v := range w.spec.Values {
 			wt.Values = append(wt.Values, rules.Value{Name: v.Name, Value: wd.row[i]})
 		}
-		for _, e := range w.spec.Range(wd.st, wd.t) {
+		for _, e := range w.spec.Range(&kw.st[wi], wd.t) {
 			wt.Records = append(wt.Records, WindowRecord{ID: keyText(e.ID), Time: time.Unix(0, e.Time).UTC()})
 		}
 		out = append(out, wt)
@@ -206,18 +203,22 @@ func (d *decider) windowTraces(m port.Message) []WindowTrace {
 }
 
 // windowsAfter works out, for the record just decided (its decision in
-// vars), which windows it enters and with what arguments, changing nothing
-// yet: an error leaves the record undecided, for the dead letters.
-func (d *decider) windowsAfter(vars []any) error {
+// vars and dec), which windows it enters and with what arguments, changing
+// nothing yet: an error leaves the record undecided, for the dead letters.
+func (d *decider) windowsAfter(vars []any, dec schema.Row) error {
 	for wi, w := range d.r.s.windows {
 		wd := d.windows[wi]
-		wd.enter = true
-		if wd.where != nil {
+		switch {
+		case w.whereDecision != nil:
+			wd.enter = w.whereDecision.matches(dec)
+		case wd.where != nil:
 			ok, err := wd.where.matches(vars)
 			if err != nil {
 				return fmt.Errorf("window %s: where: %w", w.name, err)
 			}
 			wd.enter = ok
+		default:
+			wd.enter = true
 		}
 		if !wd.enter {
 			continue
@@ -251,7 +252,7 @@ func (d *decider) windowsAfter(vars []any) error {
 
 // windowsEnter enters the decided record into the windows windowsAfter
 // chose, and notes its time in the others.
-func (d *decider) windowsEnter(m port.Message) {
+func (d *decider) windowsEnter(m port.Message, kw *keyWindows) {
 	s := d.r.s
 	var id any
 	for wi, w := range s.windows {
@@ -260,15 +261,15 @@ func (d *decider) windowsEnter(m port.Message) {
 			if id == nil {
 				id = recordID(s, m)
 			}
-			w.spec.Add(wd.st, window.Entry{Time: wd.t, ID: id, Args: wd.args})
+			w.spec.Add(&kw.st[wi], window.Entry{Time: wd.t, ID: id, Args: wd.args})
 		} else {
-			w.spec.Observe(wd.st, wd.t)
+			w.spec.Observe(&kw.st[wi], wd.t)
 		}
-		k := m.Row[w.key]
-		if _, ok := wd.marked.get(k); !ok {
-			wd.marked.put(k, true)
-			wd.dirty = append(wd.dirty, winState{key: k, st: wd.st})
-		}
+	}
+	// A key is decided by one decider only, so its stamp is this one's to set.
+	if kw.stamp != d.r.stamp {
+		kw.stamp = d.r.stamp
+		d.winDirty = append(d.winDirty, kw)
 	}
 }
 
@@ -280,40 +281,58 @@ func recordID(s *streamStage, m port.Message) any {
 	return m.Source.String()
 }
 
-// gatherWindows moves the deciders' changed states into the run's lists.
+// gatherWindows moves the deciders' changed keys into the run's list.
 func (r *streamRun) gatherWindows() {
-	for wi := range r.s.windows {
-		run := r.windows[wi]
-		for _, w := range r.workers {
-			wd := w.windows[wi]
-			run.dirty = append(run.dirty, wd.dirty...)
-			clear(wd.dirty)
-			wd.dirty = wd.dirty[:0]
-			wd.marked.clear()
-		}
+	for _, w := range r.workers {
+		r.winDirty = append(r.winDirty, w.winDirty...)
+		clear(w.winDirty)
+		w.winDirty = w.winDirty[:0]
 	}
 }
 
 // takeWindows returns the states the chunk changed, as the store keeps
-// them, and empties the lists. Without a store they stay in the cache only.
+// them, and empties the list. Without a store they stay in the cache only.
 func (r *streamRun) takeWindows() []port.StateEntry {
 	var out []port.StateEntry
-	for wi, w := range r.s.windows {
-		run := r.windows[wi]
-		if r.store != nil {
-			for _, ws := range run.dirty {
-				out = append(out, port.StateEntry{Topic: r.s.tspec.Name, Key: w.stateKey(ws.key), Value: w.spec.Encode(ws.st)})
+	if r.store != nil {
+		for _, kw := range r.winDirty {
+			for wi, w := range r.s.windows {
+				out = append(out, port.StateEntry{Topic: r.s.tspec.Name, Key: w.stateKey(kw.key), Value: w.spec.Encode(&kw.st[wi])})
 			}
 		}
-		clear(run.dirty)
-		run.dirty = run.dirty[:0]
 	}
+	clear(r.winDirty)
+	r.winDirty = r.winDirty[:0]
 	return out
 }
 
 // forgetWindows drops the cached window states, to be read from the store again.
 func (r *streamRun) forgetWindows() {
-	for _, run := range r.windows {
-		run.cache.clear()
+	r.winCache.clear()
+}
+
+// decisionTest is a window's where when it only compares the decision's
+// outcome or rule with a string: tested on the decision record as is,
+// without running the where (TestDecisionTestMatchesWhere).
+type decisionTest struct {
+	col   int // of decisionSchema
+	equal bool
+	value string
+}
+
+var decisionTestPattern = regexp.MustCompile(`^\s*decision\.(outcome|rule)\s*(==|!=)\s*"([^"\\]*)"\s*$`)
+
+// parseDecisionTest returns where as a decisionTest, or nil.
+func parseDecisionTest(where string) *decisionTest {
+	m := decisionTestPattern.FindStringSubmatch(where)
+	if m == nil {
+		return nil
 	}
+	return &decisionTest{col: decisionSchema.Index(m[1]), equal: m[2] == "==", value: m[3]}
+}
+
+// matches tests the decision record dec.
+func (t *decisionTest) matches(dec schema.Row) bool {
+	v, _ := dec[t.col].(string)
+	return (v == t.value) == t.equal
 }

@@ -16,13 +16,13 @@ const codecVersion = "w1"
 // arguments (strings quoted, other values in their type's text form, nulls
 // empty), fields separated by commas and entries by semicolons.
 func (sp *Spec) Encode(s *State) string {
-	b := make([]byte, 0, 16+len(s.entries)*(24+8*len(sp.Values)))
+	b := make([]byte, 0, 16+s.Len()*(24+8*len(sp.Values)))
 	b = append(b, codecVersion...)
 	b = append(b, ';')
 	if s.seen {
 		b = strconv.AppendInt(b, s.newest, 10)
 	}
-	for _, e := range s.entries {
+	for _, e := range s.entries() {
 		b = append(b, ';')
 		b = strconv.AppendInt(b, e.Time, 10)
 		b = append(b, ',')
@@ -99,10 +99,10 @@ func (sp *Spec) Decode(text string) (*State, error) {
 				return nil, fmt.Errorf("window state: value %s: %w", v.Name, err)
 			}
 		}
-		if len(s.entries) > 0 && e.Time < s.entries[len(s.entries)-1].Time {
+		if len(s.buf) > 0 && e.Time < s.buf[len(s.buf)-1].Time {
 			return nil, d.errorf("entries in time order")
 		}
-		s.entries = append(s.entries, e)
+		s.buf = append(s.buf, e)
 	}
 	return s, nil
 }

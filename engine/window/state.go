@@ -68,13 +68,19 @@ type Entry struct {
 // same time in the order they entered. Entries older than the span before
 // the newest time seen are dropped, so a key costs what its last span holds.
 type State struct {
-	newest  int64
-	seen    bool
-	entries []Entry
+	newest int64
+	seen   bool
+	// buf[head:] are the entries; those before head were dropped and are
+	// cleared, to be reused once they are the greater part of buf.
+	buf  []Entry
+	head int
 }
 
+// entries returns the state's entries, oldest first.
+func (s *State) entries() []Entry { return s.buf[s.head:] }
+
 // Len returns how many records the state holds.
-func (s *State) Len() int { return len(s.entries) }
+func (s *State) Len() int { return len(s.buf) - s.head }
 
 // Newest returns the newest time the state has seen, and whether it has seen one.
 func (s *State) Newest() (int64, bool) { return s.newest, s.seen }
@@ -85,19 +91,20 @@ func (sp *Spec) bounds(s *State, t int64) (lo, hi int) {
 	if from > t { // overflow: t is near the smallest time
 		from = t
 	}
-	n := len(s.entries)
-	if n == 0 || s.entries[n-1].Time <= t {
+	es := s.entries()
+	n := len(es)
+	if n == 0 || es[n-1].Time <= t {
 		// The usual case, records in time order: every entry is at or
 		// before t, and those in the span are the last ones, which the
 		// caller reads anyway.
 		lo = n
-		for lo > 0 && s.entries[lo-1].Time >= from {
+		for lo > 0 && es[lo-1].Time >= from {
 			lo--
 		}
 		return lo, n
 	}
-	lo = sort.Search(n, func(i int) bool { return s.entries[i].Time >= from })
-	hi = lo + sort.Search(n-lo, func(i int) bool { return s.entries[lo+i].Time > t })
+	lo = sort.Search(n, func(i int) bool { return es[i].Time >= from })
+	hi = lo + sort.Search(n-lo, func(i int) bool { return es[lo+i].Time > t })
 	return lo, hi
 }
 
@@ -106,7 +113,7 @@ func (sp *Spec) bounds(s *State, t int64) (lo, hi int) {
 // the state changes.
 func (sp *Spec) Range(s *State, t int64) []Entry {
 	lo, hi := sp.bounds(s, t)
-	return s.entries[lo:hi:hi]
+	return s.entries()[lo:hi:hi]
 }
 
 // Aggregate sets out[i] to value i over the records a record of time t sees
@@ -230,21 +237,20 @@ func (sp *Spec) Observe(s *State, t int64) {
 	}
 	s.newest, s.seen = t, true
 	cut := s.newest - sp.span
-	if cut > s.newest || len(s.entries) == 0 || s.entries[0].Time >= cut { // nothing to drop (or overflow)
+	es := s.entries()
+	if cut > s.newest || len(es) == 0 || es[0].Time >= cut { // nothing to drop (or overflow)
 		return
 	}
-	n := sort.Search(len(s.entries), func(i int) bool { return s.entries[i].Time >= cut })
-	if n > 0 {
-		// Keep the backing array from growing without bound as records
-		// flow through: copy down once half of it is dead.
-		if n >= cap(s.entries)/2 {
-			rest := make([]Entry, len(s.entries)-n, max(4, 2*(len(s.entries)-n)))
-			copy(rest, s.entries[n:])
-			s.entries = rest
-		} else {
-			clear(s.entries[:n])
-			s.entries = s.entries[n:]
-		}
+	n := sort.Search(len(es), func(i int) bool { return es[i].Time >= cut })
+	clear(es[:n])
+	s.head += n
+	if s.head > len(s.buf)/2 {
+		// More dropped than kept: move what is kept to the front, once
+		// for as many drops as there are kept entries, so the array
+		// stops growing without allocating again.
+		live := copy(s.buf, s.buf[s.head:])
+		clear(s.buf[live:])
+		s.buf, s.head = s.buf[:live], 0
 	}
 }
 
@@ -257,8 +263,9 @@ func (sp *Spec) Add(s *State, e Entry) {
 	if e.Time < s.newest-sp.span && s.newest-sp.span < s.newest {
 		return // already out of every window a later record can see
 	}
-	at := sort.Search(len(s.entries), func(i int) bool { return s.entries[i].Time > e.Time })
-	s.entries = append(s.entries, Entry{})
-	copy(s.entries[at+1:], s.entries[at:])
-	s.entries[at] = e
+	es := s.entries()
+	at := s.head + sort.Search(len(es), func(i int) bool { return es[i].Time > e.Time })
+	s.buf = append(s.buf, Entry{})
+	copy(s.buf[at+1:], s.buf[at:])
+	s.buf[at] = e
 }

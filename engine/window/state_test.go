@@ -128,8 +128,8 @@ func TestEviction(t *testing.T) {
 			t.Fatalf("after %d records a 1 h window of one record a minute holds %d", i+1, s.Len())
 		}
 	}
-	if cap(s.entries) > 4*61 {
-		t.Errorf("the state's array grew to %d entries for at most 61 live ones", cap(s.entries))
+	if cap(s.buf) > 4*61 {
+		t.Errorf("the state's array grew to %d entries for at most 61 live ones", cap(s.buf))
 	}
 	// A record that did not enter still moves the newest time on.
 	sp.Observe(s, at(5000*time.Minute))
@@ -300,4 +300,24 @@ func sameValue(a, b any) bool {
 		return a == nil && b == nil
 	}
 	return schema.Compare(a, b) == 0
+}
+
+// TestSteadyStateAllocatesNothing: once a key's window holds its usual
+// number of records, entering one and dropping the oldest allocates nothing.
+func TestSteadyStateAllocatesNothing(t *testing.T) {
+	sp := testSpec(t, time.Hour)
+	s := &State{}
+	args := []any{nil, money("1.00"), money("1.00"), money("1.00"), "m"}
+	id := any(123456) // ids and arguments come boxed in the records
+	i := 0
+	next := func() {
+		sp.Add(s, Entry{Time: at(time.Duration(i) * time.Minute), ID: id, Args: args})
+		i++
+	}
+	for range 500 {
+		next()
+	}
+	if n := testing.AllocsPerRun(1000, next); n != 0 {
+		t.Errorf("%v allocations per record in steady state, want 0", n)
+	}
 }

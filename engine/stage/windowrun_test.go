@@ -1,0 +1,82 @@
+package stage
+
+import (
+	"testing"
+
+	"pipeline/engine/rules"
+	"pipeline/engine/schema"
+	"pipeline/engine/spec"
+	"pipeline/engine/yamldoc"
+)
+
+// TestDecisionTestMatchesWhere: a window's where that only compares the
+// decision with a string is tested without running it (decisionTest), and
+// gives what running it gives, on every outcome and rule; others run.
+func TestDecisionTestMatchesWhere(t *testing.T) {
+	wheres := []struct {
+		src  string
+		fast bool
+	}{
+		{`decision.outcome != "declined"`, true},
+		{`decision.outcome == "declined"`, true},
+		{`  decision.rule == "default" `, true},
+		{`decision.rule != ""`, true},
+		{`decision.outcome == "a" or decision.outcome == "b"`, false},
+		{`decision.outcome != 'declined'`, false}, // not the quoted form it knows: runs, and agrees
+		{`"declined" != decision.outcome`, false},
+	}
+	decisions := []schema.Row{
+		{"default", "pending", "ok", 1},
+		{"far_merchant", "declined", "far", 1},
+		{"", "", "", 1},
+		{"velocity_count", "declined", "", 2},
+	}
+	f := &yamldoc.File{Path: "where.yaml"}
+	for _, w := range wheres {
+		dt := parseDecisionTest(w.src)
+		if (dt != nil) != w.fast {
+			t.Errorf("%s: tested as is %v, want %v", w.src, dt != nil, w.fast)
+			continue
+		}
+		rs, err := rules.Define(f, rules.Definition{Name: "where",
+			Inputs:  []rules.Input{{Name: decisionVar, Record: true, Fields: decisionSchema.Columns}},
+			Rules:   []rules.RuleDef{{ID: "match", When: yamldoc.String{Value: w.src, Pos: yamldoc.Pos{File: f.Path, Line: 1, Col: 1}}, Outcome: "match"}},
+			Default: &rules.RuleDef{ID: "skip", Outcome: "skip"}})
+		if err != nil {
+			t.Fatalf("%s: %v", w.src, err)
+		}
+		e, err := rs.NewEvaluator(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range decisions {
+			got, err := e.Eval([]any{d})
+			if err != nil {
+				t.Fatalf("%s on %v: %v", w.src, d, err)
+			}
+			if dt != nil && dt.matches(d) != (got.Outcome == "match") {
+				t.Errorf("%s on %v: tested as is %v, run %v", w.src, d, dt.matches(d), got.Outcome == "match")
+			}
+		}
+	}
+}
+
+// TestVelocityWhereIsTestedAsIs: the banking velocity spec's where is one
+// the stage tests without running it.
+func TestVelocityWhereIsTestedAsIs(t *testing.T) {
+	s, err := spec.Load("../../configs/banking-velocity.yaml", yamldoc.MapEnv(nil))
+	if err != nil {
+		t.Fatal(yamldoc.Details(err))
+	}
+	plan, err := Build(s)
+	if err != nil {
+		t.Fatal(yamldoc.Details(err))
+	}
+	st, ok := plan.Stage("validate").(*streamStage)
+	if !ok || len(st.windows) != 2 {
+		t.Fatalf("validate: %T with %d windows", plan.Stage("validate"), len(st.windows))
+	}
+	if w := st.windows[1]; w.where == nil || w.whereDecision == nil {
+		t.Errorf("window %s: where compiled %v, tested as is %v; want both", w.name, w.where != nil, w.whereDecision != nil)
+	}
+}
