@@ -93,7 +93,7 @@ func (d *testDB) restore(t *testing.T, from *testDB) {
 // stages runs the named stages in one process, which must succeed.
 func (d *testDB) stages(t *testing.T, stages ...string) {
 	t.Helper()
-	args := []string{"run", d.spec}
+	args := []string{"run", d.specPath()}
 	for _, s := range stages {
 		args = append(args, "--stage", s)
 	}
@@ -105,7 +105,15 @@ func (d *testDB) stages(t *testing.T, stages ...string) {
 func (d *testDB) start(t *testing.T, extra []string, args ...string) *proc {
 	t.Helper()
 	env := append(d.env[:len(d.env):len(d.env)], extra...)
-	return start(t, env, append([]string{"run", d.spec}, args...)...)
+	return start(t, env, append([]string{"run", d.specPath()}, args...)...)
+}
+
+// specPath is the spec d's processes run: bankingSpec unless set.
+func (d *testDB) specPath() string {
+	if d.spec == "" {
+		return bankingSpec
+	}
+	return d.spec
 }
 
 // count runs a query that returns one number.
