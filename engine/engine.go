@@ -79,6 +79,9 @@ type Options struct {
 	TraceKey string
 	// Decided: see stage.Runtime (pipeline diff).
 	Decided func(stage.Decided)
+	// Observe and Wrote: see stage.Runtime (statistics, pipeline diff).
+	Observe func(stage.Observed)
+	Wrote   func(stage.Written)
 }
 
 // Pipeline is an opened plan: its connectors, tables and topics.
@@ -291,6 +294,7 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 	}
 	rt := &stage.Runtime{Resources: p, Log: p.log, Follow: p.opts.Follow, Group: p.opts.Group, ExportDir: p.opts.ExportDir,
 		Trace: p.opts.Trace, TraceKey: p.opts.TraceKey, Decided: p.opts.Decided,
+		Observe: p.opts.Observe, Wrote: p.opts.Wrote,
 		DeadLetter: func(d port.DeadLetter) {
 			p.mu.Lock()
 			p.dead = append(p.dead, d)

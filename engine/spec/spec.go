@@ -97,6 +97,9 @@ type Stage struct {
 	Emit      yamldoc.Map[yamldoc.String] `yaml:"emit"`
 	BatchSize int                         `yaml:"batch_size"`
 	Windows   yamldoc.Map[Window]         `yaml:"windows"`
+	// Measure is an amount statistics and diff sum per rule and outcome
+	// (tx.amount), read from the record and its lookups before the rules.
+	Measure yamldoc.String `yaml:"measure"`
 
 	// reset: what a run that starts from a clean state empties.
 	Tables []yamldoc.String `yaml:"tables"`
@@ -133,7 +136,7 @@ var stageKeys = map[string][]string{
 	"load":    {"name", "kind", "copy"},
 	"export":  {"name", "kind", "copy"},
 	"publish": {"name", "kind", "from", "to"},
-	"stream":  {"name", "kind", "from", "as", "group", "lookup", "windows", "rules", "save", "to", "emit", "batch_size"},
+	"stream":  {"name", "kind", "from", "as", "group", "lookup", "windows", "rules", "save", "to", "emit", "batch_size", "measure"},
 	"rekey":   {"name", "kind", "from", "as", "group", "lookup", "key", "to", "batch_size"},
 	"batch":   {"name", "kind", "steps", "only_if"},
 	"reset":   {"name", "kind", "tables", "topics"},
@@ -209,7 +212,10 @@ type Step struct {
 	Lookup    yamldoc.Map[yamldoc.String] `yaml:"lookup"`
 	Rules     yamldoc.String              `yaml:"rules"`
 	Set       yamldoc.Map[yamldoc.String] `yaml:"set"`
-	Pos       yamldoc.Pos                 `yaml:"-"`
+	// Measure: as a stream stage's, over the step's row, aggregate values
+	// and lookups.
+	Measure yamldoc.String `yaml:"measure"`
+	Pos     yamldoc.Pos    `yaml:"-"`
 }
 
 // Aggregate groups the rows of another table by a key that matches the

@@ -70,7 +70,7 @@ const minimal = "name: x\nstages:\n  - {name: a, kind: load}\n"
 
 func TestLoadErrors(t *testing.T) {
 	kinds := "one of " + strings.Join(StageKinds(), ", ") // batch, export, load, publish, stream and maybe more
-	const streamKeys = "keys: name, kind, from, as, group, lookup, windows, rules, save, to, emit, batch_size"
+	const streamKeys = "keys: name, kind, from, as, group, lookup, windows, rules, save, to, emit, batch_size, measure"
 	tests := []struct {
 		name string
 		src  string
@@ -183,7 +183,7 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "unknown step key",
 			src:  "name: x\nstages:\n  - name: b\n    kind: batch\n    steps:\n      - name: s\n        updates: db:t\n",
-			err:  `s.yaml:7:9: unknown key "updates" (known keys: name, update, as, where, aggregate, lookup, rules, set)`,
+			err:  `s.yaml:7:9: unknown key "updates" (known keys: name, update, as, where, aggregate, lookup, rules, set, measure)`,
 		},
 		{
 			name: "unknown aggregate key",

@@ -48,6 +48,7 @@ type step struct {
 	rules   *bound
 	outVars []int // scope variable of each ruleset output
 	set     *bound
+	setCols []int     // the columns set names (Runtime.Wrote)
 	push    *pushdown // the step as one set-based update, when it is that simple
 }
 
@@ -157,6 +158,10 @@ func (b *builder) step(stage string, i int, sp *spec.Step) *step {
 		if p.rules = b.bind(rs, p.sc, sp.Rules.Pos); p.rules == nil {
 			return nil
 		}
+		// Over the row, aggregate values and lookups: the outputs come after.
+		if p.rules.measure, ok = b.measure(p.sc, sp.Measure, stage+", step "+p.name); !ok {
+			return nil
+		}
 		for _, o := range rs.Outputs {
 			if p.sc.index(o.Name) >= 0 {
 				b.errorf(sp.Rules.Pos, "ruleset %s output %q has the name of a record or value of the step", rs.Name, o.Name)
@@ -164,6 +169,10 @@ func (b *builder) step(stage string, i int, sp *spec.Step) *step {
 			}
 			p.outVars = append(p.outVars, p.sc.addScalar(o.Name, o.Type))
 		}
+	}
+	if sp.Measure.Set() && p.rules == nil {
+		b.errorf(sp.Measure.Pos, "step %s: measure: the step has no rules, so there is nothing to measure (measure sums an amount per rule and outcome)", p.name)
+		return nil
 	}
 	var set yamldoc.Map[yamldoc.String]
 	for _, e := range sp.Set {
@@ -176,6 +185,7 @@ func (b *builder) step(stage string, i int, sp *spec.Step) *step {
 			continue
 		}
 		set = append(set, yamldoc.Entry[yamldoc.String]{Key: as + "." + e.Key, Pos: e.Pos, Value: e.Value})
+		p.setCols = append(p.setCols, p.schema.Index(e.Key))
 	}
 	if len(set) == 0 {
 		b.errorf(sp.Pos, "step %s sets nothing: list column: expression under set", p.name)
@@ -321,7 +331,7 @@ func (p *step) run(ctx context.Context, rt *Runtime, stage string, st *Stats) er
 	if err != nil {
 		return err
 	}
-	if u, ok := table.(port.Updater); ok && p.push != nil {
+	if u, ok := table.(port.Updater); ok && p.push != nil && rt.Wrote == nil {
 		n, err := u.UpdateWhere(ctx, p.push.set, p.push.where)
 		if err != nil {
 			return fmt.Errorf("updating %s: %w", p.target, err)
@@ -429,6 +439,9 @@ func (p *step) apply(ctx context.Context, rt *Runtime, stage string, st *Stats, 
 	changed := make([]schema.Row, 0, min(len(vars), writeBatch))
 	for _, v := range vars {
 		row := v[0].(schema.Row)
+		if rulesEval != nil && rulesEval.bd.absent {
+			continue // the version of the rules built has no such file: nothing is decided
+		}
 		if rulesEval != nil {
 			if _, err := rulesEval.evalObserved(v, rt, p.schema.KeyOf(row), stage, p.name, p.source(row)); err != nil {
 				deadLetter(rt, st, stage, p.source(row), payloadOf(p.schema, row), fmt.Sprintf("step %s: ruleset %s: %v", p.name, rulesEval.bd.rs.Name, err))
@@ -441,6 +454,9 @@ func (p *step) apply(ctx context.Context, rt *Runtime, stage string, st *Stats, 
 		if _, err := set.eval(v); err != nil {
 			deadLetter(rt, st, stage, p.source(row), payloadOf(p.schema, row), fmt.Sprintf("step %s: set: %v", p.name, err))
 			continue
+		}
+		if rt.Wrote != nil {
+			rt.Wrote(Written{Stage: stage, Step: p.name, Table: p.schema, Key: keyText(p.schema.KeyOf(row)), Columns: p.setCols, Row: row})
 		}
 		changed = append(changed, row)
 		if len(changed) == writeBatch {

@@ -1,6 +1,7 @@
 package stage
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -40,6 +41,7 @@ type builder struct {
 	rulesets map[string]*rules.Ruleset
 	errs     yamldoc.Errors
 	load     func(path string) (*rules.Ruleset, error)
+	absent   map[*rules.Ruleset]bool // rulesets load reported as AbsentRules
 }
 
 // BuildOption changes how Build compiles a spec.
@@ -48,7 +50,8 @@ type BuildOption func(*builder)
 // LoadRules makes Build read the rule files a spec names through load
 // instead of rules.Load: path is the file's path as the spec resolves it
 // (relative to the spec's folder). `pipeline diff` loads another version
-// of the rules so.
+// of the rules so; it returns an *AbsentRules for a rule file that version
+// does not have.
 func LoadRules(load func(path string) (*rules.Ruleset, error)) BuildOption {
 	return func(b *builder) { b.load = load }
 }
@@ -58,7 +61,7 @@ var namePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // Build checks a spec and compiles its stages and rules. Every problem is
 // reported as a positioned error; lint is Build with nothing run after it.
 func Build(s *spec.Spec, opts ...BuildOption) (*Plan, error) {
-	b := &builder{spec: s, f: s.File, rulesets: map[string]*rules.Ruleset{}, load: rules.Load,
+	b := &builder{spec: s, f: s.File, rulesets: map[string]*rules.Ruleset{}, load: rules.Load, absent: map[*rules.Ruleset]bool{},
 		plan: &Plan{Spec: s, Tables: map[string]*schema.Schema{}, Topics: map[string]port.TopicSpec{}}}
 	for _, o := range opts {
 		o(b)
@@ -223,6 +226,11 @@ func (b *builder) ruleset(s yamldoc.String) *rules.Ruleset {
 		return rs
 	}
 	rs, err := b.load(path)
+	if absent := (*AbsentRules)(nil); errors.As(err, &absent) && absent.Like != nil {
+		b.absent[absent.Like] = true
+		b.rulesets[path] = absent.Like
+		return absent.Like
+	}
 	if err != nil {
 		if !strings.Contains(err.Error(), path) {
 			err = fmt.Errorf("rules %s: %w", path, err)

@@ -55,6 +55,15 @@ type Runtime struct {
 	// of a record in stream stages and batch steps with rules, with the
 	// record's key (`pipeline diff`). It must be safe for concurrent use.
 	Decided func(Decided)
+	// Observe, when set, receives every ruleset evaluation Decided does,
+	// with what statistics count: the rules whose condition held and the
+	// stage's measure (see Observed). It must be safe for concurrent use.
+	Observe func(Observed)
+	// Wrote, when set, receives every row a stream stage emits or saves
+	// and every row a batch step sets, with the columns it wrote (see
+	// Written; `pipeline diff`). Batch steps then run row by row, never as
+	// one set-based update. It must be safe for concurrent use.
+	Wrote func(Written)
 }
 
 // Decided is one record's decision, for Runtime.Decided.
@@ -64,6 +73,9 @@ type Decided struct {
 	Key   string // the record's key as text
 	rules.Decision
 	Err error // the evaluation's error: the record went to the dead letters
+	// Shadow is the shadow ruleset's decision of the same record, nil
+	// without a shadow.
+	Shadow *rules.Decision
 }
 
 // Trace is one traced ruleset evaluation.

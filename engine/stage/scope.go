@@ -67,12 +67,18 @@ type bound struct {
 	rs  *rules.Ruleset
 	idx []int // scope variable of each ruleset input
 	lay map[string]*schema.Schema
+	// measure is the stage's measure, evaluated for Runtime.Observe.
+	measure *bound
+	// absent: the rule file does not exist in the version of the rules
+	// built (see AbsentRules); the ruleset decides nothing.
+	absent bool
+	src    string // a measure's expression as written
 }
 
 // bind maps a ruleset's inputs to scope variables by name and checks that
 // the layouts fit, so that lint reports mismatches.
 func (b *builder) bind(rs *rules.Ruleset, sc *scope, pos yamldoc.Pos) *bound {
-	bd := &bound{rs: rs, idx: make([]int, len(rs.Inputs)), lay: sc.layouts()}
+	bd := &bound{rs: rs, idx: make([]int, len(rs.Inputs)), lay: sc.layouts(), absent: b.absent[rs]}
 	ok := true
 	for i, in := range rs.Inputs {
 		j := sc.index(in.Name)
@@ -109,8 +115,10 @@ func recordWord(record bool) string {
 // evaluator is a bound ruleset ready to evaluate against scope values.
 type evaluator struct {
 	*rules.Evaluator
-	bd   *bound
-	vals []any
+	bd      *bound
+	vals    []any
+	measure *evaluator // bd.measure's
+	fired   []bool     // reused by observe
 }
 
 func (bd *bound) evaluator() *evaluator {
@@ -118,7 +126,11 @@ func (bd *bound) evaluator() *evaluator {
 	if err != nil {
 		panic("stage: ruleset bound at build time no longer binds: " + err.Error())
 	}
-	return &evaluator{Evaluator: e, bd: bd, vals: make([]any, len(bd.idx))}
+	ev := &evaluator{Evaluator: e, bd: bd, vals: make([]any, len(bd.idx))}
+	if bd.measure != nil {
+		ev.measure = bd.measure.evaluator()
+	}
+	return ev
 }
 
 // eval evaluates the ruleset with the scope's current values.
@@ -138,8 +150,13 @@ func (e *evaluator) explain(vars []any) rules.Explanation {
 }
 
 // evalObserved evaluates like eval the record with key key; when rt traces
-// key it explains the evaluation to rt.Trace, and it tells rt.Decided.
+// key it explains the evaluation to rt.Trace, and it tells rt.Decided and
+// rt.Observe.
 func (e *evaluator) evalObserved(vars []any, rt *Runtime, key any, stage, step string, src port.Source, windows ...WindowTrace) (d rules.Decision, err error) {
+	var measure any
+	if rt.Observe != nil {
+		measure = e.measureOf(vars) // the record as it came, before the rules
+	}
 	if rt.traced(key) {
 		x := e.explain(vars)
 		rt.Trace(Trace{Stage: stage, Step: step, Source: src, Explanation: x, Windows: windows})
@@ -147,8 +164,14 @@ func (e *evaluator) evalObserved(vars []any, rt *Runtime, key any, stage, step s
 	} else {
 		d, err = e.eval(vars)
 	}
-	if rt.Decided != nil {
-		rt.Decided(Decided{Stage: stage, Step: step, Key: keyText(key), Decision: d, Err: err})
+	if rt.Decided != nil || rt.Observe != nil {
+		x := Decided{Stage: stage, Step: step, Key: keyText(key), Decision: d, Err: err}
+		if rt.Decided != nil {
+			rt.Decided(x)
+		}
+		if rt.Observe != nil {
+			e.observe(rt, x, measure)
+		}
 	}
 	return d, err
 }

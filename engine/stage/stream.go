@@ -73,6 +73,8 @@ type streamStage struct {
 	// (nil when nothing is left). Should either fail, emit runs whole.
 	emitRest   *bound
 	emitCopies []emitCopy
+
+	emitCols []int // the output columns emit names (Runtime.Wrote)
 }
 
 func (s *streamStage) Name() string { return s.name }
@@ -118,6 +120,11 @@ func (b *builder) streamStage(st *spec.Stage) Runner {
 		b.errorf(st.Pos, "stream stage %s has no rules", s.name)
 	}
 	if s.rules != nil {
+		if s.rules.measure, ok = b.measure(s.sc, st.Measure, s.name); !ok {
+			return nil
+		}
+	}
+	if s.rules != nil {
 		for i, l := range s.lookups {
 			if !l.save {
 				continue
@@ -138,6 +145,9 @@ func (b *builder) streamStage(st *spec.Stage) Runner {
 	s.outSchema = outSchema
 	s.idCol = s.tspec.Schema.Index(outSchema.KeyName())
 	s.emit = b.emitRules(s, st)
+	for _, e := range st.Emit {
+		s.emitCols = append(s.emitCols, columnIndexes(outSchema, []string{e.Key})...)
+	}
 	if s.rules == nil || s.emit == nil {
 		return nil
 	}
@@ -1142,6 +1152,9 @@ func keyHash(k any) uint64 {
 // batch's message at index i.
 func (d *decider) decide(i int, m port.Message, vars []any) {
 	s := d.r.s
+	if d.rules.bd.absent {
+		return // the version of the rules built has no such file: nothing is decided
+	}
 	var key any
 	if s.idCol >= 0 {
 		key = m.Row[s.idCol]
@@ -1186,6 +1199,15 @@ func (d *decider) decide(i int, m port.Message, vars []any) {
 	for _, l := range s.lookups {
 		if l.save && d.rules.wroteVar(l.v) {
 			d.markDirty(l, vars[l.v].(schema.Row))
+		}
+	}
+	if rt := d.r.rt; rt.Wrote != nil {
+		rt.Wrote(Written{Stage: s.name, Table: s.outSchema, Key: keyText(key), Columns: s.emitCols, Row: out})
+		for _, l := range s.lookups {
+			if l.save && d.rules.wroteVar(l.v) {
+				row := vars[l.v].(schema.Row)
+				rt.Wrote(Written{Stage: s.name, Lookup: l.name, Table: l.schema, Key: keyText(l.schema.KeyOf(row)), Columns: columnIndexes(l.schema, l.owned), Row: row})
+			}
 		}
 	}
 }
