@@ -10,10 +10,23 @@ import (
 	"testing"
 )
 
+// blocklistStep is the step a spec gains to use testdata/diff/blocklist.yaml.
+const blocklistStep = `    steps:
+      - name: blocklist
+        update: db:transactions
+        as: tx
+        where: tx.status == "pending"
+        rules: ../rules/blocklist.yaml
+        set: {status: new_status}
+`
+
 // TestDiff commits the banking spec, rules and data in a scratch git
-// repository, raises the large_amount threshold from 50% to 60% of the
-// limit in the working tree, and pins what `pipeline diff --base HEAD`
-// lists (testdata/diff/NAME.txt; -update rewrites them).
+// repository, edits the working tree, and pins what `pipeline diff`
+// shows, as text and as JSON (testdata/diff/NAME.txt and NAME.json; -update
+// rewrites them): a threshold moved (the README's example), a value of a
+// decision table changed (same rules decide, scores move), a rule file the
+// base revision lacks (and its mirror, one the working tree lacks), and a
+// spec whose rule file exists nowhere.
 func TestDiff(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Fatal("git is needed:", err)
@@ -27,44 +40,90 @@ func TestDiff(t *testing.T) {
 	if err := os.CopyFS(filepath.Join(repo, "velocity"), os.DirFS("testdata/velocity")); err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "rules"}} {
-		if out, err := exec.Command("git", append([]string{"-C", repo}, args...)...).CombinedOutput(); err != nil {
+	blocklist, err := os.ReadFile("testdata/diff/blocklist.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gitDo := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("git", append([]string{"-C", repo, "-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...).CombinedOutput(); err != nil {
 			t.Fatalf("git %v: %v\n%s", args, err, out)
 		}
 	}
+	gitDo("init", "-q")
+	gitDo("add", ".")
+	gitDo("commit", "-qm", "rules")
+	// A branch that has the blocklist rule file, which the working tree
+	// (back on the first branch) lacks.
+	gitDo("checkout", "-qb", "with-blocklist")
+	writeFile(t, filepath.Join(repo, "rules/blocklist.yaml"), string(blocklist))
+	gitDo("add", ".")
+	gitDo("commit", "-qm", "blocklist")
+	gitDo("checkout", "-q", "-")
+
 	spec := filepath.Join(repo, "configs/banking.yaml")
 	velocity := filepath.Join(repo, "configs/banking-velocity.yaml")
+	// edit replaces old by new in file; with old "", it writes a new file.
 	type edit struct{ file, old, new string }
-	threshold := &edit{"rules/validation.yaml", ">= 0.5 * card.credit_limit", ">= 0.6 * card.credit_limit"}
+	threshold := []edit{{"rules/validation.yaml", ">= 0.5 * card.credit_limit", ">= 0.6 * card.credit_limit"}}
+	band := []edit{{"rules/credit_score.yaml", "{id: usage_10, when: usage <= 10, value: 15}", "{id: usage_10, when: usage <= 10, value: 20}"}}
+	useBlocklist := edit{"configs/banking.yaml", "    steps:\n", blocklistStep}
+	newFile := []edit{useBlocklist, {"rules/blocklist.yaml", "", string(blocklist)}}
+	nowhere := []edit{{"configs/banking.yaml", "    steps:\n", strings.Replace(blocklistStep, "blocklist.yaml", "nosuch.yaml", 1)}}
 	for _, c := range []struct {
 		name    string
-		edit    *edit
+		edits   []edit
 		dataset string
 		args    []string
 	}{
 		{"unchanged", nil, "dataset_16", []string{"diff", spec, "--base", "HEAD", "--exit-code"}},
 		{"threshold_60", threshold, "dataset_16", []string{"diff", spec, "--base", "HEAD", "--exit-code"}},
+		{"threshold_60", threshold, "dataset_16", []string{"diff", spec, "--base", "HEAD", "--format", "json"}},
+		{"band_value", band, "dataset_16", []string{"diff", spec, "--base", "HEAD", "--exit-code"}},
+		{"band_value", band, "dataset_16", []string{"diff", spec, "--base", "HEAD", "--format", "json"}},
+		{"new_rule_file", newFile, "dataset_16", []string{"diff", spec, "--base", "HEAD", "--limit", "3"}},
+		{"new_rule_file", newFile, "dataset_16", []string{"diff", spec, "--base", "HEAD", "--format", "json", "--limit", "3"}},
+		{"removed_rule_file", []edit{useBlocklist}, "dataset_16", []string{"diff", spec, "--base", "with-blocklist", "--limit", "2"}},
+		{"rule_file_nowhere", nowhere, "dataset_16", []string{"diff", spec, "--base", "HEAD"}},
 		{"unknown_revision", nil, "dataset_16", []string{"diff", spec, "--base", "nosuchbranch"}},
+		{"bad_format", nil, "dataset_16", []string{"diff", spec, "--base", "HEAD", "--format", "xml"}},
 		// A spec with windows: four transactions in 10 minutes are allowed.
-		{"velocity_count_4", &edit{"rules/validation-velocity.yaml", "when: card_10m.count >= 3", "when: card_10m.count >= 4"},
+		{"velocity_count_4", []edit{{"rules/validation-velocity.yaml", "when: card_10m.count >= 3", "when: card_10m.count >= 4"}},
 			"velocity", []string{"diff", velocity, "--base", "HEAD", "--exit-code"}},
 	} {
-		t.Run(c.name, func(t *testing.T) {
+		json := strings.Contains(strings.Join(c.args, " "), "--format json")
+		name := c.name
+		if json {
+			name += "_json"
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Setenv("DATASET", c.dataset)
-			if c.edit != nil {
-				path := filepath.Join(repo, c.edit.file)
+			for _, e := range c.edits {
+				path := filepath.Join(repo, e.file)
+				if e.old == "" {
+					writeFile(t, path, e.new)
+					defer os.Remove(path)
+					continue
+				}
 				orig, err := os.ReadFile(path)
 				if err != nil {
 					t.Fatal(err)
 				}
-				edited := strings.Replace(string(orig), c.edit.old, c.edit.new, 1)
+				edited := strings.Replace(string(orig), e.old, e.new, 1)
 				if edited == string(orig) {
-					t.Fatalf("%s has no %q to edit", c.edit.file, c.edit.old)
+					t.Fatalf("%s has no %q to edit", e.file, e.old)
 				}
 				writeFile(t, path, edited)
 				defer writeFile(t, path, string(orig))
 			}
 			out, err := pipeline(t, c.args...)
+			if json {
+				if err != nil {
+					t.Fatal(err)
+				}
+				golden(t, filepath.Join("testdata/diff", c.name+".json"), strings.ReplaceAll(out, repo, "$REPO"))
+				return
+			}
 			var msg bytes.Buffer
 			status := report(&msg, err, nil)
 			got := fmt.Sprintf("$ pipeline %s\n%s%sexit status %d\n", strings.Join(c.args, " "), out, msg.String(), status)

@@ -1,0 +1,97 @@
+package diff
+
+import (
+	"context"
+	"os"
+	"slices"
+	"sync"
+
+	"pipeline/engine"
+	"pipeline/engine/schema"
+	"pipeline/engine/stage"
+)
+
+// place is a stream stage, or a step of a batch stage.
+type place struct{ stage, step string }
+
+// rowKey names a row a place decided or wrote: the record's own row
+// (lookup "") or a row of a lookup a stream stage saves.
+type rowKey struct {
+	place
+	lookup string
+	key    string
+}
+
+// row is what one run did to one row.
+type row struct {
+	decided bool
+	outcome string
+	rule    string
+	dead    bool
+	measure any // the stage's measure for the record, when it has one
+	table   *schema.Schema
+	cols    []int // the columns written, when written
+	vals    []any // their values
+}
+
+// run is everything one dry-run decided and wrote.
+type run struct {
+	mu    sync.Mutex
+	order []place // in the order first seen
+	rows  map[rowKey]*row
+}
+
+func (r *run) row(k rowKey) *row {
+	if !slices.Contains(r.order, k.place) {
+		r.order = append(r.order, k.place)
+	}
+	x := r.rows[k]
+	if x == nil {
+		x = &row{}
+		r.rows[k] = x
+	}
+	return x
+}
+
+// observe keeps a record's decision and measure.
+func (r *run) observe(o stage.Observed) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	x := r.row(rowKey{place{o.Stage, o.Step}, "", o.Key})
+	x.decided, x.measure = true, o.Measure
+	x.outcome, x.rule, x.dead = o.Outcome, o.Rule, o.Err != nil
+}
+
+// wrote keeps the values a row was written with (the last time, for the
+// rows a stream stage saves).
+func (r *run) wrote(w stage.Written) {
+	vals := make([]any, len(w.Columns))
+	for i, c := range w.Columns {
+		vals[i] = w.Row[c]
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	x := r.row(rowKey{place{w.Stage, w.Step}, w.Lookup, w.Key})
+	x.table, x.cols, x.vals = w.Table, w.Columns, vals
+}
+
+// dryRun runs plan with memory connectors and returns what it did.
+func dryRun(ctx context.Context, plan *stage.Plan, opts engine.Options) (*run, error) {
+	out, err := os.MkdirTemp("", "pipeline-diff-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(out)
+	r := &run{rows: map[rowKey]*row{}}
+	opts.DryRun, opts.ExportDir = true, out
+	opts.Decided, opts.Observe, opts.Wrote = nil, r.observe, r.wrote
+	p, err := engine.Open(ctx, plan, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	if _, err := p.Run(ctx, nil); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
