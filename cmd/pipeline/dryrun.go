@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"pipeline/engine"
+	"pipeline/engine/stats"
 )
 
 func dryRunCommand() *cli.Command {
@@ -22,13 +23,22 @@ every service connector (mysql, kafka) is replaced by the memory kind, so
 no server is needed. Result files go where the spec's export stages say, or
 into --out.
 
-Example:
+With --stats it counts, per stream stage and batch step with rules, the
+records each rule decided, those where its condition held (fired) even
+when an earlier rule decided, the sum of the stage's measure (the spec's
+measure: tx.amount) over them, and the outcome totals; it prints them after
+the summary, and --stats-json writes them as JSON.
+
+Examples:
    pipeline dry-run configs/NAME.yaml --out /tmp/results
+   pipeline dry-run configs/NAME.yaml --stats --stats-json /tmp/stats.json
    DATASET=/data/big pipeline dry-run configs/NAME.yaml`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write exported files into `DIR` instead of the spec's paths"},
 			stageFlag(),
 			strictFlag(),
+			&cli.BoolFlag{Name: "stats", Usage: "print per-rule statistics after the summary"},
+			&cli.StringFlag{Name: "stats-json", Usage: "write per-rule statistics as JSON to `FILE`"},
 		},
 		Action: func(c *cli.Context) error {
 			tuneGC(dryRunGCPercent)
@@ -143,6 +153,11 @@ func runSpec(c *cli.Context, opts engine.Options) error {
 	opts.Registry = registry()
 	opts.Log = logger(c)
 	opts.Progress = os.Stderr
+	var collect *stats.Collector
+	if c.Bool("stats") || c.String("stats-json") != "" {
+		collect = stats.New(plan)
+		opts.Observe = collect.Observe
+	}
 	p, err := engine.Open(c.Context, plan, opts)
 	if err != nil {
 		return err
@@ -152,6 +167,11 @@ func runSpec(c *cli.Context, opts engine.Options) error {
 	printSummary(c.App.Writer, sum)
 	if err != nil {
 		return err
+	}
+	if collect != nil {
+		if err := writeStats(c, collect.Report(c.Args().First())); err != nil {
+			return err
+		}
 	}
 	if c.Bool("strict") && sum.Dead() > 0 {
 		return cli.Exit(fmt.Sprintf("%s went to the dead letters (--strict)", plural(sum.Dead(), "record")), 1)
