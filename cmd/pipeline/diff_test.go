@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -129,5 +130,50 @@ func TestDiff(t *testing.T) {
 			got := fmt.Sprintf("$ pipeline %s\n%s%sexit status %d\n", strings.Join(c.args, " "), out, msg.String(), status)
 			golden(t, filepath.Join("testdata/diff", c.name+".txt"), strings.ReplaceAll(got, repo, "$REPO"))
 		})
+	}
+}
+
+// TestReadmeExamples: the diff and statistics examples of the README are
+// what the commands print (testdata/diff/threshold_60.txt and
+// testdata/stats/banking.txt, pinned by TestDiff and TestDryRunStats): each
+// line of the example is there, in order; "..." skips lines.
+func TestReadmeExamples(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash := regexp.MustCompile(`\([0-9a-f]{12}\)`)
+	for _, c := range []struct{ after, golden string }{
+		{"What does a rule edit change?", "testdata/diff/threshold_60.txt"},
+		{"How often does each rule fire", "testdata/stats/banking.txt"},
+	} {
+		_, rest, ok := strings.Cut(string(readme), c.after)
+		if !ok {
+			t.Fatalf("the README has no %q", c.after)
+		}
+		_, block, ok := strings.Cut(rest, "```\n")
+		block, _, ok2 := strings.Cut(block, "```")
+		if !ok || !ok2 {
+			t.Fatalf("no example after %q", c.after)
+		}
+		want, err := os.ReadFile(c.golden)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(string(want), "\n")
+		at := 0
+		for _, l := range strings.Split(strings.TrimSuffix(block, "\n"), "\n") {
+			if l == "..." {
+				continue
+			}
+			l = hash.ReplaceAllString(l, "(HASH)")
+			for at < len(lines) && lines[at] != l {
+				at++
+			}
+			if at == len(lines) {
+				t.Errorf("README example after %q: %q is not in %s (in order)", c.after, l, c.golden)
+				break
+			}
+		}
 	}
 }
