@@ -53,6 +53,7 @@ func runDiff(c *cli.Context) error {
 	if format != "text" && format != "json" {
 		return cli.Exit(fmt.Sprintf("pipeline: --format %s: want text or json", format), 2)
 	}
+	tuneGC(dryRunGCPercent) // two dry-runs
 	specPath := c.Args().First()
 	env, err := yamldoc.NewEnv(c.String("env-file"))
 	if err != nil {

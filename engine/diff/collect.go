@@ -3,7 +3,6 @@ package diff
 import (
 	"context"
 	"os"
-	"slices"
 	"sync"
 
 	"pipeline/engine"
@@ -14,10 +13,9 @@ import (
 // place is a stream stage, or a step of a batch stage.
 type place struct{ stage, step string }
 
-// rowKey names a row a place decided or wrote: the record's own row
+// rowID names a row a place decided or wrote: the record's own row
 // (lookup "") or a row of a lookup a stream stage saves.
-type rowKey struct {
-	place
+type rowID struct {
 	lookup string
 	key    string
 }
@@ -34,21 +32,22 @@ type row struct {
 	vals    []any // their values
 }
 
-// run is everything one dry-run decided and wrote.
+// run is everything one dry-run decided and wrote, by place.
 type run struct {
-	mu    sync.Mutex
-	order []place // in the order first seen
-	rows  map[rowKey]*row
+	mu     sync.Mutex
+	places map[place]map[rowID]*row
 }
 
-func (r *run) row(k rowKey) *row {
-	if !slices.Contains(r.order, k.place) {
-		r.order = append(r.order, k.place)
+func (r *run) row(p place, id rowID) *row {
+	rows := r.places[p]
+	if rows == nil {
+		rows = map[rowID]*row{}
+		r.places[p] = rows
 	}
-	x := r.rows[k]
+	x := rows[id]
 	if x == nil {
 		x = &row{}
-		r.rows[k] = x
+		rows[id] = x
 	}
 	return x
 }
@@ -57,7 +56,7 @@ func (r *run) row(k rowKey) *row {
 func (r *run) observe(o stage.Observed) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	x := r.row(rowKey{place{o.Stage, o.Step}, "", o.Key})
+	x := r.row(place{o.Stage, o.Step}, rowID{"", o.Key})
 	x.decided, x.measure = true, o.Measure
 	x.outcome, x.rule, x.dead = o.Outcome, o.Rule, o.Err != nil
 }
@@ -71,7 +70,7 @@ func (r *run) wrote(w stage.Written) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	x := r.row(rowKey{place{w.Stage, w.Step}, w.Lookup, w.Key})
+	x := r.row(place{w.Stage, w.Step}, rowID{w.Lookup, w.Key})
 	x.table, x.cols, x.vals = w.Table, w.Columns, vals
 }
 
@@ -82,7 +81,7 @@ func dryRun(ctx context.Context, plan *stage.Plan, opts engine.Options) (*run, e
 		return nil, err
 	}
 	defer os.RemoveAll(out)
-	r := &run{rows: map[rowKey]*row{}}
+	r := &run{places: map[place]map[rowID]*row{}}
 	opts.DryRun, opts.ExportDir = true, out
 	opts.Decided, opts.Observe, opts.Wrote = nil, r.observe, r.wrote
 	p, err := engine.Open(ctx, plan, opts)

@@ -112,6 +112,7 @@ func Run(ctx context.Context, base, spec string, before, after *stage.Plan, opts
 			order = append(order, p)
 		}
 	}
+
 	r := compare(order, b, a)
 	r.Base, r.Spec = base, spec
 	return r, nil
@@ -120,17 +121,14 @@ func Run(ctx context.Context, base, spec string, before, after *stage.Plan, opts
 // compare compares two runs place by place, in order: the places of
 // order that either run saw.
 func compare(order []place, before, after *run) *Report {
-	var seen []place
-	for _, p := range order {
-		if slices.Contains(before.order, p) || slices.Contains(after.order, p) {
-			seen = append(seen, p)
-		}
-	}
-	order = seen
 	r := &Report{Stages: []Stage{}}
-	for i, p := range order {
-		s := comparePlace(p, before, after)
-		if i == 0 {
+	for _, p := range order {
+		o, n := before.places[p], after.places[p]
+		if o == nil && n == nil {
+			continue
+		}
+		s := comparePlace(p, o, n)
+		if len(r.Stages) == 0 {
 			r.Records = s.Records
 		}
 		r.Changed += s.Changed
@@ -139,70 +137,59 @@ func compare(order []place, before, after *run) *Report {
 	return r
 }
 
-// colKey is a column of a table a place writes.
-type colKey struct{ lookup, column string }
+// colKey is a column of a table a place writes: of the record's own
+// table, or of a saved lookup's.
+type colKey struct {
+	lookup string
+	col    int
+}
 
 // colTally counts the changes of one column.
 type colTally struct {
 	table   string
+	column  string
 	changed int64
 	delta   stats.Sum
 	numeric bool // the column is a number: delta is summed
 	partial bool // a side wrote no value for some changed row
 	scale   int
-	first   int // order: first seen
 }
 
-func comparePlace(p place, before, after *run) Stage {
+// transition counts the records of one change of decision.
+type transition struct {
+	records int64
+	amount  stats.Sum
+	measure bool
+}
+
+// comparePlace compares the rows one place decided or wrote in each run.
+func comparePlace(p place, before, after map[rowID]*row) Stage {
 	s := Stage{Stage: p.stage, Step: p.step, Transitions: []Transition{}, Columns: []Column{}, Changes: []Record{}}
-	keys := map[rowKey]bool{}
-	for _, rn := range []*run{before, after} {
-		for k := range rn.rows {
-			if k.place == p {
-				keys[k] = true
-			}
-		}
-	}
-	sorted := make([]rowKey, 0, len(keys))
-	for k := range keys {
-		sorted = append(sorted, k)
-	}
-	slices.SortFunc(sorted, func(a, b rowKey) int {
-		return cmp.Or(strings.Compare(a.lookup, b.lookup), compareKeys(a.key, b.key))
-	})
 	cols := map[colKey]*colTally{}
-	type trans struct {
-		records int64
-		amount  stats.Sum
-		measure bool
-		first   int
+	transitions := map[[2]string]*transition{}
+	type change struct {
+		id  rowID
+		rec Record
 	}
-	transitions := map[[2]string]*trans{}
-	for _, k := range sorted {
-		o, n := before.rows[k], after.rows[k]
-		if o == nil {
-			o = &row{}
-		}
-		if n == nil {
-			n = &row{}
-		}
+	var changes []change
+	none := &row{}
+	visit := func(id rowID, o, n *row) {
 		from, to := label(o), label(n)
-		values := compareValues(k.lookup, o, n, cols)
-		if k.lookup != "" {
-			continue // state rows count in the columns only
+		values := compareValues(id.lookup, o, n, cols)
+		if id.lookup != "" {
+			return // state rows count in the columns only
 		}
 		s.Records++
 		if from == to && len(values) == 0 {
-			continue
+			return
 		}
-		s.Changed++
-		s.Changes = append(s.Changes, Record{Key: k.key, From: from, To: to, Values: values})
+		changes = append(changes, change{id, Record{Key: id.key, From: from, To: to, Values: values}})
 		if from == to {
-			continue
+			return
 		}
 		t := transitions[[2]string{from, to}]
 		if t == nil {
-			t = &trans{first: len(transitions)}
+			t = &transition{}
 			transitions[[2]string{from, to}] = t
 		}
 		t.records++
@@ -215,6 +202,25 @@ func comparePlace(p place, before, after *run) Stage {
 			t.measure = true
 		}
 	}
+	for id, o := range before {
+		n := after[id]
+		if n == nil {
+			n = none
+		}
+		visit(id, o, n)
+	}
+	for id, n := range after {
+		if before[id] == nil {
+			visit(id, none, n)
+		}
+	}
+	slices.SortFunc(changes, func(a, b change) int {
+		return cmp.Or(strings.Compare(a.id.lookup, b.id.lookup), compareKeys(a.id.key, b.id.key))
+	})
+	for _, c := range changes {
+		s.Changes = append(s.Changes, c.rec)
+	}
+	s.Changed = int64(len(s.Changes))
 	for k, t := range transitions {
 		tr := Transition{From: k[0], To: k[1], Records: t.records}
 		if t.measure {
@@ -223,19 +229,20 @@ func comparePlace(p place, before, after *run) Stage {
 		s.Transitions = append(s.Transitions, tr)
 	}
 	slices.SortFunc(s.Transitions, func(a, b Transition) int {
-		return cmp.Or(cmp.Compare(b.Records, a.Records), cmp.Compare(transitions[[2]string{a.From, a.To}].first, transitions[[2]string{b.From, b.To}].first))
+		return cmp.Or(cmp.Compare(b.Records, a.Records), strings.Compare(a.From, b.From), strings.Compare(a.To, b.To))
 	})
+	// Columns: the record's table first, then the saved lookups', each in
+	// its table's order.
 	ck := make([]colKey, 0, len(cols))
-	for k := range cols {
-		ck = append(ck, k)
+	for k, c := range cols {
+		if c.changed > 0 {
+			ck = append(ck, k)
+		}
 	}
-	slices.SortFunc(ck, func(a, b colKey) int { return cmp.Compare(cols[a].first, cols[b].first) })
+	slices.SortFunc(ck, func(a, b colKey) int { return cmp.Or(strings.Compare(a.lookup, b.lookup), cmp.Compare(a.col, b.col)) })
 	for _, k := range ck {
 		c := cols[k]
-		if c.changed == 0 {
-			continue
-		}
-		col := Column{Table: c.table, Column: k.column, Changed: c.changed}
+		col := Column{Table: c.table, Column: c.column, Changed: c.changed}
 		if c.numeric && !c.partial {
 			col.Delta = c.delta.String(c.scale)
 		}
@@ -268,22 +275,21 @@ func compareValues(lookup string, o, n *row, cols map[colKey]*colTally) []Value 
 	}
 	var out []Value
 	for _, c := range written {
+		ov, nv := valueAt(o, c), valueAt(n, c)
+		if ov.ok == nv.ok && (ov.v == nv.v || ov.format(t, c) == nv.format(t, c)) {
+			continue
+		}
 		col := t.Columns[c]
-		k := colKey{lookup, col.Name}
-		ct := cols[k]
+		ct := cols[colKey{lookup, c}]
 		if ct == nil {
-			ct = &colTally{table: t.Name, first: len(cols), numeric: col.Type.Kind == schema.Int || col.Type.Kind == schema.Decimal}
+			ct = &colTally{table: t.Name, column: col.Name, numeric: col.Type.Kind == schema.Int || col.Type.Kind == schema.Decimal}
 			if col.Type.Kind == schema.Decimal && col.Type.Scale > 0 {
 				ct.scale = col.Type.Scale
 			}
-			cols[k] = ct
-		}
-		ov, nv := valueAt(o, c), valueAt(n, c)
-		if ov.text == nv.text && ov.ok == nv.ok {
-			continue
+			cols[colKey{lookup, c}] = ct
 		}
 		ct.changed++
-		out = append(out, Value{Column: col.Name, From: ov.ptr(), To: nv.ptr()})
+		out = append(out, Value{Column: col.Name, From: ov.text(t, c), To: nv.text(t, c)})
 		if !ct.numeric {
 			continue
 		}
@@ -300,29 +306,38 @@ func compareValues(lookup string, o, n *row, cols map[colKey]*colTally) []Value 
 // value is a column's value on one side: ok false when the row was not
 // written there.
 type value struct {
-	v    any
-	text string
-	ok   bool
+	v  any
+	ok bool
 }
 
-func (v value) ptr() *string {
+// format writes the value as the result files do ("" for null).
+func (v value) format(t *schema.Schema, c int) string {
+	if v.v == nil {
+		return ""
+	}
+	return t.Columns[c].Type.Format(v.v)
+}
+
+// text returns the value formatted, or nil when the row was not written.
+func (v value) text(t *schema.Schema, c int) *string {
 	if !v.ok {
 		return nil
 	}
-	return &v.text
+	s := v.format(t, c)
+	return &s
 }
 
 // valueAt returns the value r was written with in column c of its table.
 func valueAt(r *row, c int) value {
-	i := slices.Index(r.cols, c)
-	if r.table == nil || i < 0 {
+	if r.table == nil {
 		return value{}
 	}
-	v := r.vals[i]
-	if v == nil {
-		return value{ok: true}
+	for i, x := range r.cols {
+		if x == c {
+			return value{v: r.vals[i], ok: true}
+		}
 	}
-	return value{v: v, ok: true, text: r.table.Columns[c].Type.Format(v)}
+	return value{}
 }
 
 // addNumber adds v, an int or a decimal, to s; its negation when neg.
