@@ -207,6 +207,10 @@ func (e *Evaluator) bind(vals []any) error {
 	for j, b := range e.binds {
 		e.vals[j] = e.rows[b.input][b.col]
 	}
+	// Every record starts with its outputs null, as a rule test does: an
+	// output the deciding rule does not set must not keep the value the
+	// record before was given.
+	clear(e.outputs)
 	e.envBound = false
 	e.letDone = 0
 	e.letsSet = false
