@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"pipeline/engine"
@@ -93,5 +94,41 @@ default: {outcome: small}
 	want := "id,amount,tag,outcome,label\n1,5.00,big,big,big\n2,1.00,,small,\n3,2.00,,small,\n4,9.00,big,big,big\n"
 	if string(got) != want {
 		t.Errorf("decided.csv:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestUnsetOutputFailsLint: since an output the deciding rule does not set
+// is null, a batch step may not put it into a column that is not nullable.
+func TestUnsetOutputFailsLint(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"spec.yaml": `name: unset
+connectors:
+  db: {kind: memory}
+tables:
+  decided: {key: id, columns: {id: int, amount: money, label: string}}
+stages:
+  - name: label
+    kind: batch
+    steps:
+      - {name: label, update: db:decided, as: d, rules: label.yaml, set: {label: label}}
+`,
+		"label.yaml": `ruleset: label
+inputs: {d: {amount: money}}
+outputs: {label: string}
+rules:
+  - {id: big, when: d.amount > 3, outcome: big, set: {label: '"big"'}}
+default: {outcome: small}
+`,
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := engine.Load(filepath.Join(dir, "spec.yaml"), yamldoc.MapEnv(nil), registry())
+	want := `spec.yaml:10:82: label may be null (rule default of ruleset label does not set it), but d.label (declared "string") may not be: give it a default, e.g. label ?? ""`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want an error containing %s", err, want)
 	}
 }

@@ -55,6 +55,14 @@ func (p *literalPatcher) Visit(node *ast.Node) {
 		if isDec(n.Right) {
 			p.applied = toDecConst(&n.Left) || p.applied
 		}
+	case *ast.ConditionalNode:
+		// c ? amount : 0 is a decimal either way, not a value of no type.
+		if isDec(n.Exp1) {
+			p.applied = toDecConst(&n.Exp2) || p.applied
+		}
+		if isDec(n.Exp2) {
+			p.applied = toDecConst(&n.Exp1) || p.applied
+		}
 	case *ast.UnaryNode:
 		if n.Operator == "-" && isDec(n.Node) {
 			call := &ast.CallNode{Callee: &ast.IdentifierNode{Value: "_dec_neg"}, Arguments: []ast.Node{n.Node}}

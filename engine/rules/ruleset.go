@@ -19,6 +19,10 @@ type Input struct {
 	Fields []schema.Column // the fields a record input declares
 	Type   schema.Type     // the type of a scalar input
 	Pos    yamldoc.Pos
+	// NullReason says why a nullable scalar may be null, for messages,
+	// when not because it is declared so (a ruleset output some rule
+	// leaves unset).
+	NullReason string
 }
 
 // Field returns the index of the named field of a record input, or -1.
@@ -58,6 +62,7 @@ type Ruleset struct {
 	refs         []ref // the record fields the expressions read
 	tests        []testSpec
 	file         *yamldoc.File
+	outNull      []string // per output: why it may be null after Eval, or "" (see OutputMayBeNull)
 }
 
 // HasDefault reports whether the ruleset decides every record.
@@ -114,6 +119,15 @@ func (rs *Ruleset) Sets(name string) []string {
 	}
 	return out
 }
+
+// OutputMayBeNull reports whether output i may be null after Eval: it is
+// declared nullable, or a rule that may decide does not set it (every
+// record starts with its outputs null), or no default decides every record.
+func (rs *Ruleset) OutputMayBeNull(i int) bool { return rs.outNull[i] != "" }
+
+// OutputNullReason says why output i may be null after Eval, for messages
+// ("rule small does not set it"), or "" when it cannot be.
+func (rs *Ruleset) OutputNullReason(i int) string { return rs.outNull[i] }
 
 // RuleIDs returns the ids of the rules in order, the default last as "default".
 func (rs *Ruleset) RuleIDs() []string {
