@@ -228,8 +228,8 @@ func (nc *nullCheck) walk(slot *ast.Node, g guards) *nullable {
 			nc.walk(&n.Property, g)
 			return &nullable{name: n.String(), why: "?. gives null"}
 		}
-		nc.use(&n.Node, n, "reading a member", g)
-		nc.use(&n.Property, n, "indexing", g)
+		nc.use(&n.Node, n, "reading a member fails on null", g)
+		nc.use(&n.Property, n, "indexing fails on null", g)
 	case *ast.ChainNode:
 		if v := nc.walk(&n.Node, g); v != nil {
 			return v
@@ -254,13 +254,22 @@ func (nc *nullCheck) walk(slot *ast.Node, g guards) *nullable {
 			nc.use(&n.Left, n, operatorName(n.Operator), g)
 			nc.use(&n.Right, n, operatorName(n.Operator), g.with(nc.whenFalse(n.Left, 0)))
 			return nil
+		case "in":
+			if list, ok := n.Right.(*ast.ArrayNode); ok {
+				// x in ["a", y]: an element is compared with ==, which takes null.
+				nc.use(&n.Left, n, operatorName(n.Operator), g)
+				for i := range list.Nodes {
+					nc.walk(&list.Nodes[i], g)
+				}
+				return nil
+			}
 		}
 		nc.use(&n.Left, n, operatorName(n.Operator), g)
 		nc.use(&n.Right, n, operatorName(n.Operator), g)
 	case *ast.UnaryNode:
 		nc.use(&n.Node, n, operatorName(n.Operator), g)
 	case *ast.ConditionalNode:
-		nc.use(&n.Cond, n, "a condition (?:)", g)
+		nc.use(&n.Cond, n, "a condition (?:) fails on null", g)
 		a := nc.walk(&n.Exp1, g.with(nc.whenTrue(n.Cond, 0)))
 		b := nc.walk(&n.Exp2, g.with(nc.whenFalse(n.Cond, 0)))
 		if a != nil {
@@ -272,7 +281,7 @@ func (nc *nullCheck) walk(slot *ast.Node, g guards) *nullable {
 		if id, ok := n.Callee.(*ast.IdentifierNode); ok {
 			name = id.Value
 		} else {
-			nc.use(&n.Callee, n, "calling", g)
+			nc.use(&n.Callee, n, "calling fails on null", g)
 		}
 		nc.call(n, name, n.Arguments, g)
 	case *ast.BuiltinNode:
@@ -280,23 +289,25 @@ func (nc *nullCheck) walk(slot *ast.Node, g guards) *nullable {
 	case *ast.PredicateNode:
 		nc.walk(&n.Node, g)
 	case *ast.ArrayNode:
+		// A list holding a null fails the functions that take lists
+		// (sum, max, join...); on the right of in it is safe (see below).
 		for i := range n.Nodes {
-			nc.walk(&n.Nodes[i], g)
+			nc.use(&n.Nodes[i], n, "a list may not hold null outside in [...]", g)
 		}
 	case *ast.MapNode:
 		for i := range n.Pairs {
 			nc.walk(&n.Pairs[i], g)
 		}
 	case *ast.PairNode:
-		nc.use(&n.Key, n, "a map key", g)
+		nc.use(&n.Key, n, "a map key fails on null", g)
 		nc.walk(&n.Value, g)
 	case *ast.SliceNode:
-		nc.use(&n.Node, n, "slicing", g)
+		nc.use(&n.Node, n, "slicing fails on null", g)
 		if n.From != nil {
-			nc.use(&n.From, n, "slicing", g)
+			nc.use(&n.From, n, "slicing fails on null", g)
 		}
 		if n.To != nil {
-			nc.use(&n.To, n, "slicing", g)
+			nc.use(&n.To, n, "slicing fails on null", g)
 		}
 	case *ast.VariableDeclaratorNode:
 		v := nc.walk(&n.Value, g)
@@ -351,14 +362,18 @@ func (nc *nullCheck) use(slot *ast.Node, op ast.Node, what string, g guards) {
 	if v.why != "" {
 		msg += " (" + v.why + ")"
 	}
-	msg += ", and " + what + " fails on null: "
+	if strings.Contains(what, " ") {
+		msg += ", and " + what + ": "
+	} else {
+		msg += ", and " + what + " fails on null: "
+	}
 	name := operand.String()
 	if def := defaultLiteral(v.typ); def != "" {
 		// The operand with its default, printed as an atom: in brackets
 		// unless it is an argument.
 		text := name + " ?? " + def
 		switch op.(type) {
-		case *ast.CallNode, *ast.BuiltinNode:
+		case *ast.CallNode, *ast.BuiltinNode, *ast.ArrayNode:
 		default:
 			text = "(" + text + ")"
 		}

@@ -79,7 +79,23 @@ func (p *literalPatcher) Visit(node *ast.Node) {
 			ast.Patch(node, call)
 			p.applied = true
 		}
+	case *ast.ArrayNode:
+		// [tx.amount, 1.5]: number literals in a list of decimals are decimals.
+		for _, e := range n.Nodes {
+			if isDec(e) {
+				for i := range n.Nodes {
+					p.applied = toDecConst(&n.Nodes[i]) || p.applied
+				}
+				break
+			}
+		}
+	case *ast.BuiltinNode:
+		p.applied = patchAggregate(node) || p.applied
 	case *ast.CallNode:
+		if patchAggregate(node) {
+			p.applied = true
+			return
+		}
 		// clamp(dec, 300, 850), min(dec, 0)...: widen literal arguments beside a decimal.
 		id, ok := n.Callee.(*ast.IdentifierNode)
 		if !ok || (id.Value != "clamp" && id.Value != "min" && id.Value != "max") {
