@@ -61,6 +61,7 @@ type compiler struct {
 	nulls    map[string]*nullable
 	letTrees map[string]ast.Node
 	exprs    map[*vm.Program]exprInfo
+	conds    []cond // each rule's condition, for the shadow check (shadow.go)
 }
 
 func (c *compiler) errorf(pos yamldoc.Pos, format string, args ...any) {
@@ -131,6 +132,9 @@ func (c *compiler) build(spec *fileSpec) {
 			}
 			c.addRule("default", spec.Default)
 		}
+	}
+	if c.d.Err() == nil {
+		c.shadows(c.conds, spec.Table != nil)
 	}
 	if len(spec.Then) > 0 {
 		c.then(spec.Then)
@@ -257,6 +261,13 @@ func (c *compiler) addRule(id string, r *ruleSpec) {
 		if v := c.null(cr.when); v != nil {
 			c.errorf(c.exprPos(r.When, 1, 0), "%s", nullMessage(v, "a condition", schema.Type{Kind: schema.Bool}))
 		}
+		var tree ast.Node
+		if cr.when != nil {
+			tree = c.exprs[cr.when].tree
+		}
+		c.conds = append(c.conds, shadowCond(id, r.Pos.Line, c.exprPos(r.When, 1, 0), tree))
+	} else {
+		c.conds = append(c.conds, cond{id: id, line: r.Pos.Line, pos: r.Pos, ok: true})
 	}
 	cr.reason = c.template(r.Reason)
 	for _, s := range r.Set {

@@ -63,7 +63,13 @@ type Ruleset struct {
 	tests        []testSpec
 	file         *yamldoc.File
 	outNull      []string // per output: why it may be null after Eval, or "" (see OutputMayBeNull)
+	warnings     yamldoc.Errors
 }
+
+// Warnings returns what lint warns of in the rule file without failing it
+// (a rule an earlier one always shadows), as positioned messages that start
+// with "warning: ".
+func (rs *Ruleset) Warnings() yamldoc.Errors { return rs.warnings }
 
 // HasDefault reports whether the ruleset decides every record.
 func (rs *Ruleset) HasDefault() bool {
