@@ -3,6 +3,8 @@ package rules
 import (
 	"fmt"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/expr-lang/expr/ast"
@@ -216,7 +218,9 @@ func (t template) render(e *Evaluator) (string, error) {
 	return b.String(), nil
 }
 
-// formatValue prints a value as a person reads it in a reason or an explanation.
+// formatValue prints a value as a person reads it in a reason or an
+// explanation: null, decimals with their scale, strings as they are, lists
+// and maps as written in a rule (["refund", "cancellation"]).
 func formatValue(v any) string {
 	switch x := v.(type) {
 	case nil:
@@ -229,5 +233,60 @@ func formatValue(v any) string {
 	if t := schema.TypeOfGo(reflect.TypeOf(v)); t != schema.Invalid {
 		return schema.Type{Kind: t, Scale: schema.AnyScale}.Format(v)
 	}
-	return fmt.Sprint(v)
+	var b strings.Builder
+	writeValue(&b, v, 0)
+	return b.String()
+}
+
+// writeValue writes v as formatValue does, strings inside lists and maps
+// quoted; depth bounds the nesting it follows.
+func writeValue(b *strings.Builder, v any, depth int) {
+	switch x := v.(type) {
+	case nil:
+		b.WriteString("null")
+		return
+	case Dec:
+		b.WriteString(x.String())
+		return
+	case string:
+		if depth == 0 {
+			b.WriteString(x)
+		} else {
+			b.WriteString(strconv.Quote(x))
+		}
+		return
+	}
+	if t := schema.TypeOfGo(reflect.TypeOf(v)); t != schema.Invalid {
+		b.WriteString(schema.Type{Kind: t, Scale: schema.AnyScale}.Format(v))
+		return
+	}
+	rv := reflect.ValueOf(v)
+	switch {
+	case depth > 10:
+		b.WriteString("...")
+	case rv.Kind() == reflect.Slice || rv.Kind() == reflect.Array:
+		b.WriteByte('[')
+		for i := range rv.Len() {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			writeValue(b, rv.Index(i).Interface(), depth+1)
+		}
+		b.WriteByte(']')
+	case rv.Kind() == reflect.Map:
+		keys := rv.MapKeys()
+		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
+		b.WriteByte('{')
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			writeValue(b, k.Interface(), depth+1)
+			b.WriteString(": ")
+			writeValue(b, rv.MapIndex(k).Interface(), depth+1)
+		}
+		b.WriteByte('}')
+	default:
+		fmt.Fprint(b, v)
+	}
 }
