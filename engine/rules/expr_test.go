@@ -138,3 +138,21 @@ func TestZip5(t *testing.T) {
 		}
 	}
 }
+
+// TestNullRunTimeMessages: a null that reaches an operator at run time (in
+// a way the null check does not follow) is worded without Go's <nil>.
+func TestNullRunTimeMessages(t *testing.T) {
+	row := schema.Row{dec("1"), dec("0"), 0, "", nil}
+	tests := []struct{ expr, want string }{
+		{`{"k": r.n}.k > 1`, "invalid operation: null > int (use ?? to give a default)"},
+		{`upper({"k": r.n}.k)`, "null value where a string is due (use ?? to give a default)"},
+		{`{"k": r.n}.k + 1`, "invalid operation: null + int (use ?? to give a default)"},
+		{`len({"k": r.n}.k)`, "invalid argument for len (type null) (use ?? to give a default)"},
+	}
+	for _, tt := range tests {
+		_, err := evalLet(t, tt.expr, row)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "nil") {
+			t.Errorf("%s: got %v, want an error containing %q and no nil", tt.expr, err, tt.want)
+		}
+	}
+}

@@ -78,7 +78,11 @@ func (rs *Ruleset) runTest(t *testSpec) error {
 			return rs.file.Errorf(s.Value.Pos, "expected %s: %v", s.Key, err)
 		}
 		if schema.Compare(want, got) != 0 {
-			fails = append(fails, fmt.Sprintf("%s: want %s, got %s", s.Key, typ.Format(want), formatValue(got)))
+			wantText := "null"
+			if want != nil {
+				wantText = typ.Format(want)
+			}
+			fails = append(fails, fmt.Sprintf("%s: want %s, got %s", s.Key, wantText, formatValue(got)))
 		}
 	}
 	if len(fails) > 0 {
