@@ -247,10 +247,12 @@ func (c *compiler) table(t *tableSpec) {
 		}
 		c.addRule(id, &ruleSpec{ID: row.ID, When: row.When, Pos: row.Pos,
 			Set: yamldoc.Map[yamldoc.String]{{Key: t.Output.Value, Pos: row.Value.Pos, Value: row.Value}}})
+		c.rs.rules[len(c.rs.rules)-1].row = true
 	}
 	if t.Default.Set() {
 		c.addRule("default", &ruleSpec{Pos: t.Default.Pos,
 			Set: yamldoc.Map[yamldoc.String]{{Key: t.Output.Value, Pos: t.Default.Pos, Value: t.Default}}})
+		c.rs.rules[len(c.rs.rules)-1].row = true
 	}
 }
 

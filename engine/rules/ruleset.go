@@ -160,6 +160,7 @@ type rule struct {
 	reason  template
 	sets    []assign
 	pos     yamldoc.Pos
+	row     bool // a decision table's row or default
 	// boxed holds id, outcome and (when constant) reason as interface
 	// values, made once, so that filling a row per record allocates nothing.
 	boxed [3]any
