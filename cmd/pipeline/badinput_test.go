@@ -76,6 +76,17 @@ func badInputs() []badInput {
 				"  order: {amount: money, note: \"string?\"}\n  account: {limit: money}\nrules:\n" +
 					"  # The note doubled 40 times: 1 TiB for a note of one byte.\n" +
 					"  - {id: doubled, when: \"len(reduce(1..40, #acc + #acc, order.note ?? '')) > 0\", outcome: odd}\n"}}},
+		{name: "rule_nullable_compare", edit: map[string][2]string{"rules.yaml": {
+			"  order: {amount: money}\n  account: {limit: money}\nrules:\n",
+			"  order: {amount: money, note: \"string?\"}\n  account: {limit: money}\nrules:\n" +
+				"  - {id: rush, when: order.note == \"rush\", outcome: rushed}\n"}},
+			args: []string{"lint", "spec.yaml"}},
+		{name: "rule_shadowed", edit: map[string][2]string{"rules.yaml": {"  # A limit of exactly 100",
+			"  - {id: big, when: order.amount > 1000, outcome: review}\n  - {id: huge, when: order.amount > 5000, outcome: rejected}\n  # A limit of exactly 100"}},
+			args: []string{"lint", "spec.yaml"}},
+		{name: "rule_shadowed_strict", edit: map[string][2]string{"rules.yaml": {"  # A limit of exactly 100",
+			"  - {id: big, when: order.amount > 1000, outcome: review}\n  - {id: huge, when: order.amount > 5000, outcome: rejected}\n  # A limit of exactly 100"}},
+			args: []string{"lint", "--strict", "spec.yaml"}},
 		{name: "rule_missing_key", files: map[string]string{"in/orders.csv": goodOrders + "3,99,5.00,2025-01-01 00:00:03,\n"}},
 		{name: "strict", files: map[string]string{"in/orders.csv": goodOrders + "3,99,5.00,2025-01-01 00:00:03,\n"},
 			args: []string{"dry-run", "spec.yaml", "--out", "out", "--strict"}},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -17,11 +18,16 @@ func lintCommand() *cli.Command {
 		Usage:     "check specs and rule files: schemas, references, every expression type-checked",
 		ArgsUsage: "FILE...",
 		Description: `Each FILE is a spec (with every rule file it uses) or a rule file. Errors are
-printed as file:line:col: message, with the line and a caret under the column.
-Exit status 1 when any file has an error.
+printed as file:line:col: message, with the line and a caret under the column;
+warnings (a rule or table row that an earlier one always decides first) as
+file:line:col: warning: message, once per rule file.
+Exit status 1 when any file has an error, or with --strict a warning.
 
 Example:
    pipeline lint configs/NAME.yaml configs/OTHER.yaml rules/*.yaml`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "strict", Usage: "fail (exit status 1) on warnings too"},
+		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
 				return cli.Exit("usage: pipeline lint FILE... (specs or rule files)", 2)
@@ -31,23 +37,52 @@ Example:
 				return err
 			}
 			reg := registry()
-			bad := 0
-			for _, path := range c.Args().Slice() {
-				var err error
-				if isRuleFile(path) {
-					_, err = rules.Load(path)
-				} else {
-					_, err = engine.Load(path, env, reg)
+			bad, warnings := 0, 0
+			shown := map[string]bool{} // rule files whose warnings were printed
+			warn := func(rs *rules.Ruleset) int {
+				path := filepath.Clean(rs.Path)
+				if shown[path] {
+					return 0
 				}
-				if err != nil {
-					bad++
-					fmt.Fprintln(c.App.ErrWriter, yamldoc.Details(err))
-					continue
+				shown[path] = true
+				for _, w := range rs.Warnings() {
+					fmt.Fprintln(c.App.ErrWriter, w.Detail())
 				}
-				fmt.Fprintf(c.App.Writer, "%s: ok\n", path)
+				return len(rs.Warnings())
 			}
-			if bad > 0 {
+			for _, path := range c.Args().Slice() {
+				n := 0
+				if isRuleFile(path) {
+					rs, err := rules.Load(path)
+					if err != nil {
+						bad++
+						fmt.Fprintln(c.App.ErrWriter, yamldoc.Details(err))
+						continue
+					}
+					n = warn(rs)
+				} else {
+					plan, err := engine.Load(path, env, reg)
+					if err != nil {
+						bad++
+						fmt.Fprintln(c.App.ErrWriter, yamldoc.Details(err))
+						continue
+					}
+					for _, rs := range plan.Rulesets {
+						n += warn(rs)
+					}
+				}
+				warnings += n
+				if n > 0 {
+					fmt.Fprintf(c.App.Writer, "%s: ok, %s\n", path, plural(n, "warning"))
+				} else {
+					fmt.Fprintf(c.App.Writer, "%s: ok\n", path)
+				}
+			}
+			switch {
+			case bad > 0:
 				return cli.Exit(fmt.Sprintf("%d of %d files have errors", bad, c.NArg()), 1)
+			case warnings > 0 && c.Bool("strict"):
+				return cli.Exit(fmt.Sprintf("%s (--strict fails on warnings)", plural(warnings, "warning")), 1)
 			}
 			return nil
 		},

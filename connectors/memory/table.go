@@ -727,7 +727,7 @@ func (t *Table) Aggregate(ctx context.Context, by string, where port.ColumnValue
 					// A sum starts at 0, as the stage's own fold does: its scale is never below 0.
 					var err error
 					if x, err = (decimal.Decimal{}).Add(x); err != nil {
-						return nil, fmt.Errorf("memory table %s: aggregate: sum(%s) for %s = %v: %w", t.schema.Name, f.Column, by, key, err)
+						return nil, fmt.Errorf("memory table %s: aggregate: sum(%s) for %s = %s: %w", t.schema.Name, f.Column, by, valueText(key), err)
 					}
 				}
 				g.dec[j] = x
@@ -738,7 +738,7 @@ func (t *Table) Aggregate(ctx context.Context, by string, where port.ColumnValue
 			case f.Func == "sum":
 				s, err := cur.Add(x)
 				if err != nil {
-					return nil, fmt.Errorf("memory table %s: aggregate: sum(%s) for %s = %v: %w", t.schema.Name, f.Column, by, key, err)
+					return nil, fmt.Errorf("memory table %s: aggregate: sum(%s) for %s = %s: %w", t.schema.Name, f.Column, by, valueText(key), err)
 				}
 				g.dec[j] = s
 			case (f.Func == "min" && x.Cmp(cur) < 0) || (f.Func == "max" && x.Cmp(cur) > 0):
@@ -762,4 +762,12 @@ func (t *Table) Aggregate(ctx context.Context, by string, where port.ColumnValue
 		out[k] = vals
 	}
 	return out, nil
+}
+
+// valueText formats a value for messages: null for nil.
+func valueText(v any) string {
+	if v == nil {
+		return "null"
+	}
+	return fmt.Sprint(v)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/expr-lang/expr"
@@ -54,6 +55,13 @@ type compiler struct {
 	inputEnv map[string]any // the same for the inputs alone
 	fields   map[string]bool
 	used     map[string]bool
+	// The null check (nullable.go): the names that may be null, the parse
+	// trees of the lets (guards may be lets), and what it found of each
+	// compiled expression.
+	nulls    map[string]*nullable
+	letTrees map[string]ast.Node
+	exprs    map[*vm.Program]exprInfo
+	conds    []cond // each rule's condition, for the shadow check (shadow.go)
 }
 
 func (c *compiler) errorf(pos yamldoc.Pos, format string, args ...any) {
@@ -67,6 +75,9 @@ func (c *compiler) build(spec *fileSpec) {
 	c.env = map[string]any{budgetKey: (*budget)(nil)}
 	c.fields = map[string]bool{}
 	c.used = map[string]bool{}
+	c.nulls = map[string]*nullable{}
+	c.letTrees = map[string]ast.Node{}
+	c.exprs = map[*vm.Program]exprInfo{}
 	c.inputs(spec)
 	c.outputs(spec)
 	c.inputEnv = make(map[string]any, len(c.env))
@@ -85,6 +96,10 @@ func (c *compiler) build(spec *fileSpec) {
 		}
 		c.env[l.Key] = zeroOf(prog.Node().Type())
 		c.rs.lets = append(c.rs.lets, let{name: l.Key, prog: prog, src: l.Value.Value})
+		c.letTrees[l.Key] = c.exprs[prog].tree
+		if v := c.null(prog); v != nil {
+			c.nulls[l.Key] = &nullable{name: l.Key, why: v.from(), typ: schema.Type{Kind: schema.TypeOfGo(prog.Node().Type())}}
+		}
 	}
 	if spec.Table != nil {
 		if len(spec.Rules) > 0 || spec.Default != nil {
@@ -118,9 +133,13 @@ func (c *compiler) build(spec *fileSpec) {
 			c.addRule("default", spec.Default)
 		}
 	}
+	if c.d.Err() == nil {
+		c.shadows(c.conds, spec.Table != nil)
+	}
 	if len(spec.Then) > 0 {
 		c.then(spec.Then)
 	}
+	c.outputsNull()
 	if c.d.Err() == nil {
 		c.inline()
 	}
@@ -175,6 +194,10 @@ func (c *compiler) declareInput(in Input) {
 		return
 	}
 	if !in.Record {
+		c.declareNullable(in.Name, in.Type)
+		if v := c.nulls[in.Name]; v != nil && in.NullReason != "" {
+			v.why = in.NullReason
+		}
 		c.env[in.Name] = reflect.Zero(in.Type.GoType()).Interface()
 		c.rs.Inputs = append(c.rs.Inputs, in)
 		return
@@ -184,6 +207,7 @@ func (c *compiler) declareInput(in Input) {
 		sfs = append(sfs, reflect.StructField{Name: fmt.Sprintf("F%d", i), Type: f.Type.GoType(), Tag: reflect.StructTag(`expr:"` + f.Name + `"`)})
 		key := in.Name + "." + f.Name
 		c.fields[key] = true
+		c.declareNullable(key, f.Type)
 		c.env[key] = reflect.Zero(f.Type.GoType()).Interface()
 	}
 	c.env[in.Name] = reflect.New(reflect.StructOf(sfs)).Elem().Interface()
@@ -223,10 +247,12 @@ func (c *compiler) table(t *tableSpec) {
 		}
 		c.addRule(id, &ruleSpec{ID: row.ID, When: row.When, Pos: row.Pos,
 			Set: yamldoc.Map[yamldoc.String]{{Key: t.Output.Value, Pos: row.Value.Pos, Value: row.Value}}})
+		c.rs.rules[len(c.rs.rules)-1].row = true
 	}
 	if t.Default.Set() {
 		c.addRule("default", &ruleSpec{Pos: t.Default.Pos,
 			Set: yamldoc.Map[yamldoc.String]{{Key: t.Output.Value, Pos: t.Default.Pos, Value: t.Default}}})
+		c.rs.rules[len(c.rs.rules)-1].row = true
 	}
 }
 
@@ -234,6 +260,16 @@ func (c *compiler) addRule(id string, r *ruleSpec) {
 	cr := &rule{id: id, outcome: r.Outcome.Value, pos: r.Pos, whenSrc: r.When.Value}
 	if r.When.Set() {
 		cr.when = c.compileExpr(r.When, []expr.Option{expr.AsBool()})
+		if v := c.null(cr.when); v != nil {
+			c.errorf(c.exprPos(r.When, 1, 0), "%s", nullMessage(v, "a condition", schema.Type{Kind: schema.Bool}))
+		}
+		var tree ast.Node
+		if cr.when != nil {
+			tree = c.exprs[cr.when].tree
+		}
+		c.conds = append(c.conds, shadowCond(id, r.Pos.Line, c.exprPos(r.When, 1, 0), tree))
+	} else {
+		c.conds = append(c.conds, cond{id: id, line: r.Pos.Line, pos: r.Pos, ok: true})
 	}
 	cr.reason = c.template(r.Reason)
 	for _, s := range r.Set {
@@ -277,6 +313,10 @@ func (c *compiler) assignment(s yamldoc.Entry[yamldoc.String]) (assign, bool) {
 		return a, false
 	}
 	a.node = a.prog.Node()
+	if v := c.null(a.prog); v != nil && !a.typ.Nullable {
+		c.errorf(c.exprPos(s.Value, 1, 0), "%s", nullMessage(v, targetName(s.Key)+" (declared "+strconv.Quote(a.typ.String())+")", a.typ))
+		return a, false
+	}
 	if id, ok := a.prog.Node().(*ast.IdentifierNode); ok && c.fields[id.Value] {
 		rec, field, _ := strings.Cut(id.Value, ".")
 		a.copyInput = c.rs.Input(rec)
@@ -325,9 +365,10 @@ func (c *compiler) compileExpr(s yamldoc.String, extra []expr.Option) *vm.Progra
 		return nil
 	}
 	fp := &fieldPatcher{fields: c.fields, used: map[string]bool{}}
-	opts := []expr.Option{expr.Env(c.env), expr.Patch(fp), expr.Patch(&literalPatcher{}), expr.Patch(&budgetPatcher{}), expr.MaxNodes(MaxNodes)}
+	opts := []expr.Option{expr.Env(c.env), expr.Patch(fp), expr.Patch(&literalPatcher{}), expr.Patch(aggregatePatcher{}), expr.Patch(&budgetPatcher{}), expr.MaxNodes(MaxNodes)}
 	opts = append(opts, decimalOptions()...)
 	opts = append(opts, functionOptions()...)
+	opts = append(opts, aggregateOptions()...)
 	opts = append(opts, budgetOptions()...)
 	opts = append(opts, extra...)
 	if c.unknownFields(s) {
@@ -338,6 +379,7 @@ func (c *compiler) compileExpr(s yamldoc.String, extra []expr.Option) *vm.Progra
 		c.exprError(s, err)
 		return nil
 	}
+	c.exprs[prog] = c.checkNulls(s)
 	return prog
 }
 
@@ -429,9 +471,13 @@ const thenDecision = "decision"
 // then compiles the assignments made after the deciding rule: they read the
 // outputs the rule set, by name, and the decision.
 func (c *compiler) then(sets yamldoc.Map[yamldoc.String]) {
-	for _, o := range c.rs.Outputs {
+	for i, o := range c.rs.Outputs {
 		c.env[o.Name] = reflect.Zero(o.Type.GoType()).Interface()
 		c.inputEnv[o.Name] = c.env[o.Name]
+		c.declareNullable(o.Name, o.Type)
+		if id := c.unsetBy(i); id != "" && c.nulls[o.Name] == nil {
+			c.nulls[o.Name] = &nullable{name: o.Name, why: fmt.Sprintf("rule %s does not set it", id), typ: o.Type}
+		}
 	}
 	if _, taken := c.env[thenDecision]; !taken {
 		c.rs.thenDecision = true
@@ -450,6 +496,42 @@ func (c *compiler) then(sets yamldoc.Map[yamldoc.String]) {
 	for _, s := range sets {
 		if a, ok := c.assignment(s); ok {
 			c.rs.then = append(c.rs.then, a)
+		}
+	}
+}
+
+// unsetBy returns the id of the first rule that does not set output i, or
+// "" when every rule sets it.
+func (c *compiler) unsetBy(i int) string {
+	for _, r := range c.rs.rules {
+		sets := false
+		for _, a := range r.sets {
+			sets = sets || (a.input < 0 && a.output == i)
+		}
+		if !sets {
+			return r.id
+		}
+	}
+	return ""
+}
+
+// outputsNull notes which outputs may be null after a record is decided:
+// those declared nullable, those some rule leaves unset (then not setting
+// them either), and all when no default decides every record.
+func (c *compiler) outputsNull() {
+	c.rs.outNull = make([]string, len(c.rs.Outputs))
+	for i, o := range c.rs.Outputs {
+		byThen := false
+		for _, a := range c.rs.then {
+			byThen = byThen || (a.input < 0 && a.output == i)
+		}
+		switch id := c.unsetBy(i); {
+		case o.Type.Nullable:
+			c.rs.outNull[i] = fmt.Sprintf("declared %q", o.Type.String())
+		case !c.rs.HasDefault():
+			c.rs.outNull[i] = fmt.Sprintf("ruleset %s has no default", c.rs.Name)
+		case !byThen && id != "":
+			c.rs.outNull[i] = fmt.Sprintf("rule %s of ruleset %s does not set it", id, c.rs.Name)
 		}
 	}
 }

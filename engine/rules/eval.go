@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/expr-lang/expr/file"
@@ -207,6 +208,10 @@ func (e *Evaluator) bind(vals []any) error {
 	for j, b := range e.binds {
 		e.vals[j] = e.rows[b.input][b.col]
 	}
+	// Every record starts with its outputs null, as a rule test does: an
+	// output the deciding rule does not set must not keep the value the
+	// record before was given.
+	clear(e.outputs)
 	e.envBound = false
 	e.letDone = 0
 	e.letsSet = false
@@ -358,9 +363,25 @@ func runError(p *vm.Program, err error) error {
 	if i := strings.LastIndex(src, ";\n"); i >= 0 {
 		src = src[i+2:] // past the declarations of inlined lets
 	}
-	msg := fe.Message
+	msg := nullWords(fe.Message)
 	if msg == exprMemoryMessage {
 		msg = fmt.Sprintf("%s: ranges, lists and maps built by one expression exceed %d elements", msg, MaxElements)
 	}
 	return fmt.Errorf("%s in: %s", msg, src)
+}
+
+// nilConversion is how Go words a null where a typed value is due.
+var nilConversion = regexp.MustCompile(`interface conversion: interface \{\} is nil, not ([\w.]+)`)
+
+// nullWords rewords expr's run-time messages about a null (which lint
+// keeps out of operators wherever it can tell) as a person reads them: no
+// "<nil>", and the fix.
+func nullWords(msg string) string {
+	if m := nilConversion.FindStringSubmatch(msg); m != nil {
+		return strings.Replace(msg, m[0], "null value where a "+strings.ReplaceAll(m[1], "decimal.Decimal", "decimal")+" is due (use ?? to give a default)", 1)
+	}
+	if strings.Contains(msg, "<nil>") {
+		return strings.ReplaceAll(msg, "<nil>", "null") + " (use ?? to give a default)"
+	}
+	return msg
 }

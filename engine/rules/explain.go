@@ -30,7 +30,8 @@ type Value struct {
 }
 
 // String formats the value as a person reads it: "null" for nil, decimals
-// with their scale, strings quoted.
+// with their scale, strings quoted, lists and maps as written in a rule
+// (["refund", "cancellation"]).
 func (v Value) String() string {
 	if v.Err != nil {
 		return "error: " + v.Err.Error()

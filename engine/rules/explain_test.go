@@ -91,3 +91,53 @@ default:
 		})
 	}
 }
+
+// TestValuesPrintAsWritten: lists and maps in an explanation (and a reason)
+// print as a rule writes them, strings in them quoted, not as Go prints them
+// ([refund cancellation]).
+func TestValuesPrintAsWritten(t *testing.T) {
+	tests := []struct {
+		v    any
+		want string
+	}{
+		{[]any{"refund", "cancellation"}, `["refund", "cancellation"]`},
+		{[]any{dec("1.50"), 2, nil, true}, `[1.50, 2, null, true]`},
+		{[]any{[]any{"a"}, []any{}}, `[["a"], []]`},
+		{map[string]any{"b": "x", "a": dec("1.0")}, `{"a": 1.0, "b": "x"}`},
+		{"plain", `"plain"`},
+		{nil, "null"},
+	}
+	for _, tt := range tests {
+		if got := (Value{Value: tt.v}).String(); got != tt.want {
+			t.Errorf("%#v prints %s, want %s", tt.v, got, tt.want)
+		}
+	}
+	// A let holding a list, explained; a reason showing it.
+	src := `ruleset: l
+inputs: {tx: {kind: string}}
+let:
+  kinds: '["refund", "cancellation"]'
+rules:
+  - {id: back, when: tx.kind in kinds, outcome: back, reason: "{{tx.kind}} is one of {{kinds}}"}
+default: {outcome: ok}
+`
+	f, err := yamldoc.Parse("l.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := Compile(f)
+	if err != nil {
+		t.Fatal(yamldoc.Details(err))
+	}
+	e, err := rs.NewEvaluator(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := e.Explain([]any{schema.Row{"refund"}})
+	if got := x.Lets[0].String(); got != `["refund", "cancellation"]` {
+		t.Errorf("let kinds explained as %s", got)
+	}
+	if want := `refund is one of ["refund", "cancellation"]`; x.Decision.Reason != want {
+		t.Errorf("reason %q, want %q", x.Decision.Reason, want)
+	}
+}

@@ -55,6 +55,14 @@ func (p *literalPatcher) Visit(node *ast.Node) {
 		if isDec(n.Right) {
 			p.applied = toDecConst(&n.Left) || p.applied
 		}
+	case *ast.ConditionalNode:
+		// c ? amount : 0 is a decimal either way, not a value of no type.
+		if isDec(n.Exp1) {
+			p.applied = toDecConst(&n.Exp2) || p.applied
+		}
+		if isDec(n.Exp2) {
+			p.applied = toDecConst(&n.Exp1) || p.applied
+		}
 	case *ast.UnaryNode:
 		if n.Operator == "-" && isDec(n.Node) {
 			call := &ast.CallNode{Callee: &ast.IdentifierNode{Value: "_dec_neg"}, Arguments: []ast.Node{n.Node}}
@@ -71,7 +79,23 @@ func (p *literalPatcher) Visit(node *ast.Node) {
 			ast.Patch(node, call)
 			p.applied = true
 		}
+	case *ast.ArrayNode:
+		// [tx.amount, 1.5]: number literals in a list of decimals are decimals.
+		for _, e := range n.Nodes {
+			if isDec(e) {
+				for i := range n.Nodes {
+					p.applied = toDecConst(&n.Nodes[i]) || p.applied
+				}
+				break
+			}
+		}
+	case *ast.BuiltinNode:
+		p.applied = patchAggregate(node) || p.applied
 	case *ast.CallNode:
+		if patchAggregate(node) {
+			p.applied = true
+			return
+		}
 		// clamp(dec, 300, 850), min(dec, 0)...: widen literal arguments beside a decimal.
 		id, ok := n.Callee.(*ast.IdentifierNode)
 		if !ok || (id.Value != "clamp" && id.Value != "min" && id.Value != "max") {

@@ -3,6 +3,8 @@ package rules
 import (
 	"fmt"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/expr-lang/expr/ast"
@@ -19,6 +21,10 @@ type Input struct {
 	Fields []schema.Column // the fields a record input declares
 	Type   schema.Type     // the type of a scalar input
 	Pos    yamldoc.Pos
+	// NullReason says why a nullable scalar may be null, for messages,
+	// when not because it is declared so (a ruleset output some rule
+	// leaves unset).
+	NullReason string
 }
 
 // Field returns the index of the named field of a record input, or -1.
@@ -58,7 +64,14 @@ type Ruleset struct {
 	refs         []ref // the record fields the expressions read
 	tests        []testSpec
 	file         *yamldoc.File
+	outNull      []string // per output: why it may be null after Eval, or "" (see OutputMayBeNull)
+	warnings     yamldoc.Errors
 }
+
+// Warnings returns what lint warns of in the rule file without failing it
+// (a rule an earlier one always shadows), as positioned messages that start
+// with "warning: ".
+func (rs *Ruleset) Warnings() yamldoc.Errors { return rs.warnings }
 
 // HasDefault reports whether the ruleset decides every record.
 func (rs *Ruleset) HasDefault() bool {
@@ -115,6 +128,15 @@ func (rs *Ruleset) Sets(name string) []string {
 	return out
 }
 
+// OutputMayBeNull reports whether output i may be null after Eval: it is
+// declared nullable, or a rule that may decide does not set it (every
+// record starts with its outputs null), or no default decides every record.
+func (rs *Ruleset) OutputMayBeNull(i int) bool { return rs.outNull[i] != "" }
+
+// OutputNullReason says why output i may be null after Eval, for messages
+// ("rule small does not set it"), or "" when it cannot be.
+func (rs *Ruleset) OutputNullReason(i int) string { return rs.outNull[i] }
+
 // RuleIDs returns the ids of the rules in order, the default last as "default".
 func (rs *Ruleset) RuleIDs() []string {
 	ids := make([]string, len(rs.rules))
@@ -138,6 +160,7 @@ type rule struct {
 	reason  template
 	sets    []assign
 	pos     yamldoc.Pos
+	row     bool // a decision table's row or default
 	// boxed holds id, outcome and (when constant) reason as interface
 	// values, made once, so that filling a row per record allocates nothing.
 	boxed [3]any
@@ -196,7 +219,9 @@ func (t template) render(e *Evaluator) (string, error) {
 	return b.String(), nil
 }
 
-// formatValue prints a value as a person reads it in a reason or an explanation.
+// formatValue prints a value as a person reads it in a reason or an
+// explanation: null, decimals with their scale, strings as they are, lists
+// and maps as written in a rule (["refund", "cancellation"]).
 func formatValue(v any) string {
 	switch x := v.(type) {
 	case nil:
@@ -209,5 +234,60 @@ func formatValue(v any) string {
 	if t := schema.TypeOfGo(reflect.TypeOf(v)); t != schema.Invalid {
 		return schema.Type{Kind: t, Scale: schema.AnyScale}.Format(v)
 	}
-	return fmt.Sprint(v)
+	var b strings.Builder
+	writeValue(&b, v, 0)
+	return b.String()
+}
+
+// writeValue writes v as formatValue does, strings inside lists and maps
+// quoted; depth bounds the nesting it follows.
+func writeValue(b *strings.Builder, v any, depth int) {
+	switch x := v.(type) {
+	case nil:
+		b.WriteString("null")
+		return
+	case Dec:
+		b.WriteString(x.String())
+		return
+	case string:
+		if depth == 0 {
+			b.WriteString(x)
+		} else {
+			b.WriteString(strconv.Quote(x))
+		}
+		return
+	}
+	if t := schema.TypeOfGo(reflect.TypeOf(v)); t != schema.Invalid {
+		b.WriteString(schema.Type{Kind: t, Scale: schema.AnyScale}.Format(v))
+		return
+	}
+	rv := reflect.ValueOf(v)
+	switch {
+	case depth > 10:
+		b.WriteString("...")
+	case rv.Kind() == reflect.Slice || rv.Kind() == reflect.Array:
+		b.WriteByte('[')
+		for i := range rv.Len() {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			writeValue(b, rv.Index(i).Interface(), depth+1)
+		}
+		b.WriteByte(']')
+	case rv.Kind() == reflect.Map:
+		keys := rv.MapKeys()
+		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
+		b.WriteByte('{')
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			writeValue(b, k.Interface(), depth+1)
+			b.WriteString(": ")
+			writeValue(b, rv.MapIndex(k).Interface(), depth+1)
+		}
+		b.WriteByte('}')
+	default:
+		fmt.Fprint(b, v)
+	}
 }

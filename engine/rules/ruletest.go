@@ -14,6 +14,12 @@ type TestResult struct {
 	Name    string
 	Pos     yamldoc.Pos
 	Err     error // nil when the test passed
+	// Rule is the id of the rule (table row, "default") that decided the
+	// test's record, "" when none did; Reached is how many rules, in order,
+	// had their condition evaluated: those before the deciding rule and it
+	// (or up to the one that failed).
+	Rule    string
+	Reached int
 }
 
 // Passed reports whether the test passed.
@@ -31,12 +37,14 @@ func (rs *Ruleset) RunTests() []TestResult {
 		if name == "" {
 			name = fmt.Sprintf("test %d", i+1)
 		}
-		results = append(results, TestResult{Ruleset: rs.Name, Name: name, Pos: t.Pos, Err: rs.runTest(t)})
+		r := TestResult{Ruleset: rs.Name, Name: name, Pos: t.Pos}
+		r.Err = rs.runTest(t, &r)
+		results = append(results, r)
 	}
 	return results
 }
 
-func (rs *Ruleset) runTest(t *testSpec) error {
+func (rs *Ruleset) runTest(t *testSpec, res *TestResult) error {
 	e, err := rs.NewEvaluator(nil)
 	if err != nil {
 		return err
@@ -45,7 +53,18 @@ func (rs *Ruleset) runTest(t *testSpec) error {
 	if err != nil {
 		return err
 	}
-	d, err := e.Eval(vals)
+	// Explain decides as Eval does, and says which conditions ran.
+	trace := e.Explain(vals)
+	d, err := trace.Decision, trace.Err
+	for _, r := range trace.Rules {
+		res.Reached++
+		if r.Result.Err != nil || r.Result.Value == true {
+			break
+		}
+	}
+	if err == nil {
+		res.Rule = d.Rule
+	}
 	x := t.Expect
 	if x.Error.Set() {
 		switch {
@@ -78,7 +97,11 @@ func (rs *Ruleset) runTest(t *testSpec) error {
 			return rs.file.Errorf(s.Value.Pos, "expected %s: %v", s.Key, err)
 		}
 		if schema.Compare(want, got) != 0 {
-			fails = append(fails, fmt.Sprintf("%s: want %s, got %s", s.Key, typ.Format(want), formatValue(got)))
+			wantText := "null"
+			if want != nil {
+				wantText = typ.Format(want)
+			}
+			fails = append(fails, fmt.Sprintf("%s: want %s, got %s", s.Key, wantText, formatValue(got)))
 		}
 	}
 	if len(fails) > 0 {

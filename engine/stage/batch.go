@@ -162,12 +162,22 @@ func (b *builder) step(stage string, i int, sp *spec.Step) *step {
 		if p.rules.measure, ok = b.measure(p.sc, sp.Measure, stage+", step "+p.name); !ok {
 			return nil
 		}
-		for _, o := range rs.Outputs {
+		for i, o := range rs.Outputs {
 			if p.sc.index(o.Name) >= 0 {
 				b.errorf(sp.Rules.Pos, "ruleset %s output %q has the name of a record or value of the step", rs.Name, o.Name)
 				return nil
 			}
-			p.outVars = append(p.outVars, p.sc.addScalar(o.Name, o.Type))
+			// Null when the deciding rule does not set it.
+			t := o.Type
+			t.Nullable = rs.OutputMayBeNull(i)
+			v := p.sc.addScalar(o.Name, t)
+			if t.Nullable && !o.Type.Nullable {
+				if p.sc.why == nil {
+					p.sc.why = map[int]string{}
+				}
+				p.sc.why[v] = rs.OutputNullReason(i)
+			}
+			p.outVars = append(p.outVars, v)
 		}
 	}
 	if sp.Measure.Set() && p.rules == nil {

@@ -42,35 +42,81 @@ func pushable(p *step, sp *spec.Step) *pushdown {
 	return pd
 }
 
-// columnEquals matches `rec.col == constant` (either way round).
+// columnEquals matches `rec.col == constant` (either way round), and the
+// forms of it lint asks for when the column is nullable: `(rec.col ?? d) ==
+// constant` with d another value, and `rec.col != nil and rec.col == constant`.
 func columnEquals(src, rec string, s *schema.Schema) (port.ColumnValue, bool) {
 	tree, err := parser.Parse(src)
 	if err != nil {
 		return port.ColumnValue{}, false
 	}
 	b, ok := tree.Node.(*ast.BinaryNode)
+	guarded := "" // the column of rec.col != nil and rec.col == constant
+	if ok && (b.Operator == "and" || b.Operator == "&&") {
+		if guarded = notNil(b.Left, rec); guarded == "" {
+			return port.ColumnValue{}, false
+		}
+		b, ok = b.Right.(*ast.BinaryNode)
+	}
 	if !ok || b.Operator != "==" {
 		return port.ColumnValue{}, false
 	}
 	for _, pair := range [][2]ast.Node{{b.Left, b.Right}, {b.Right, b.Left}} {
+		// (rec.col ?? d) == v is rec.col == v when d is not v: a null
+		// matches neither way, as in SQL.
+		var def ast.Node
+		if c, ok := pair[0].(*ast.BinaryNode); ok && c.Operator == "??" {
+			pair[0], def = c.Left, c.Right
+		}
 		m, ok := pair[0].(*ast.MemberNode)
 		if !ok {
 			continue
 		}
 		id, ok1 := m.Node.(*ast.IdentifierNode)
 		prop, ok2 := m.Property.(*ast.StringNode)
-		if !ok1 || !ok2 || id.Value != rec {
+		if !ok1 || !ok2 || id.Value != rec || (guarded != "" && prop.Value != guarded) {
 			continue
 		}
 		col, ok := s.Column(prop.Value)
 		if !ok {
 			continue
 		}
-		if v, ok := literal(pair[1], col.Type); ok && v != nil {
-			return port.ColumnValue{Column: prop.Value, Value: v}, true
+		v, ok := literal(pair[1], col.Type)
+		if !ok || v == nil {
+			continue
 		}
+		if def != nil {
+			d, ok := literal(def, col.Type)
+			if !ok || d == nil || schema.Compare(d, v) == 0 {
+				continue
+			}
+		}
+		return port.ColumnValue{Column: prop.Value, Value: v}, true
 	}
 	return port.ColumnValue{}, false
+}
+
+// notNil returns col when n is `rec.col != nil` (either way round), else "".
+func notNil(n ast.Node, rec string) string {
+	b, ok := n.(*ast.BinaryNode)
+	if !ok || b.Operator != "!=" {
+		return ""
+	}
+	x, y := b.Left, b.Right
+	if _, ok := x.(*ast.NilNode); ok {
+		x, y = y, x
+	}
+	m, ok1 := x.(*ast.MemberNode)
+	_, ok2 := y.(*ast.NilNode)
+	if !ok1 || !ok2 {
+		return ""
+	}
+	id, ok1 := m.Node.(*ast.IdentifierNode)
+	prop, ok2 := m.Property.(*ast.StringNode)
+	if !ok1 || !ok2 || id.Value != rec {
+		return ""
+	}
+	return prop.Value
 }
 
 // constant returns the value of an expression that is a literal of type t.

@@ -29,6 +29,19 @@ func TestColumnEquals(t *testing.T) {
 		{`tx.n == tx.n`, false, "", ""},
 		{`tx.n == "x"`, false, "", ""},
 		{`tx.status == nil`, false, "", ""},
+		{`(tx.status ?? "") == "pending"`, true, "status", "pending"},
+		{`"pending" == (tx.status ?? "")`, true, "status", "pending"},
+		{`(tx.n ?? 0) == 3`, true, "n", "3"},
+		{`(tx.status ?? "pending") == "pending"`, false, "", ""}, // a null matches here, not in SQL
+		{`(tx.n ?? 3) == 3`, false, "", ""},
+		{`(tx.status ?? tx.status) == "pending"`, false, "", ""},
+		{`(other.status ?? "") == "pending"`, false, "", ""},
+		{`tx.status != nil and tx.status == "pending"`, true, "status", "pending"},
+		{`nil != tx.status and tx.status == "pending"`, true, "status", "pending"},
+		{`tx.status != nil or tx.status == "pending"`, false, "", ""},
+		{`tx.n != nil and tx.status == "pending"`, false, "", ""}, // the guard is part of the filter
+		{`tx.status != nil and tx.n == 3`, false, "", ""},
+		{`other.n != nil and tx.status == "pending"`, false, "", ""},
 	}
 	for _, tt := range tests {
 		cv, ok := columnEquals(tt.src, "tx", s)

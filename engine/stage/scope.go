@@ -14,6 +14,7 @@ type scope struct {
 	names   []string
 	schemas []*schema.Schema // nil for a scalar
 	types   []schema.Type    // the type of a scalar
+	why     map[int]string   // why a nullable scalar may be null, when not declared so
 }
 
 func (sc *scope) index(name string) int {
@@ -46,7 +47,7 @@ func (sc *scope) inputs() []rules.Input {
 		if s := sc.schemas[i]; s != nil {
 			ins[i] = rules.Input{Name: n, Record: true, Fields: s.Columns}
 		} else {
-			ins[i] = rules.Input{Name: n, Type: sc.types[i]}
+			ins[i] = rules.Input{Name: n, Type: sc.types[i], NullReason: sc.why[i]}
 		}
 	}
 	return ins

@@ -178,7 +178,10 @@ func (d *decider) windowTime(w *streamWindow, wd *windowDecider, m port.Message,
 	}
 	t, ok := tv.(time.Time)
 	if !ok {
-		return fmt.Errorf("window %s: the record has no time (%v)", w.name, tv)
+		if tv == nil {
+			return fmt.Errorf("window %s: the record has no time (its time is null)", w.name)
+		}
+		return fmt.Errorf("window %s: the record has no time (%v is not a time)", w.name, tv)
 	}
 	wd.t = t.UnixNano()
 	return nil
