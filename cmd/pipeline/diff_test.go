@@ -16,7 +16,7 @@ const blocklistStep = `    steps:
       - name: blocklist
         update: db:transactions
         as: tx
-        where: tx.status == "pending"
+        where: (tx.status ?? "") == "pending"
         rules: ../rules/blocklist.yaml
         set: {status: new_status}
 `
