@@ -104,7 +104,7 @@ func writeTrace(w io.Writer, t stage.Trace) {
 		where += ", step " + t.Step
 	}
 	fmt.Fprintf(w, "%s: %s\n", where, t.Source)
-	fmt.Fprintf(w, "ruleset %s version %d (%s)\n", x.Ruleset, x.Version, x.Path)
+	fmt.Fprintf(w, "ruleset %s version %d, hash %s (%s)\n", x.Ruleset, x.Version, x.Hash, x.Path)
 	writeWindows(w, t.Windows)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if len(x.Fields) > 0 {

@@ -27,6 +27,7 @@ var decisionSchema = schema.MustNew("decision", []schema.Column{
 	{Name: "outcome", Type: schema.StringType},
 	{Name: "reason", Type: schema.StringType},
 	{Name: "version", Type: schema.IntType},
+	{Name: "hash", Type: schema.StringType}, // rules.Ruleset.Hash
 }, "")
 
 const (
@@ -389,7 +390,7 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 		n = runtime.GOMAXPROCS(0)
 	}
 	for range n {
-		dec := make(schema.Row, 4)
+		dec := make(schema.Row, len(decisionSchema.Columns))
 		w := &decider{r: r, rules: s.rules.evaluator(), emit: s.emit.evaluator(),
 			dec: dec, decVar: dec, dirty: map[string][]schema.Row{}, marked: map[string]*keyMap[bool]{}}
 		if s.emitRest != nil {
