@@ -111,6 +111,9 @@ type evaluator struct {
 	*rules.Evaluator
 	bd   *bound
 	vals []any
+	// shadowDecision, when set, is the shadow ruleset's decision of the
+	// record evalObserved decides next: Decided reports it, and it is reset.
+	shadowDecision *rules.Decision
 }
 
 func (bd *bound) evaluator() *evaluator {
@@ -148,7 +151,8 @@ func (e *evaluator) evalObserved(vars []any, rt *Runtime, key any, stage, step s
 		d, err = e.eval(vars)
 	}
 	if rt.Decided != nil {
-		rt.Decided(Decided{Stage: stage, Step: step, Key: keyText(key), Decision: d, Err: err})
+		rt.Decided(Decided{Stage: stage, Step: step, Key: keyText(key), Decision: d, Err: err, Shadow: e.shadowDecision})
+		e.shadowDecision = nil
 	}
 	return d, err
 }
