@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -95,76 +96,150 @@ func partIDs(t *testing.T, dir string) string {
 	return strings.Join(ids, ",")
 }
 
+// splitParts splits the world's transactions.csv, in file order, into
+// folders of the given numbers of transactions (summing to w.n), each a
+// transactions.csv with the header, for publish stages (DATASET=folder).
+func (w *world) splitParts(t *testing.T, sizes ...int) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(w.data, "transactions.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(strings.TrimSuffix(string(b), "\n"), "\n")
+	header, rows := lines[0], lines[1:]
+	var dirs []string
+	for _, k := range sizes {
+		if k > len(rows) {
+			t.Fatalf("parts of %v transactions, but transactions.csv has %d", sizes, w.n)
+		}
+		dir := t.TempDir()
+		part := strings.Join(rows[:k], "")
+		if !strings.HasSuffix(part, "\n") {
+			part += "\n"
+		}
+		if err := os.WriteFile(filepath.Join(dir, "transactions.csv"), []byte(header+part), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		rows = rows[k:]
+		dirs = append(dirs, dir)
+	}
+	return dirs
+}
+
 // TestFaultReloadRules is the acceptance of hot reload: a validator follows
 // the topic (run --stage validate --follow, banking-shadow.yaml, whose
 // validate stage also decides a shadow ruleset) while its live rule file is
-// edited three times. A third of the transactions is published before the
-// edits, a third after two broken ones, and a third after a good one:
+// edited four times, in four parts of the transactions published one after
+// the other:
+//   - part 1 before any edit;
 //   - a misspelt field (lint fails) and a threshold raised to 60% without
-//     its tests (a test fails) are refused, each logged with why, and the
-//     validator goes on with the rules it has;
-//   - the threshold raised with its tests changed is taken between two
-//     batches: every transaction published after it is decided by it.
+//     its tests (a test fails): both refused, each logged with why; part 2
+//     is decided by the rules the validator has;
+//   - the threshold at 60% with its tests changed: taken between two
+//     batches, and part 3, published after it, is decided by it;
+//   - while part 4 (the largest) streams in, 65% with its tests: taken
+//     mid-stream, so part 4 is decided by the 60% file up to a point and by
+//     the 65% one after it, card by card in that order, never back.
 //
 // Every transaction is decided once (none lost, none doubled: each card's
-// pending balance is its balance plus its pending amounts), its shadow
-// decision is recorded beside it, and the decisions before and after the
-// good edit carry the hash of the file that made them.
+// pending balance is its balance plus its pending amounts, the offsets
+// stored count every record once), its shadow decision is recorded beside
+// it, and each decision carries the hash of the file that made it.
 func TestFaultReloadRules(t *testing.T) {
-	const n = 3000
+	const n = 15000
 	began := time.Now()
 	w := newWorld(t, n)
 	w.spec = copySpec(t, "../../configs/banking-shadow.yaml")
 	rulesPath := filepath.Join(filepath.Dir(filepath.Dir(w.spec)), "rules", "validation.yaml")
 	d := w.database(t)
-	parts := w.parts(t, 3)
+	// Parts 1 to 3, then part 4 in 12 pieces of 1,000.
+	sizes := []int{1000, 1000, 1000}
+	for range 12 {
+		sizes = append(sizes, 1000)
+	}
+	parts := w.splitParts(t, sizes...)
 	d.stages(t, "reset", "load")
-	publish := func(i int) {
+	publish := func(i int) *proc {
 		t.Helper()
-		d.start(t, []string{"DATASET=" + parts[i]}, "--stage", "publish").finish(t, time.Minute, "publish")
+		return d.start(t, []string{"DATASET=" + parts[i]}, "--stage", "publish")
 	}
 	original, err := os.ReadFile(rulesPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := fileHash(t, rulesPath)
+	hashes := []string{fileHash(t, rulesPath)}
 
 	v := start(t, d.env, "-v", "run", d.specPath(), "--stage", "validate", "--follow")
 	waitOutput(t, v, "watching rule files", 1, time.Minute)
-	publish(0)
-	first := waitCommitted(t, d.DB, "validator", int64(n/3), v, time.Minute)
+	publish(0).finish(t, time.Minute, "publish")
+	waitCommitted(t, d.DB, "validator", 1000, v, time.Minute)
 
 	// Two broken edits, refused.
-	const refused = "rule file change refused"
-	misspelt := strings.Replace(string(original), "abs(tx.amount) >= 0.5", "abs(tx.ammount) >= 0.5", 1)
-	editFile(t, rulesPath, misspelt, false)
-	waitOutput(t, v, refused, 1, time.Minute)
-	untested := strings.Replace(string(original), "abs(tx.amount) >= 0.5", "abs(tx.amount) >= 0.6", 1)
-	editFile(t, rulesPath, untested, true)
-	waitOutput(t, v, refused, 2, time.Minute)
+	const refused, reloaded = "rule file change refused", "rule file reloaded"
+	var latency []time.Duration // from each edit to its refusal or reload in the log
+	edit := func(text string, rename bool, want string, count int) {
+		t.Helper()
+		at := time.Now()
+		editFile(t, rulesPath, text, rename)
+		waitOutput(t, v, want, count, time.Minute)
+		latency = append(latency, time.Since(at).Round(time.Millisecond))
+	}
+	edit(strings.Replace(string(original), "abs(tx.amount) >= 0.5", "abs(tx.ammount) >= 0.5", 1), false, refused, 1)
+	edit(strings.Replace(string(original), "abs(tx.amount) >= 0.5", "abs(tx.amount) >= 0.6", 1), true, refused, 2)
 	out := v.out.String()
 	for _, why := range []string{"it does not lint", "tx has no field ammount", "1 of its 15 tests fail", "exactly half the limit is declined"} {
 		if !strings.Contains(out, why) {
 			t.Errorf("the refusals do not say %q:\n%s", why, tail(out))
 		}
 	}
-	publish(1)
-	second := waitCommitted(t, d.DB, "validator", int64(2*n/3), v, time.Minute)
+	publish(1).finish(t, time.Minute, "publish")
+	waitCommitted(t, d.DB, "validator", 2000, v, time.Minute)
 
-	// A good edit: the threshold and its tests.
-	good := strings.NewReplacer(
-		"abs(tx.amount) >= 0.5", "abs(tx.amount) >= 0.6",
-		"is at least half the credit limit", "is at least 60% of the credit limit",
-		"exactly half the limit is declined", "exactly 60% of the limit is declined",
-		"{amount: 500.00, transaction_type: purchase}", "{amount: 600.00, transaction_type: purchase}",
-		"a cent under half the limit passes", "a cent under 60% of the limit passes",
-		"{amount: 499.99, transaction_type: purchase}", "{amount: 599.99, transaction_type: purchase}",
-		"version: 1", "version: 2",
-	).Replace(string(original))
-	editFile(t, rulesPath, good, true)
-	waitOutput(t, v, "rule file reloaded", 1, time.Minute)
-	after := fileHash(t, rulesPath)
-	publish(2)
+	// Good edits: a threshold and its tests.
+	threshold := func(factor, pct, at, under, version string) string {
+		return strings.NewReplacer(
+			"abs(tx.amount) >= 0.5", "abs(tx.amount) >= "+factor,
+			"is at least half the credit limit", "is at least "+pct+"% of the credit limit",
+			"exactly half the limit is declined", "exactly "+pct+"% of the limit is declined",
+			"{amount: 500.00, transaction_type: purchase}", "{amount: "+at+", transaction_type: purchase}",
+			"a cent under half the limit passes", "a cent under "+pct+"% of the limit passes",
+			"{amount: 499.99, transaction_type: purchase}", "{amount: "+under+", transaction_type: purchase}",
+			"{amount: -600.00, transaction_type: refund}", "{amount: -700.00, transaction_type: refund}",
+			"version: 1", "version: "+version,
+		).Replace(string(original))
+	}
+	edit(threshold("0.6", "60", "600.00", "599.99", "2"), true, reloaded, 1)
+	hashes = append(hashes, fileHash(t, rulesPath))
+	publish(2).finish(t, time.Minute, "publish")
+	waitCommitted(t, d.DB, "validator", 3000, v, time.Minute)
+
+	// Part 4 streams in, piece by piece, while the rules change: the edit
+	// once its first piece is decided, 8 more pieces published meanwhile,
+	// the last 3 once the reload is logged.
+	publish(3).finish(t, time.Minute, "publish")
+	atEdit := waitCommitted(t, d.DB, "validator", 4000, v, time.Minute)
+	editedAt := time.Now()
+	editFile(t, rulesPath, threshold("0.65", "65", "650.00", "649.99", "3"), false)
+	meanwhile := 0 // pieces published before the reload was logged
+	atReload := int64(-1)
+	seen := func() {
+		if atReload < 0 && strings.Count(v.out.String(), reloaded) >= 2 {
+			latency = append(latency, time.Since(editedAt).Round(time.Millisecond))
+			atReload = committed(d.DB, "validator")
+		}
+	}
+	for i := 4; i < 12; i++ {
+		if seen(); atReload < 0 {
+			meanwhile++
+		}
+		publish(i).finish(t, time.Minute, "publish")
+	}
+	waitOutput(t, v, reloaded, 2, time.Minute)
+	seen()
+	hashes = append(hashes, fileHash(t, rulesPath))
+	for i := 12; i < len(parts); i++ {
+		publish(i).finish(t, time.Minute, "publish")
+	}
 	waitCommitted(t, d.DB, "validator", n, v, time.Minute)
 	if _, err := v.interrupt(t); err != nil {
 		t.Fatalf("the following validator, interrupted: %s\n%s", exitText(err), tail(v.out.String()))
@@ -177,7 +252,7 @@ func TestFaultReloadRules(t *testing.T) {
 		t.Errorf("%d refusals logged, want 2", c)
 	}
 
-	// Every transaction decided once, by the rules of its time.
+	// Every transaction decided once.
 	if got := d.count(t, "SELECT COUNT(*) FROM transactions"); got != n {
 		t.Errorf("%d transactions decided, want %d", got, n)
 	}
@@ -190,30 +265,59 @@ func TestFaultReloadRules(t *testing.T) {
 	if off != 0 {
 		t.Errorf("%d cards whose pending balance is not their balance plus their pending amounts (a transaction lost or counted twice)", off)
 	}
-	byHash := func(ids, hash string) int64 {
-		return d.count(t, "SELECT COUNT(*) FROM transactions WHERE transaction_id IN ("+ids+") AND ruleset_hash = ?", hash)
+
+	// By the rules of their time: parts 1 and 2 by the original file, part 3
+	// by the 60% one, part 4 by the 60% one and then the 65% one.
+	ids := make([]string, 6) // parts 1 to 3, part 4 and its last 3 pieces
+	for i := range parts {
+		j := min(i, 3)
+		if ids[j] != "" {
+			ids[j] += ","
+		}
+		ids[j] += partIDs(t, parts[i])
 	}
-	for i, want := range []string{before, before, after} {
-		ids := partIDs(t, parts[i])
-		if got, all := byHash(ids, want), int64(strings.Count(ids, ",")+1); got != all {
-			t.Errorf("part %d: %d of %d transactions decided by the rules of hash %s", i+1, got, all, want)
+	for i := 12; i < len(parts); i++ {
+		if ids[4] != "" {
+			ids[4] += ","
+		}
+		ids[4] += partIDs(t, parts[i])
+	}
+	byHash := func(ids string, hs ...string) int64 {
+		return d.count(t, "SELECT COUNT(*) FROM transactions WHERE transaction_id IN ("+ids+") AND ruleset_hash IN ('"+strings.Join(hs, "','")+"')")
+	}
+	for i, want := range [][]string{{hashes[0]}, {hashes[0]}, {hashes[1]}, {hashes[1], hashes[2]}, {hashes[2]}} {
+		what := fmt.Sprintf("part %d", i+1)
+		if i == 4 {
+			what = "the pieces of part 4 published after the reload"
+		}
+		if got, all := byHash(ids[i], want...), int64(strings.Count(ids[i], ",")+1); got != all {
+			t.Errorf("%s: %d of %d transactions decided by the rules of hash %v", what, got, all, want)
 		}
 	}
-	if v := d.count(t, "SELECT COUNT(DISTINCT ruleset_version) FROM transactions WHERE ruleset_hash = ?", after); v != 1 ||
-		d.count(t, "SELECT MIN(ruleset_version) FROM transactions WHERE ruleset_hash = ?", after) != 2 {
-		t.Errorf("the decisions after the reload do not all carry version 2")
+	for i, h := range hashes {
+		if v := d.count(t, "SELECT COUNT(DISTINCT ruleset_version) FROM transactions WHERE ruleset_hash = ?", h); v != 1 ||
+			d.count(t, "SELECT MIN(ruleset_version) FROM transactions WHERE ruleset_hash = ?", h) != int64(i+1) {
+			t.Errorf("the decisions of hash %s do not all carry version %d", h, i+1)
+		}
 	}
-	// What the edit changed: amounts of 50% to 60% of the limit are declined
-	// as large before it, and not after.
+	// Card by card, in the order of its transactions (the order they were
+	// decided in): the 60% file, then the 65% one, never back.
+	back := d.count(t, `SELECT COUNT(*) FROM transactions a JOIN transactions b ON b.card_id = a.card_id AND b.transaction_id > a.transaction_id
+		WHERE a.ruleset_hash = ? AND b.ruleset_hash = ?`, hashes[2], hashes[1])
+	if back != 0 {
+		t.Errorf("%d pairs of a card's transactions decided by the 65%% file and then, later, by the 60%% one", back)
+	}
+	sixty, sixtyFive := byHash(ids[3], hashes[1]), byHash(ids[3], hashes[2])
+	// What the first good edit changed: amounts of 50% to 60% of the limit
+	// are declined as large before it, and not after.
 	ratio := func(ids, where string) int64 {
 		return d.count(t, `SELECT COUNT(*) FROM transactions t JOIN cards c ON c.card_id = t.card_id
 			WHERE t.transaction_id IN (`+ids+`) AND ABS(t.amount) >= 0.5 * c.credit_limit AND ABS(t.amount) < 0.6 * c.credit_limit AND `+where)
 	}
-	early, late := partIDs(t, parts[0])+","+partIDs(t, parts[1]), partIDs(t, parts[2])
-	if bad := ratio(early, "t.rule NOT IN ('negative_amount', 'large_amount')"); bad != 0 {
+	if bad := ratio(ids[0]+","+ids[1], "t.rule NOT IN ('negative_amount', 'large_amount')"); bad != 0 {
 		t.Errorf("%d transactions of 50%% to 60%% of the limit passed before the reload", bad)
 	}
-	if bad, through := ratio(late, "t.rule = 'large_amount'"), ratio(late, "t.rule <> 'large_amount'"); bad != 0 || through == 0 {
+	if bad, through := ratio(ids[2]+","+ids[3], "t.rule = 'large_amount'"), ratio(ids[2]+","+ids[3], "t.rule <> 'large_amount'"); bad != 0 || through == 0 {
 		t.Errorf("after the reload, of the transactions of 50%% to 60%% of the limit %d were declined as large and %d were not; want 0 and some", bad, through)
 	}
 
@@ -222,9 +326,10 @@ func TestFaultReloadRules(t *testing.T) {
 		WHERE s.live_outcome = t.status AND s.live_rule = t.rule AND s.hash = ?`, fileHash(t, filepath.Join(filepath.Dir(rulesPath), "validation-next.yaml"))); got != n {
 		t.Errorf("%d shadow decisions beside the live ones, want %d", got, n)
 	}
-	t.Logf("figures: %d transactions in 3 parts, committed %d and %d before the good edit; 2 edits refused, 1 taken; "+
-		"decided %d, lost 0, doubled 0; hashes %s then %s; test %v",
-		n, first, second, n, before, after, time.Since(began).Round(time.Millisecond))
+	t.Logf("figures: %d transactions in parts of 1,000, 1,000, 1,000 and 12 x 1,000; 2 edits refused, 2 taken, edit to log %v; "+
+		"part 4: edited at %d committed, %d pieces published before the reload was logged (%d committed then), "+
+		"%d decided by the 60%% file and %d by the 65%% one, 0 back; decided %d, lost 0, doubled 0; hashes %s; test %v",
+		n, latency, atEdit, meanwhile, atReload, sixty, sixtyFive, n, strings.Join(hashes, " -> "), time.Since(began).Round(time.Millisecond))
 }
 
 // TestReloadChecks: what a following validator does with each kind of
