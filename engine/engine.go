@@ -69,6 +69,10 @@ type Options struct {
 	Log *slog.Logger
 	// Follow keeps stream and rekey stages consuming until the context ends.
 	Follow bool
+	// Reload, with Follow, watches the rule files of the stream stages
+	// that run and swaps a changed one in between two batches once it
+	// lints and passes its tests (reload.go).
+	Reload bool
 	// Group overrides the consumer group of stream and rekey stages ("" keeps the spec's).
 	Group string
 	// Progress receives a live count of each running stage: redrawn in
@@ -305,6 +309,10 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 	}
 	if err := p.checkInputs(ctx, rt, run); err != nil {
 		return sum, err
+	}
+	if p.opts.Follow && p.opts.Reload {
+		stopWatch := p.watchRules(ctx, run)
+		defer stopWatch()
 	}
 	prog := newProgress(p.opts.Progress)
 	// bg is a stage finishing in the background (stage.Background) while

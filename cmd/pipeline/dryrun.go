@@ -114,6 +114,12 @@ workflow can run one step per command. Stream stages stop when their topic is
 drained, or with --follow keep consuming until interrupted (Ctrl-C or
 SIGTERM finishes and commits the batch in hand first).
 
+Under --follow, the rule files of the stream stages (rules: and shadow:) are
+watched: a change is linted with the spec and its tests are run, and only if
+both pass is it taken, between two batches; otherwise the stage goes on with
+the rules it has and the reason is logged. Every decision records the
+version and content hash of the rule file that made it. -v logs each reload.
+
 MySQL: MYSQL_DSN (or MYSQL_HOST, MYSQL_USER, MYSQL_PASSWORD, MYSQL_DATABASE),
 default root at 127.0.0.1:3306; the database and tables are created when
 missing. Kafka: KAFKA_BROKERS, default an embedded broker with its data under
@@ -128,10 +134,11 @@ Examples:
 			strictFlag(),
 			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep stream and rekey stages consuming until interrupted"},
 			&cli.StringFlag{Name: "group", Usage: "consumer group `NAME` for stream and rekey stages (default: the spec's)"},
+			&cli.BoolFlag{Name: "reload", Value: true, Usage: "with --follow, watch the stream stages' rule files and take a changed one between two batches, once it lints and passes its tests (--reload=false: never)"},
 		},
 		Action: func(c *cli.Context) error {
 			tuneGC(runGCPercent)
-			return runSpec(c, engine.Options{Follow: c.Bool("follow"), Group: c.String("group")})
+			return runSpec(c, engine.Options{Follow: c.Bool("follow"), Group: c.String("group"), Reload: c.Bool("reload")})
 		},
 	}
 }

@@ -103,8 +103,11 @@ func writeTrace(w io.Writer, t stage.Trace) {
 	if t.Step != "" {
 		where += ", step " + t.Step
 	}
+	if t.Shadow {
+		where += ", shadow (decided beside the live rules; changes nothing)"
+	}
 	fmt.Fprintf(w, "%s: %s\n", where, t.Source)
-	fmt.Fprintf(w, "ruleset %s version %d (%s)\n", x.Ruleset, x.Version, x.Path)
+	fmt.Fprintf(w, "ruleset %s version %d, hash %s (%s)\n", x.Ruleset, x.Version, x.Hash, x.Path)
 	writeWindows(w, t.Windows)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if len(x.Fields) > 0 {
@@ -162,7 +165,11 @@ func writeTrace(w io.Writer, t stage.Trace) {
 	fmt.Fprintln(w)
 	if len(x.Sets) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  set:")
+		if t.Shadow {
+			fmt.Fprintln(tw, "  would set (on copies; nothing is kept):")
+		} else {
+			fmt.Fprintln(tw, "  set:")
+		}
 		for _, v := range x.Sets {
 			fmt.Fprintf(tw, "    %s\t= %s\n", v.Name, v)
 		}

@@ -11,7 +11,8 @@ import (
 // TestExplain pins what `pipeline explain` prints for records of the
 // banking spec (testdata/explain/NAME.txt; -update rewrites them).
 // Transaction 45 is declined by large_amount although over_limit would
-// hold too; card and customer 1 show every settlement ruleset.
+// hold too; card and customer 1 show every settlement ruleset; the shadow
+// rules pass transaction 75, which the live ones decline.
 func TestExplain(t *testing.T) {
 	for _, c := range []struct {
 		name    string
@@ -25,6 +26,7 @@ func TestExplain(t *testing.T) {
 		{"no_id", []string{"explain", "../../configs/banking.yaml"}, ""},
 		{"velocity_5", []string{"explain", "../../configs/banking-velocity.yaml", "--id", "5", "--stage", "validate"}, "cmd/pipeline/testdata/velocity"},
 		{"velocity_10", []string{"explain", "../../configs/banking-velocity.yaml", "--id", "10", "--stage", "validate"}, "cmd/pipeline/testdata/velocity"},
+		{"shadow_75", []string{"explain", "../../configs/banking-shadow.yaml", "--id", "75", "--stage", "validate"}, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Setenv("DATASET", "dataset_16")

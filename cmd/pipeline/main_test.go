@@ -152,8 +152,8 @@ func TestDryRunBanking(t *testing.T) {
 
 func TestLintBankingSpecs(t *testing.T) {
 	out := mustPipeline(t, "lint", "../../configs/banking.yaml", "../../configs/banking-legacy.yaml",
-		"../../configs/banking-velocity.yaml", "../../configs/banking-customer.yaml")
-	if strings.Count(out, ": ok") != 4 {
+		"../../configs/banking-velocity.yaml", "../../configs/banking-customer.yaml", "../../configs/banking-shadow.yaml")
+	if strings.Count(out, ": ok") != 5 {
 		t.Errorf("lint output:\n%s", out)
 	}
 }

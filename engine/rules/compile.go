@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"reflect"
@@ -39,12 +41,20 @@ func Compile(f *yamldoc.File) (*Ruleset, error) {
 	if err := d.Decode(f.Root, &spec); err != nil {
 		return nil, err
 	}
-	c := &compiler{d: d, f: f, rs: &Ruleset{Name: spec.Ruleset.Value, Version: spec.Version, Path: f.Path, file: f, tests: spec.Tests}}
+	c := &compiler{d: d, f: f, rs: &Ruleset{Name: spec.Ruleset.Value, Version: spec.Version, Hash: shortHash(f.SHA256()), Path: f.Path, file: f, tests: spec.Tests}}
 	c.build(&spec)
 	if err := d.Err(); err != nil {
 		return nil, err
 	}
 	return c.rs, nil
+}
+
+// HashLen is the number of hex digits of Ruleset.Hash.
+const HashLen = 12
+
+// shortHash returns the first HashLen hex digits of a SHA-256.
+func shortHash(sum [sha256.Size]byte) string {
+	return hex.EncodeToString(sum[:HashLen/2])
 }
 
 type compiler struct {

@@ -1,7 +1,9 @@
 package rules
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"strings"
 
 	"pipeline/engine/yamldoc"
 )
@@ -47,10 +49,45 @@ func Define(f *yamldoc.File, def Definition) (*Ruleset, error) {
 		spec.Default = &d
 	}
 	d := &yamldoc.Decoder{File: f}
-	c := &compiler{d: d, f: f, rs: &Ruleset{Name: def.Name, Path: f.Path, file: f}}
+	c := &compiler{d: d, f: f, rs: &Ruleset{Name: def.Name, Hash: def.hash(), Path: f.Path, file: f}}
 	c.build(spec)
 	if err := d.Err(); err != nil {
 		return nil, err
 	}
 	return c.rs, nil
+}
+
+// hash returns the Ruleset.Hash of the definition: of its text (names,
+// types and expressions as written), which is what decides.
+func (def Definition) hash() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ruleset %q\n", def.Name)
+	for _, in := range def.Inputs {
+		if in.Record {
+			fmt.Fprintf(&b, "input %q record", in.Name)
+			for _, f := range in.Fields {
+				fmt.Fprintf(&b, " %q %s", f.Name, f.Type)
+			}
+			b.WriteByte('\n')
+		} else {
+			fmt.Fprintf(&b, "input %q %s\n", in.Name, in.Type)
+		}
+	}
+	for _, o := range def.Outputs {
+		fmt.Fprintf(&b, "output %q %s\n", o.Name, o.Type)
+	}
+	rule := func(r RuleDef) {
+		fmt.Fprintf(&b, "rule %q when %q outcome %q\n", r.ID, r.When.Value, r.Outcome)
+		for _, s := range r.Set {
+			fmt.Fprintf(&b, "  set %q %q\n", s.Key, s.Value.Value)
+		}
+	}
+	for _, r := range def.Rules {
+		rule(r)
+	}
+	if def.Default != nil {
+		b.WriteString("default\n")
+		rule(*def.Default)
+	}
+	return shortHash(sha256.Sum256([]byte(b.String())))
 }

@@ -15,12 +15,13 @@ import (
 
 // Decision is what a ruleset decided for one record: the deciding rule's id
 // ("default" for the default, "" when nothing matched), its outcome and
-// reason, and the ruleset version.
+// reason, and the ruleset's version and content hash (Ruleset.Hash).
 type Decision struct {
 	Rule    string
 	Outcome string
 	Reason  string
 	Version int
+	Hash    string
 }
 
 // Evaluator evaluates one ruleset, record after record, reusing its
@@ -39,6 +40,7 @@ type Evaluator struct {
 	letsSet bool
 	last    *rule  // the rule that decided the last record
 	version any    // the ruleset version, boxed once
+	hash    any    // the ruleset hash, boxed once
 	wrote   uint64 // bit i: the last Eval wrote into the row of input i
 
 	// The fast path (fast.go): the bound values of the record (the refs,
@@ -108,14 +110,15 @@ func sameKind(a, b schema.Type) bool {
 	return a.Kind == b.Kind || (a.Kind == schema.DateTime && b.Kind == schema.Date)
 }
 
-// DecisionValues stores d, the last decision of e, into four values (rule,
-// outcome, reason, version) as a row holds them. Constant parts are boxed
-// once per ruleset, so this allocates only for reasons with placeholders.
+// DecisionValues stores d, the last decision of e, into five values (rule,
+// outcome, reason, version, hash) as a row holds them. Constant parts are
+// boxed once per ruleset, so this allocates only for reasons with
+// placeholders.
 func (e *Evaluator) DecisionValues(d Decision, vals []any) {
 	if e.version == nil {
-		e.version = e.rs.Version
+		e.version, e.hash = e.rs.Version, e.rs.Hash
 	}
-	vals[3] = e.version
+	vals[3], vals[4] = e.version, e.hash
 	r := e.last
 	if r == nil || r.id != d.Rule {
 		vals[0], vals[1], vals[2] = d.Rule, d.Outcome, d.Reason
@@ -145,10 +148,10 @@ func (e *Evaluator) Eval(vals []any) (Decision, error) {
 	}
 	r, err := e.decide()
 	if err != nil || r == nil {
-		return Decision{Version: e.rs.Version}, err
+		return Decision{Version: e.rs.Version, Hash: e.rs.Hash}, err
 	}
 	e.last = r
-	d := Decision{Rule: r.id, Outcome: r.outcome, Version: e.rs.Version}
+	d := Decision{Rule: r.id, Outcome: r.outcome, Version: e.rs.Version, Hash: e.rs.Hash}
 	if d.Reason, err = e.reason(r); err != nil {
 		return d, err
 	}

@@ -8,6 +8,7 @@ import "fmt"
 type Explanation struct {
 	Ruleset string
 	Version int
+	Hash    string // Ruleset.Hash
 	Path    string
 	// Fields are the record fields the expressions read, as "record.field".
 	Fields []Value
@@ -59,7 +60,7 @@ type RuleTrace struct {
 // traces.
 func (e *Evaluator) Explain(vals []any) Explanation {
 	rs := e.rs
-	x := Explanation{Ruleset: rs.Name, Version: rs.Version, Path: rs.Path}
+	x := Explanation{Ruleset: rs.Name, Version: rs.Version, Hash: rs.Hash, Path: rs.Path}
 	if err := e.bind(vals); err != nil {
 		x.Err = err
 		return x

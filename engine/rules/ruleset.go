@@ -49,6 +49,10 @@ type Output struct {
 type Ruleset struct {
 	Name    string
 	Version int
+	// Hash is the first 12 hex digits of the SHA-256 of the rule file's
+	// bytes (of the definition's text for a ruleset defined by code): two
+	// different files never share it, whatever their version says.
+	Hash    string
 	Path    string
 	Inputs  []Input
 	Outputs []Output

@@ -101,6 +101,12 @@ type Stage struct {
 	// (tx.amount), read from the record and its lookups before the rules.
 	Measure yamldoc.String `yaml:"measure"`
 
+	// stream: a shadow ruleset (champion/challenger), decided beside the
+	// live one on every record without changing state or outputs, and the
+	// table its decisions go to (optional: without it they are only counted).
+	Shadow   yamldoc.String `yaml:"shadow"`
+	ShadowTo yamldoc.String `yaml:"shadow_to"`
+
 	// reset: what a run that starts from a clean state empties.
 	Tables []yamldoc.String `yaml:"tables"`
 	Topics []yamldoc.String `yaml:"topics"`
@@ -136,7 +142,7 @@ var stageKeys = map[string][]string{
 	"load":    {"name", "kind", "copy"},
 	"export":  {"name", "kind", "copy"},
 	"publish": {"name", "kind", "from", "to"},
-	"stream":  {"name", "kind", "from", "as", "group", "lookup", "windows", "rules", "save", "to", "emit", "batch_size", "measure"},
+	"stream":  {"name", "kind", "from", "as", "group", "lookup", "windows", "rules", "shadow", "shadow_to", "save", "to", "emit", "batch_size", "measure"},
 	"rekey":   {"name", "kind", "from", "as", "group", "lookup", "key", "to", "batch_size"},
 	"batch":   {"name", "kind", "steps", "only_if"},
 	"reset":   {"name", "kind", "tables", "topics"},

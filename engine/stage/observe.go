@@ -115,7 +115,11 @@ func (e *evaluator) observe(rt *Runtime, d Decided, measure any) {
 			e.fired = append(e.fired, false)
 		}
 	}
-	rt.Observe(Observed{Decided: d, Ruleset: e.bd.rs, Fired: e.fired, Measure: measure})
+	o := Observed{Decided: d, Ruleset: e.bd.rs, Fired: e.fired, Measure: measure}
+	if d.Shadow != nil {
+		o.ShadowRuleset = e.shadowRuleset
+	}
+	rt.Observe(o)
 }
 
 // columnIndexes returns the indexes in s of the named columns.

@@ -73,8 +73,9 @@ type Decided struct {
 	Key   string // the record's key as text
 	rules.Decision
 	Err error // the evaluation's error: the record went to the dead letters
-	// Shadow is the shadow ruleset's decision of the same record, nil
-	// without a shadow.
+	// Shadow is the decision of the stream stage's shadow ruleset for the
+	// same record (nil without one): a failed evaluation has no rule or
+	// outcome, and "error: " and the error as its reason.
 	Shadow *rules.Decision
 }
 
@@ -86,6 +87,9 @@ type Trace struct {
 	rules.Explanation
 	// Windows are the stream stage's windows as the record saw them.
 	Windows []WindowTrace
+	// Shadow says the evaluation is the stage's shadow ruleset's, which
+	// changes nothing (it follows the live one's trace).
+	Shadow bool
 }
 
 // WindowTrace is what one window held for a traced record: its values and

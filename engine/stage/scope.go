@@ -120,6 +120,10 @@ type evaluator struct {
 	vals    []any
 	measure *evaluator // bd.measure's
 	fired   []bool     // reused by observe
+	// shadowDecision, when set, is the shadow ruleset's decision of the
+	// record evalObserved decides next: Decided reports it, and it is reset.
+	shadowDecision *rules.Decision
+	shadowRuleset  *rules.Ruleset // the ruleset that made shadowDecision
 }
 
 func (bd *bound) evaluator() *evaluator {
@@ -166,7 +170,7 @@ func (e *evaluator) evalObserved(vars []any, rt *Runtime, key any, stage, step s
 		d, err = e.eval(vars)
 	}
 	if rt.Decided != nil || rt.Observe != nil {
-		x := Decided{Stage: stage, Step: step, Key: keyText(key), Decision: d, Err: err}
+		x := Decided{Stage: stage, Step: step, Key: keyText(key), Decision: d, Err: err, Shadow: e.shadowDecision}
 		if rt.Decided != nil {
 			rt.Decided(x)
 		}
@@ -174,6 +178,7 @@ func (e *evaluator) evalObserved(vars []any, rt *Runtime, key any, stage, step s
 			e.observe(rt, x, measure)
 		}
 	}
+	e.shadowDecision = nil
 	return d, err
 }
 

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/expr-lang/expr/ast"
@@ -27,6 +28,7 @@ var decisionSchema = schema.MustNew("decision", []schema.Column{
 	{Name: "outcome", Type: schema.StringType},
 	{Name: "reason", Type: schema.StringType},
 	{Name: "version", Type: schema.IntType},
+	{Name: "hash", Type: schema.StringType}, // rules.Ruleset.Hash
 }, "")
 
 const (
@@ -75,6 +77,18 @@ type streamStage struct {
 	emitCopies []emitCopy
 
 	emitCols []int // the output columns emit names (Runtime.Wrote)
+
+	// shadow is the shadow ruleset (shadow.go), nil without one; its
+	// decisions go to shadowOut, with columns filled as shadowCols say,
+	// when the stage names shadow_to (shadowSchema nil otherwise).
+	shadow       *bound
+	shadowOut    spec.Ref
+	shadowSchema *schema.Schema
+	shadowCols   []shadowCol
+
+	// cur holds the rules the stage decides with: rules and shadow as
+	// built, until Reload swaps in others (reload.go).
+	cur *atomic.Pointer[stageRules]
 }
 
 func (s *streamStage) Name() string { return s.name }
@@ -135,6 +149,7 @@ func (b *builder) streamStage(st *spec.Stage) Runner {
 			}
 		}
 	}
+	shadowOK := b.shadow(s, st)
 	var outSchema *schema.Schema
 	if s.out, outSchema, ok = b.tableRef(st.To, "to"); !ok {
 		if !st.To.Set() {
@@ -148,9 +163,11 @@ func (b *builder) streamStage(st *spec.Stage) Runner {
 	for _, e := range st.Emit {
 		s.emitCols = append(s.emitCols, columnIndexes(outSchema, []string{e.Key})...)
 	}
-	if s.rules == nil || s.emit == nil {
+	if s.rules == nil || s.emit == nil || !shadowOK {
 		return nil
 	}
+	s.cur = &atomic.Pointer[stageRules]{}
+	s.cur.Store(&stageRules{live: s.rules, shadow: s.shadow})
 	return s
 }
 
@@ -312,6 +329,7 @@ func (s *streamStage) copyFields(n ast.Node, fs *[]fieldOf) bool {
 // are the per-key state, kept coherent with the stage's own writes.
 type streamRun struct {
 	s       *streamStage
+	using   *stageRules // the rules the deciders decide with (see useLatest)
 	rt      *Runtime
 	st      *Stats
 	workers []*decider // one per CPU when records can be split by key, else one
@@ -323,6 +341,8 @@ type streamRun struct {
 	vars    [][]any // per message of the batch: scope values, then decision and output
 	ok      []bool
 	outs    []schema.Row
+	// shadowOuts are the rows of the shadow decisions table, one per output row.
+	shadowOuts []schema.Row
 	// store, when the output table's connector commits batches with their
 	// offsets, makes the stage effectively-once (see port.Committer).
 	store port.Committer
@@ -398,13 +418,15 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	if s.parallel() {
 		n = runtime.GOMAXPROCS(0)
 	}
+	r.using = s.cur.Load()
 	for range n {
-		dec := make(schema.Row, 4)
-		w := &decider{r: r, rules: s.rules.evaluator(), emit: s.emit.evaluator(),
+		dec := make(schema.Row, len(decisionSchema.Columns))
+		w := &decider{r: r, rules: r.using.live.evaluator(), emit: s.emit.evaluator(),
 			dec: dec, decVar: dec, dirty: map[string][]schema.Row{}, marked: map[string]*keyMap[bool]{}}
 		if s.emitRest != nil {
 			w.emitRest = s.emitRest.evaluator()
 		}
+		w.useShadow(r.using.shadow)
 		w.windows = s.newWindowDeciders()
 		r.workers = append(r.workers, w)
 	}
@@ -416,6 +438,9 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	schemas := []*schema.Schema{s.outSchema}
 	for _, l := range s.lookups {
 		tables, schemas = append(tables, l.ref), append(schemas, l.schema)
+	}
+	if s.shadowSchema != nil {
+		tables, schemas = append(tables, s.shadowOut), append(schemas, s.shadowSchema)
 	}
 	for i, ref := range tables {
 		if r.tables[ref.String()] != nil {
@@ -547,6 +572,7 @@ func (s *streamStage) chunkSize() int {
 // rebalances or returns.
 func (r *streamRun) batch(ctx context.Context, msgs []port.Message) error {
 	if r.store == nil {
+		r.useLatest()
 		if err := r.prepare(ctx, msgs); err != nil {
 			return err
 		}
@@ -556,6 +582,11 @@ func (r *streamRun) batch(ctx context.Context, msgs []port.Message) error {
 	defer r.mu.Unlock()
 	if r.flushed != nil {
 		return r.flushed
+	}
+	if r.held == nil {
+		// No chunk is decided and not committed: rules reloaded since
+		// the last batch take over here, for the whole of this one.
+		r.useLatest()
 	}
 	return r.handle(ctx, msgs, !r.hold)
 }
@@ -833,6 +864,12 @@ func (r *streamRun) take() (port.Batch, map[any]bool, int, []port.DeadLetter) {
 		// for records decided before, which skips it.
 		b.Writes = append(b.Writes, port.TableWrite{Table: r.s.outSchema.Name, Rows: r.outs, Insert: r.s.idCol >= 0})
 	}
+	if len(r.shadowOuts) > 0 {
+		// Upserted: a record decided again (after a conflict) replaces
+		// its shadow decision, which was never committed.
+		b.Writes = append(b.Writes, port.TableWrite{Table: r.s.shadowSchema.Name, Rows: r.shadowOuts})
+		r.shadowOuts = make([]schema.Row, 0, cap(r.shadowOuts))
+	}
 	var ids map[any]bool
 	if r.s.idCol >= 0 {
 		ids = make(map[any]bool, len(r.outs))
@@ -1032,6 +1069,19 @@ type decider struct {
 
 	windows  []*windowDecider // per window of the stage
 	winDirty []*keyWindows    // the keys whose window states it changed
+
+	// The shadow ruleset (shadow.go): its evaluator (nil without one), the
+	// scope values it sees, the copies of the records it may assign (by
+	// scope variable, nil for the others) boxed once, its decision as a
+	// row, the rows of the shadow decisions table and their block.
+	shadow      *evaluator
+	shadowVars  []any
+	shadowRows  []schema.Row
+	shadowBoxed []any
+	shadowDec   schema.Row
+	shadowOuts  []schema.Row
+	shadowBlock []any
+	heldTrace   *Trace // the shadow's explanation of a traced record, sent after the live one's
 }
 
 // parallel reports whether records may be decided on several CPUs: every
@@ -1089,9 +1139,12 @@ func (r *streamRun) decideAll(msgs []port.Message) {
 	r.sendDead()
 	r.gatherWindows()
 	r.outs = r.outs[:0]
+	r.shadowOuts = r.shadowOuts[:0]
 	for _, w := range ws {
 		r.outs = append(r.outs, w.outs...)
 		w.outs = w.outs[:0]
+		r.shadowOuts = append(r.shadowOuts, w.shadowOuts...)
+		w.shadowOuts = w.shadowOuts[:0]
 		for id, rows := range w.dirty {
 			r.dirty[id] = append(r.dirty[id], rows...)
 			w.dirty[id] = rows[:0]
@@ -1171,7 +1224,23 @@ func (d *decider) decide(i int, m port.Message, vars []any) {
 	if kw != nil && d.r.rt.traced(key) {
 		traced = d.windowTraces(m, kw)
 	}
+	var (
+		sdec rules.Decision
+		serr error
+	)
+	if d.shadow != nil {
+		// First, before the live rules assign anything: it sees what they see.
+		sdec, serr = d.evalShadow(vars, key, m.Source, traced)
+		if d.r.rt.Decided != nil || d.r.rt.Observe != nil {
+			d.rules.shadowDecision = shadowDecided(sdec, serr)
+			d.rules.shadowRuleset = d.shadow.bd.rs
+		}
+	}
 	dec, err := d.rules.evalObserved(vars, d.r.rt, key, s.name, "", m.Source, traced...)
+	if d.heldTrace != nil {
+		d.r.rt.Trace(*d.heldTrace)
+		d.heldTrace = nil
+	}
 	if err != nil {
 		d.deadLetter(i, m.Source, messagePayload(s.tspec.Schema, m), fmt.Sprintf("ruleset %s: %v", d.rules.bd.rs.Name, err))
 		return
@@ -1196,6 +1265,9 @@ func (d *decider) decide(i int, m port.Message, vars []any) {
 		d.windowsEnter(m, kw)
 	}
 	d.outs = append(d.outs, out)
+	if s.shadowSchema != nil {
+		d.shadowOuts = append(d.shadowOuts, d.shadowRow(m, sdec, serr))
+	}
 	for _, l := range s.lookups {
 		if l.save && d.rules.wroteVar(l.v) {
 			d.markDirty(l, vars[l.v].(schema.Row))
@@ -1270,6 +1342,12 @@ func (r *streamRun) write(ctx context.Context) error {
 		}
 		r.st.Out += int64(len(r.outs))
 		r.outs = make([]schema.Row, 0, cap(r.outs))
+	}
+	if len(r.shadowOuts) > 0 {
+		if err := r.tables[r.s.shadowOut.String()].Upsert(ctx, r.shadowOuts); err != nil {
+			return fmt.Errorf("stage %s: writing %s: %w", r.s.name, r.s.shadowOut, err)
+		}
+		r.shadowOuts = make([]schema.Row, 0, cap(r.shadowOuts))
 	}
 	for id, rows := range r.dirty {
 		if len(rows) == 0 {

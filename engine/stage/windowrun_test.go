@@ -26,10 +26,10 @@ func TestDecisionTestMatchesWhere(t *testing.T) {
 		{`"declined" != decision.outcome`, false},
 	}
 	decisions := []schema.Row{
-		{"default", "pending", "ok", 1},
-		{"far_merchant", "declined", "far", 1},
-		{"", "", "", 1},
-		{"velocity_count", "declined", "", 2},
+		{"default", "pending", "ok", 1, "0123456789ab"},
+		{"far_merchant", "declined", "far", 1, "0123456789ab"},
+		{"", "", "", 1, ""},
+		{"velocity_count", "declined", "", 2, "ba9876543210"},
 	}
 	f := &yamldoc.File{Path: "where.yaml"}
 	for _, w := range wheres {

@@ -6,9 +6,6 @@ package stats
 
 import (
 	"cmp"
-	"crypto/sha256"
-	"encoding/hex"
-	"os"
 	"slices"
 	"sync"
 
@@ -231,7 +228,7 @@ func (c *Collector) Report(spec string) *Report {
 
 func (e *entry) report() Ruleset {
 	rs := e.place.Ruleset
-	out := Ruleset{Stage: e.place.Stage, Step: e.place.Step, Ruleset: rs.Name, Version: rs.Version, Hash: Hash(rs),
+	out := Ruleset{Stage: e.place.Stage, Step: e.place.Step, Ruleset: rs.Name, Version: rs.Version, Hash: rs.Hash,
 		Measure: e.place.Measure, Records: e.records, Dead: e.dead, Outcomes: []Outcome{}, Rules: []Rule{}}
 	amount := func(s *Sum) string {
 		if e.place.Measure == "" {
@@ -264,7 +261,7 @@ func (e *entry) report() Ruleset {
 	if e.shadowD != nil {
 		sh := &Shadow{Version: e.shadowD.Version, Agree: e.agree, Disagree: e.disagree, Transitions: []Transition{}}
 		if e.shadow != nil {
-			sh.Ruleset, sh.Version, sh.Hash = e.shadow.Name, e.shadow.Version, Hash(e.shadow)
+			sh.Ruleset, sh.Version, sh.Hash = e.shadow.Name, e.shadow.Version, e.shadow.Hash
 		}
 		for k, t := range e.transitions {
 			sh.Transitions = append(sh.Transitions, Transition{From: k[0], To: k[1], Records: t.records, Amount: amount(&t.amount)})
@@ -277,16 +274,3 @@ func (e *entry) report() Ruleset {
 	return out
 }
 
-// Hash is the short content hash of a ruleset's rule file: the first 12
-// hex digits of the SHA-256 of its bytes, "" when it cannot be read.
-//
-// rules.Ruleset gains this as a field with the shadow rules of issue 10;
-// until then it is read here, from the file the ruleset was loaded from.
-func Hash(rs *rules.Ruleset) string {
-	data, err := os.ReadFile(rs.Path)
-	if err != nil {
-		return ""
-	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:])[:12]
-}

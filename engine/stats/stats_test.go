@@ -134,13 +134,13 @@ func TestCollectorPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"spec":"shop.yaml","records":0,"rulesets":[{"stage":"decide","step":"","ruleset":"orders","version":2,"hash":"` + Hash(plan.Places()[0].Ruleset) + `",` +
+	want := `{"spec":"shop.yaml","records":0,"rulesets":[{"stage":"decide","step":"","ruleset":"orders","version":2,"hash":"` + plan.Places()[0].Ruleset.Hash + `",` +
 		`"records":0,"dead":0,"outcomes":[],"rules":[{"rule":"too_much","line":9,"decided":0,"fired":0},{"rule":"ratio","line":10,"decided":0,"fired":0},` +
 		`{"rule":"default","line":12,"decided":0,"fired":0}]}]}`
 	if diff := cmp.Diff(want, string(got)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-	if h := Hash(plan.Places()[0].Ruleset); len(h) != 12 {
+	if h := plan.Places()[0].Ruleset.Hash; len(h) != 12 {
 		t.Errorf("hash %q, want 12 hex digits", h)
 	}
 }

@@ -2,6 +2,7 @@ package yamldoc
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -18,7 +19,12 @@ type File struct {
 	Path  string
 	Root  *yaml.Node // the document's top node (a mapping for specs and rule files)
 	lines []string
+	sum   [sha256.Size]byte
 }
+
+// SHA256 returns the SHA-256 of the file's bytes as read: what
+// `sha256sum FILE` prints.
+func (f *File) SHA256() [sha256.Size]byte { return f.sum }
 
 // ReadFile reads and parses the YAML file at path.
 func ReadFile(path string) (*File, error) {
@@ -31,7 +37,7 @@ func ReadFile(path string) (*File, error) {
 
 // Parse parses data, read from path, as one YAML document.
 func Parse(path string, data []byte) (*File, error) {
-	f := &File{Path: path, lines: splitLines(string(data))}
+	f := &File{Path: path, lines: splitLines(string(data)), sum: sha256.Sum256(data)}
 	if len(data) > MaxFileSize {
 		return nil, f.Errorf(Pos{File: path}, "file is %d bytes; the limit is %d", len(data), MaxFileSize)
 	}
