@@ -70,7 +70,7 @@ const minimal = "name: x\nstages:\n  - {name: a, kind: load}\n"
 
 func TestLoadErrors(t *testing.T) {
 	kinds := "one of " + strings.Join(StageKinds(), ", ") // batch, export, load, publish, stream and maybe more
-	const streamKeys = "keys: name, kind, from, as, group, lookup, windows, rules, save, to, emit, batch_size, measure"
+	const streamKeys = "keys: name, kind, from, as, group, lookup, windows, rules, shadow, shadow_to, save, to, emit, batch_size, measure"
 	tests := []struct {
 		name string
 		src  string

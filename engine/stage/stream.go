@@ -76,7 +76,11 @@ type streamStage struct {
 	emitRest   *bound
 	emitCopies []emitCopy
 
-	emitCols []int // the output columns emit names (Runtime.Wrote)
+	// emitCols are the output columns emit names (Runtime.Wrote), less
+	// those that only say which rules decided (decision.version,
+	// decision.hash): they change with every edit of the rules, and a diff
+	// of two versions would list every record for them.
+	emitCols []int
 
 	// shadow is the shadow ruleset (shadow.go), nil without one; its
 	// decisions go to shadowOut, with columns filled as shadowCols say,
@@ -161,6 +165,10 @@ func (b *builder) streamStage(st *spec.Stage) Runner {
 	s.idCol = s.tspec.Schema.Index(outSchema.KeyName())
 	s.emit = b.emitRules(s, st)
 	for _, e := range st.Emit {
+		switch strings.TrimSpace(e.Value.Value) {
+		case decisionVar + ".version", decisionVar + ".hash":
+			continue // provenance
+		}
 		s.emitCols = append(s.emitCols, columnIndexes(outSchema, []string{e.Key})...)
 	}
 	if s.rules == nil || s.emit == nil || !shadowOK {

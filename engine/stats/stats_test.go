@@ -87,10 +87,10 @@ default: {outcome: pending}
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"spec":"spec.yaml","records":7,"rulesets":[{"stage":"validate","step":"","ruleset":"checks","version":3,"hash":"","records":7,"dead":1,` +
+	want := `{"spec":"spec.yaml","records":7,"rulesets":[{"stage":"validate","step":"","ruleset":"checks","version":3,"hash":"` + live.Hash + `","records":7,"dead":1,` +
 		`"outcomes":[{"outcome":"declined","records":2},{"outcome":"pending","records":4}],` +
 		`"rules":[{"rule":"negative","line":6,"decided":1,"fired":1},{"rule":"large","line":7,"decided":1,"fired":1},{"rule":"default","line":8,"decided":4,"fired":6}],` +
-		`"shadow":{"ruleset":"checks-next","version":4,"hash":"","agree":2,"disagree":3,"transitions":[` +
+		`"shadow":{"ruleset":"checks-next","version":4,"hash":"` + shadow.Hash + `","agree":2,"disagree":3,"transitions":[` +
 		`{"from":"pending/default","to":"declined/large","records":2},{"from":"declined/negative","to":"pending/default","records":1}]}}]}`
 	if diff := cmp.Diff(want, string(got)); diff != "" {
 		t.Errorf("without a measure in the plan, no amounts (-want +got):\n%s", diff)
