@@ -273,4 +273,3 @@ func (e *entry) report() Ruleset {
 	}
 	return out
 }
-
