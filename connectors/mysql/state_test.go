@@ -178,11 +178,12 @@ func TestCommitWaitsForBatchTx(t *testing.T) {
 	<-inTx
 	commitDone := make(chan error, 1)
 	go func() {
-		commitDone <- c.Commit(ctx, port.Batch{Group: "g",
+		err := c.Commit(ctx, port.Batch{Group: "g",
 			Writes:  []port.TableWrite{{Table: "items", Rows: []schema.Row{item(1, "decided", "1")}}},
 			Offsets: []port.Offset{{Topic: "t", Partition: 0, From: 0, Next: 1}},
 			Reads:   []port.TableRead{{Table: "limits", Version: read}}})
-		committedAt.Store(time.Now().UnixNano())
+		committedAt.Store(time.Now().UnixNano()) // before the send: the test reads it after
+		commitDone <- err
 	}()
 	select {
 	case err := <-commitDone:
