@@ -30,8 +30,22 @@ func Load(path string, env yamldoc.Env, reg *port.Registry, opts ...stage.BuildO
 	}
 	var errs yamldoc.Errors
 	for _, c := range s.Connectors {
-		if err := reg.Check(connectorConfig(s, c)); err != nil {
+		cfg := connectorConfig(s, c)
+		if err := reg.Check(cfg); err != nil {
 			errs = append(errs, s.File.Errorf(c.Value.Kind.Pos, "connector %s: %v", c.Key, err))
+			continue
+		}
+		for _, oe := range reg.CheckOptions(cfg) {
+			pos := c.Value.Kind.Pos
+			for _, o := range c.Value.Options {
+				if o.Key == oe.Option {
+					pos = o.Pos // the key, when its value is the trouble too
+					if _, known := kindOption(reg, cfg.Kind, oe.Option); known {
+						pos = o.Value.Pos
+					}
+				}
+			}
+			errs = append(errs, s.File.Errorf(pos, "connector %s: %v", c.Key, oe))
 		}
 	}
 	plan, err := stage.Build(s, opts...)
@@ -47,6 +61,15 @@ func Load(path string, env yamldoc.Env, reg *port.Registry, opts ...stage.BuildO
 		return nil, errs
 	}
 	return plan, nil
+}
+
+// kindOption returns the option called name of the kind called kind.
+func kindOption(reg *port.Registry, kind, name string) (port.Option, bool) {
+	k, ok := reg.Lookup(kind)
+	if !ok {
+		return port.Option{}, false
+	}
+	return k.Option(name)
 }
 
 func connectorConfig(s *spec.Spec, c yamldoc.Entry[spec.Connector]) port.Config {

@@ -58,6 +58,8 @@ func badInputs() []badInput {
 		{name: "spec_unknown_key", edit: map[string][2]string{"spec.yaml": {"rules: rules.yaml", "rule: rules.yaml"}}},
 		{name: "spec_wrong_type", edit: map[string][2]string{"spec.yaml": {"partitions: 2", "partitions: two"}}},
 		{name: "spec_unknown_connector_kind", edit: map[string][2]string{"spec.yaml": {"bus: {kind: memory}", "bus: {kind: rabbitmq}"}}},
+		{name: "spec_bad_option_value", edit: map[string][2]string{"spec.yaml": {"line_ending: lf", "line_ending: cr"}}, args: []string{"lint", "spec.yaml"}},
+		{name: "spec_unknown_option", edit: map[string][2]string{"spec.yaml": {"line_ending: lf", "line_endings: lf"}}, args: []string{"lint", "spec.yaml"}},
 		{name: "spec_unknown_connector", edit: map[string][2]string{"spec.yaml": {"from: bus:orders", "from: queue:orders"}}},
 		{name: "spec_unknown_stage_kind", edit: map[string][2]string{"spec.yaml": {"kind: publish", "kind: produce"}}},
 		{name: "spec_unset_variable", edit: map[string][2]string{"spec.yaml": {`"files:in/orders.csv"`, `"files:${ORDERS_FILE}"`}}},

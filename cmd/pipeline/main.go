@@ -119,6 +119,7 @@ Typical day:
 			diffCommand(),
 			testCommand(),
 			brokerCommand(),
+			connectorsCommand(),
 			versionCommand(),
 		},
 		// main reports errors and picks the exit status; the library must not exit.

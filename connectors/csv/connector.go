@@ -21,24 +21,24 @@ func Kind() port.Kind {
 			Name:    "dir",
 			Doc:     "folder that relative file paths are resolved against",
 			Default: "the spec's folder (the working directory when the spec has none)",
-		}, {
-			Name:    "line_ending",
-			Doc:     "line ending of written files: crlf or lf",
-			Default: "crlf",
-		}},
+		}, lineEnding},
 		New: func(_ context.Context, cfg port.Config) (port.Connector, error) {
 			c := New(configDir(cfg))
-			switch le := cfg.Get("line_ending", "crlf"); le {
-			case "crlf":
-			case "lf":
+			le, _, err := cfg.Value([]port.Option{lineEnding}, "line_ending")
+			if err != nil {
+				return nil, err
+			}
+			if le == "lf" {
 				c.wopts = append(c.wopts, LF())
-			default:
-				return nil, fmt.Errorf("line_ending %q: want crlf or lf", le)
 			}
 			return c, nil
 		},
 	}
 }
+
+// lineEnding is the csv kind's option for the line ending of written files.
+var lineEnding = port.Option{Name: "line_ending", Type: port.Enum, Values: []string{"crlf", "lf"},
+	Doc: "line ending of written files", Default: "crlf"}
 
 // configDir returns the folder cfg asks relative paths to be resolved against.
 func configDir(cfg port.Config) string {

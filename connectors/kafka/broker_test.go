@@ -40,16 +40,16 @@ func TestKind(t *testing.T) {
 		{cfg: port.Config{Name: "k", Dir: "/specs", Options: map[string]string{"brokers": "embedded"}}, want: Options{DataDir: "/specs/.pipeline/kafka"}},
 		{cfg: port.Config{Name: "k", Dir: "/specs", Options: map[string]string{"brokers": " a:1, b:2 ,", "data_dir": "/abs", "partitions": "3"}},
 			want: Options{Brokers: []string{"a:1", "b:2"}, DataDir: "/abs", Partitions: 3}},
-		{cfg: port.Config{Name: "k", Options: map[string]string{"partitions": "0"}}, err: `kafka connector k: partitions "0" must be a whole number of at least 1`},
-		{cfg: port.Config{Name: "k", Options: map[string]string{"partitions": "six"}}, err: `kafka connector k: partitions "six" must be a whole number of at least 1`},
+		{cfg: port.Config{Name: "k", Options: map[string]string{"partitions": "0"}}, err: `connector k: option partitions: "0" is not a whole number of at least 1`},
+		{cfg: port.Config{Name: "k", Options: map[string]string{"partitions": "six"}}, err: `connector k: option partitions: "six" is not a whole number of at least 1`},
 		{cfg: port.Config{Name: "k", Options: map[string]string{"session_timeout": " 10s "}}, want: Options{DataDir: ".pipeline/kafka", SessionTimeout: 10 * time.Second}},
-		{cfg: port.Config{Name: "k", Options: map[string]string{"session_timeout": "6"}}, err: `kafka connector k: session_timeout "6" must be a duration of at least 1s, such as 6s or 1m`},
-		{cfg: port.Config{Name: "k", Options: map[string]string{"session_timeout": "500ms"}}, err: `kafka connector k: session_timeout "500ms" must be a duration of at least 1s, such as 6s or 1m`},
+		{cfg: port.Config{Name: "k", Options: map[string]string{"session_timeout": "6"}}, err: `connector k: option session_timeout: "6" is not a duration of at least 1s, such as 30s or 5m`},
+		{cfg: port.Config{Name: "k", Options: map[string]string{"session_timeout": "500ms"}}, err: `connector k: option session_timeout: "500ms" is not a duration of at least 1s, such as 30s or 5m`},
 		{cfg: port.Config{Name: "k", Options: map[string]string{"rejoin": "2m"}}, want: Options{DataDir: ".pipeline/kafka", Rejoin: 2 * time.Minute}},
-		{cfg: port.Config{Name: "k", Options: map[string]string{"rejoin": "soon"}}, err: `kafka connector k: rejoin "soon" must be a duration, such as 30s or 5m`},
+		{cfg: port.Config{Name: "k", Options: map[string]string{"rejoin": "soon"}}, err: `connector k: option rejoin: "soon" is not a duration, such as 30s or 5m`},
 		{cfg: port.Config{Name: "k", Options: map[string]string{"max_record_bytes": "4194304"}}, want: Options{DataDir: ".pipeline/kafka", MaxRecordBytes: 4 << 20}},
-		{cfg: port.Config{Name: "k", Options: map[string]string{"max_record_bytes": "4MB"}}, err: `kafka connector k: max_record_bytes "4MB" must be a whole number of bytes from 1024 to 67108864`},
-		{cfg: port.Config{Name: "k", Options: map[string]string{"max_record_bytes": "100"}}, err: `kafka connector k: max_record_bytes "100" must be a whole number of bytes from 1024 to 67108864`},
+		{cfg: port.Config{Name: "k", Options: map[string]string{"max_record_bytes": "4MB"}}, err: `connector k: option max_record_bytes: "4MB" is not a whole number from 1024 to 67108864`},
+		{cfg: port.Config{Name: "k", Options: map[string]string{"max_record_bytes": "100"}}, err: `connector k: option max_record_bytes: "100" is not a whole number from 1024 to 67108864`},
 	}
 	for _, tc := range tests {
 		got, err := configOptions(tc.cfg)

@@ -38,20 +38,7 @@ func Kind() port.Kind {
 		Name: KindName,
 		Doc: "Topics on Kafka brokers, or on an embedded in-process broker that keeps its data in a folder; " +
 			"records are JSON objects of column name to value.",
-		Options: []port.Option{
-			{Name: "brokers", Doc: "comma-separated host:port list of Kafka brokers; empty or \"embedded\" starts an in-process broker", Default: "embedded"},
-			{Name: "data_dir", Doc: "folder the embedded broker keeps its topics and committed offsets in, created if missing", Default: DefaultDataDir},
-			{Name: "partitions", Doc: "partition count of topics created when the topic spec gives none", Default: strconv.Itoa(DefaultPartitions)},
-			{Name: "session_timeout", Doc: "how long a consumer group member may go silent before the broker drops it and hands its partitions to the others, " +
-				"e.g. after the process was killed (a Go duration; at least the broker's group.min.session.timeout.ms, 6s by default); members heartbeat every sixth of it",
-				Default: DefaultSessionTimeout.String()},
-			{Name: "rejoin", Doc: "how long a stream stage that is not following (no --follow) keeps trying to rejoin its consumer group " +
-				"after losing the broker (a restart, a network cut) before it fails; with --follow it tries until stopped (a Go duration)",
-				Default: DefaultRejoin.String()},
-			{Name: "max_record_bytes", Doc: "largest record (key and value, in bytes) that publishing sends and consuming decodes; a row whose record is larger goes to the dead letters. " +
-				"Topics the connector creates take records of this size (their max.message.bytes is set to); an existing topic whose max.message.bytes allows less gets less",
-				Default: strconv.Itoa(DefaultMaxRecordBytes)},
-		},
+		Options: options,
 		Service: true,
 		New: func(ctx context.Context, cfg port.Config) (port.Connector, error) {
 			o, err := configOptions(cfg)
@@ -61,6 +48,25 @@ func Kind() port.Kind {
 			return New(ctx, o)
 		},
 	}
+}
+
+// options are the kafka kind's options (see Kind).
+var options = []port.Option{
+	{Name: "brokers", Doc: "comma-separated host:port list of Kafka brokers; empty or \"embedded\" starts an in-process broker", Default: "embedded"},
+	{Name: "data_dir", Doc: "folder the embedded broker keeps its topics and committed offsets in, created if missing", Default: DefaultDataDir},
+	{Name: "partitions", Type: port.Int, Min: 1, Doc: "partition count of topics created when the topic spec gives none", Default: strconv.Itoa(DefaultPartitions)},
+	{Name: "session_timeout", Type: port.Duration, Min: int64(time.Second),
+		Doc: "how long a consumer group member may go silent before the broker drops it and hands its partitions to the others, " +
+			"e.g. after the process was killed (at least the broker's group.min.session.timeout.ms, 6s by default); members heartbeat every sixth of it",
+		Default: DefaultSessionTimeout.String()},
+	{Name: "rejoin", Type: port.Duration,
+		Doc: "how long a stream stage that is not following (no --follow) keeps trying to rejoin its consumer group " +
+			"after losing the broker (a restart, a network cut) before it fails; with --follow it tries until stopped",
+		Default: DefaultRejoin.String()},
+	{Name: "max_record_bytes", Type: port.Int, Min: minRecordBytes, Max: maxRecordBytes,
+		Doc: "largest record (key and value, in bytes) that publishing sends and consuming decodes; a row whose record is larger goes to the dead letters. " +
+			"Topics the connector creates take records of this size (their max.message.bytes is set to); an existing topic whose max.message.bytes allows less gets less",
+		Default: strconv.Itoa(DefaultMaxRecordBytes)},
 }
 
 // configOptions reads Options from a spec's connector config.
@@ -77,33 +83,30 @@ func configOptions(cfg port.Config) (Options, error) {
 	if o.DataDir != "" && !filepath.IsAbs(o.DataDir) && cfg.Dir != "" {
 		o.DataDir = filepath.Join(cfg.Dir, o.DataDir)
 	}
-	if p := strings.TrimSpace(cfg.Get("partitions", "")); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 {
-			return o, fmt.Errorf("kafka connector %s: partitions %q must be a whole number of at least 1", cfg.Name, p)
+	v, set, err := cfg.Value(options, "partitions")
+	if set {
+		if err != nil {
+			return o, err
 		}
-		o.Partitions = n
+		o.Partitions = v.(int)
 	}
-	if v := strings.TrimSpace(cfg.Get("session_timeout", "")); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < time.Second {
-			return o, fmt.Errorf("kafka connector %s: session_timeout %q must be a duration of at least 1s, such as 6s or 1m", cfg.Name, v)
+	if v, set, err = cfg.Value(options, "session_timeout"); set {
+		if err != nil {
+			return o, err
 		}
-		o.SessionTimeout = d
+		o.SessionTimeout = v.(time.Duration)
 	}
-	if v := strings.TrimSpace(cfg.Get("rejoin", "")); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			return o, fmt.Errorf("kafka connector %s: rejoin %q must be a duration, such as 30s or 5m", cfg.Name, v)
+	if v, set, err = cfg.Value(options, "rejoin"); set {
+		if err != nil {
+			return o, err
 		}
-		o.Rejoin = d
+		o.Rejoin = v.(time.Duration)
 	}
-	if v := strings.TrimSpace(cfg.Get("max_record_bytes", "")); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < minRecordBytes || n > maxRecordBytes {
-			return o, fmt.Errorf("kafka connector %s: max_record_bytes %q must be a whole number of bytes from %d to %d", cfg.Name, v, minRecordBytes, maxRecordBytes)
+	if v, set, err = cfg.Value(options, "max_record_bytes"); set {
+		if err != nil {
+			return o, err
 		}
-		o.MaxRecordBytes = n
+		o.MaxRecordBytes = v.(int)
 	}
 	return o, nil
 }

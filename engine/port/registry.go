@@ -7,11 +7,20 @@ import (
 	"strings"
 )
 
-// Option documents one option a connector kind accepts in a spec.
+// Option declares one option a connector kind accepts in a spec: its
+// name, what values it takes, its default and what it does. Lint checks a
+// spec's values against it, connectors read them through Parse, and
+// `pipeline connectors` prints it: one declaration for the three.
 type Option struct {
 	Name    string
 	Doc     string
-	Default string
+	Default string // as a person reads it (the parsed default lives in the connector)
+	Type    OptionType
+	// Min is the least value of an Int option, or of a Duration one (in
+	// nanoseconds); Max, when not 0, the greatest.
+	Min, Max int64
+	// Values are the values an Enum option takes.
+	Values []string
 }
 
 // Config is one connector as a spec declares it.
@@ -70,27 +79,62 @@ func (r *Registry) Names() []string {
 	return names
 }
 
-// Check reports the first problem with cfg against its kind: an unknown kind or option.
+// Check reports the first problem with cfg's kind: an unknown kind. Its
+// options are checked by CheckOptions.
 func (r *Registry) Check(cfg Config) error {
-	k, ok := r.Lookup(cfg.Kind)
-	if !ok {
+	if _, ok := r.Lookup(cfg.Kind); !ok {
 		return fmt.Errorf("unknown connector kind %q (known: %s)", cfg.Kind, strings.Join(r.Names(), ", "))
-	}
-	for name := range cfg.Options {
-		if !k.hasOption(name) {
-			return fmt.Errorf("connector kind %s has no option %q (options: %s)", k.Name, name, k.optionNames())
-		}
 	}
 	return nil
 }
 
-func (k Kind) hasOption(name string) bool {
-	for _, o := range k.Options {
-		if o.Name == name {
-			return true
+// CheckOptions reports every option of cfg its kind does not have or whose
+// value does not parse (see Option.Parse), one OptionError each, in name
+// order. A kind it does not know has nothing to check (see Check).
+func (r *Registry) CheckOptions(cfg Config) []*OptionError {
+	k, ok := r.Lookup(cfg.Kind)
+	if !ok {
+		return nil
+	}
+	names := make([]string, 0, len(cfg.Options))
+	for name := range cfg.Options {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var out []*OptionError
+	for _, name := range names {
+		o, ok := k.Option(name)
+		if !ok {
+			out = append(out, &OptionError{Option: name, Err: fmt.Errorf("connector kind %s has no option %q (options: %s)", k.Name, name, k.optionNames())})
+			continue
+		}
+		if _, err := o.Parse(cfg.Options[name]); err != nil {
+			out = append(out, &OptionError{Option: name, Err: err})
 		}
 	}
-	return false
+	return out
+}
+
+// OptionError is an option of a spec that its kind does not have, or whose value it does not take.
+type OptionError struct {
+	Option string
+	Err    error
+}
+
+// Error names the option and what is wrong.
+func (e *OptionError) Error() string { return "option " + e.Option + ": " + e.Err.Error() }
+
+// Unwrap returns what is wrong.
+func (e *OptionError) Unwrap() error { return e.Err }
+
+// Option returns the option called name.
+func (k Kind) Option(name string) (Option, bool) {
+	for _, o := range k.Options {
+		if o.Name == name {
+			return o, true
+		}
+	}
+	return Option{}, false
 }
 
 func (k Kind) optionNames() string {
