@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -12,6 +13,7 @@ import (
 
 	"pipeline/engine"
 	enginediff "pipeline/engine/diff"
+	htmlreport "pipeline/engine/report"
 	"pipeline/engine/yamldoc"
 )
 
@@ -34,12 +36,14 @@ Examples:
    pipeline diff configs/NAME.yaml --base HEAD        uncommitted rule edits
    pipeline diff configs/NAME.yaml --base main~3 --limit 0
    pipeline diff configs/NAME.yaml --base HEAD --format json > diff.json
+   pipeline diff configs/NAME.yaml --base HEAD --report /tmp/diff.html
    DATASET=/data/big pipeline diff configs/NAME.yaml --base v1.4.0`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "base", Required: true, Usage: "git revision (commit, branch, tag) holding the rules to compare with"},
 			&cli.IntFlag{Name: "limit", Value: 50, Usage: "list at most `N` changed records per stage (0: all); JSON lists all unless it is given"},
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "`text` for people, json for machines"},
 			&cli.BoolFlag{Name: "exit-code", Usage: "exit with status 1 when any record changed, as git diff --exit-code"},
+			&cli.StringFlag{Name: "report", Usage: "also write the changes as an HTML report to `FILE`: transitions as bar charts, changed columns, the changed records searchable"},
 		},
 		Action: runDiff,
 	}
@@ -84,6 +88,12 @@ func runDiff(c *cli.Context) error {
 	}
 	if err != nil {
 		return err
+	}
+	if path := c.String("report"); path != "" {
+		page := r.Page("Rule changes in " + filepath.Base(r.Spec))
+		if err := createFile(path, "--report", func(w io.Writer) error { return htmlreport.Write(w, page) }); err != nil {
+			return err
+		}
 	}
 	if r.Changed > 0 && c.Bool("exit-code") {
 		return cli.Exit("", 1)

@@ -21,14 +21,11 @@ const blocklistStep = `    steps:
         set: {status: new_status}
 `
 
-// TestDiff commits the banking spec, rules and data in a scratch git
-// repository, edits the working tree, and pins what `pipeline diff`
-// shows, as text and as JSON (testdata/diff/NAME.txt and NAME.json; -update
-// rewrites them): a threshold moved (the README's example), a value of a
-// decision table changed (same rules decide, scores move), a rule file the
-// base revision lacks (and its mirror, one the working tree lacks), and a
-// spec whose rule file exists nowhere.
-func TestDiff(t *testing.T) {
+// scratchRepo commits the specs, rules and data of the repository (and the
+// velocity fixtures, as velocity/) in a scratch git repository, and returns
+// it with a function that runs git in it.
+func scratchRepo(t *testing.T) (string, func(args ...string)) {
+	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Fatal("git is needed:", err)
 	}
@@ -41,10 +38,6 @@ func TestDiff(t *testing.T) {
 	if err := os.CopyFS(filepath.Join(repo, "velocity"), os.DirFS("testdata/velocity")); err != nil {
 		t.Fatal(err)
 	}
-	blocklist, err := os.ReadFile("testdata/diff/blocklist.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
 	gitDo := func(args ...string) {
 		t.Helper()
 		if out, err := exec.Command("git", append([]string{"-C", repo, "-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...).CombinedOutput(); err != nil {
@@ -54,6 +47,22 @@ func TestDiff(t *testing.T) {
 	gitDo("init", "-q")
 	gitDo("add", ".")
 	gitDo("commit", "-qm", "rules")
+	return repo, gitDo
+}
+
+// TestDiff commits the banking spec, rules and data in a scratch git
+// repository, edits the working tree, and pins what `pipeline diff`
+// shows, as text and as JSON (testdata/diff/NAME.txt and NAME.json; -update
+// rewrites them): a threshold moved (the README's example), a value of a
+// decision table changed (same rules decide, scores move), a rule file the
+// base revision lacks (and its mirror, one the working tree lacks), and a
+// spec whose rule file exists nowhere.
+func TestDiff(t *testing.T) {
+	repo, gitDo := scratchRepo(t)
+	blocklist, err := os.ReadFile("testdata/diff/blocklist.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
 	// A branch that has the blocklist rule file, which the working tree
 	// (back on the first branch) lacks.
 	gitDo("checkout", "-qb", "with-blocklist")

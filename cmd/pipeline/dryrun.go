@@ -27,11 +27,13 @@ With --stats it counts, per stream stage and batch step with rules, the
 records each rule decided, those where its condition held (fired) even
 when an earlier rule decided, the sum of the stage's measure (the spec's
 measure: tx.amount) over them, and the outcome totals; it prints them after
-the summary, and --stats-json writes them as JSON.
+the summary, and --stats-json writes them as JSON. --report writes them as
+one HTML file of bar charts, which opens in any browser with no network.
 
 Examples:
    pipeline dry-run configs/NAME.yaml --out /tmp/results
    pipeline dry-run configs/NAME.yaml --stats --stats-json /tmp/stats.json
+   pipeline dry-run configs/NAME.yaml --report /tmp/report.html
    DATASET=/data/big pipeline dry-run configs/NAME.yaml`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write exported files into `DIR` instead of the spec's paths"},
@@ -39,6 +41,7 @@ Examples:
 			strictFlag(),
 			&cli.BoolFlag{Name: "stats", Usage: "print per-rule statistics after the summary"},
 			&cli.StringFlag{Name: "stats-json", Usage: "write per-rule statistics as JSON to `FILE`"},
+			&cli.StringFlag{Name: "report", Usage: "write per-rule statistics as an HTML report to `FILE` (charts, no network needed to view it)"},
 		},
 		Action: func(c *cli.Context) error {
 			tuneGC(dryRunGCPercent)
@@ -161,7 +164,7 @@ func runSpec(c *cli.Context, opts engine.Options) error {
 	opts.Log = logger(c)
 	opts.Progress = os.Stderr
 	var collect *stats.Collector
-	if c.Bool("stats") || c.String("stats-json") != "" {
+	if c.Bool("stats") || c.String("stats-json") != "" || c.String("report") != "" {
 		collect = stats.New(plan)
 		opts.Observe = collect.Observe
 	}

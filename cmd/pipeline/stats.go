@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
+	htmlreport "pipeline/engine/report"
 	"pipeline/engine/stats"
 )
 
@@ -17,20 +19,31 @@ func writeStats(c *cli.Context, r *stats.Report) error {
 	if c.Bool("stats") {
 		printStats(c.App.Writer, r)
 	}
-	path := c.String("stats-json")
-	if path == "" {
-		return nil
+	if path := c.String("stats-json"); path != "" {
+		if err := createFile(path, "--stats-json", func(w io.Writer) error { return writeJSON(w, r) }); err != nil {
+			return err
+		}
 	}
+	if path := c.String("report"); path != "" {
+		page := r.Page("Statistics of " + filepath.Base(r.Spec))
+		return createFile(path, "--report", func(w io.Writer) error { return htmlreport.Write(w, page) })
+	}
+	return nil
+}
+
+// createFile creates path and writes it with write; errors name the flag
+// that asked for it.
+func createFile(path, flag string, write func(io.Writer) error) error {
 	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("--stats-json: %w", err)
+		return fmt.Errorf("%s: %w", flag, err)
 	}
-	if err := writeJSON(f, r); err != nil {
+	if err := write(f); err != nil {
 		f.Close()
-		return fmt.Errorf("--stats-json %s: %w", path, err)
+		return fmt.Errorf("%s %s: %w", flag, path, err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("--stats-json %s: %w", path, err)
+		return fmt.Errorf("%s %s: %w", flag, path, err)
 	}
 	return nil
 }

@@ -4,59 +4,20 @@ import (
 	"context"
 	"flag"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"pipeline/engine/report/reporttest"
 )
 
 var update = flag.Bool("update", false, "rewrite the screenshots under testdata")
 
-// browser starts a headless Chromium for a test and returns its context.
-// Without Chromium the test is skipped with how to install it, unless
-// PIPELINE_CI=1 (set by .ci/run, which installs it) makes that a failure.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	path := ""
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		if os.Getenv("PIPELINE_CI") == "1" {
-			t.Fatal("Chromium is not installed (apt-get install chromium); .ci/run installs it")
-		}
-		t.Skip("Chromium is not installed: apt-get install chromium to run the browser tests (.ci/run does)")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox, // tests may run as root
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1200, 900),
-	)
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(cancel)
-	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// Open writes p to a file and loads it in a browser, which must show it
+// open writes p to a file and loads it in a browser, which must show it
 // without the network.
-func open(t *testing.T, p Page) (context.Context, string) {
+func open(t *testing.T, p Page) context.Context {
 	t.Helper()
-	ctx := browser(t)
 	path := filepath.Join(t.TempDir(), "report.html")
 	f, err := os.Create(path)
 	if err != nil {
@@ -68,20 +29,14 @@ func open(t *testing.T, p Page) (context.Context, string) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := chromedp.Do(ctx, chromedp.Navigate("file://"+path), chromedp.WaitVisible(chromedp.CSS("h1"))); err != nil {
-		t.Fatalf("opening the report in Chromium: %v", err)
-	}
-	return ctx, path
+	return reporttest.Open(t, path)
 }
 
-// Screenshot saves what the browser shows: under testdata/out for review
+// screenshot saves what the browser shows: under testdata/out for review
 // (not kept in git), and with -update as testdata/NAME.png.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
+	png := reporttest.Screenshot(t, ctx)
 	dir := "testdata/out"
 	if *update {
 		dir = "testdata"
@@ -123,7 +78,7 @@ func TestReportInABrowser(t *testing.T) {
 			}},
 		}},
 	}
-	ctx, _ := open(t, p)
+	ctx := open(t, p)
 	type probed struct {
 		Bars     int      `json:"bars"`
 		Values   []string `json:"values"`
@@ -148,10 +103,7 @@ func TestReportInABrowser(t *testing.T) {
 		figures: Array.from(document.querySelectorAll(".figure .value")).map(f => f.textContent),
 		filtered: 0
 	})`
-	got, err := chromedp.Run(ctx, chromedp.Evaluate[probed](probe))
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := reporttest.Eval[probed](t, ctx, probe)
 	if got.Bars != 6 {
 		t.Errorf("%d bars drawn, want 6", got.Bars)
 	}
@@ -178,10 +130,7 @@ func TestReportInABrowser(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("input.search"), "alpha")); err != nil {
 		t.Fatal(err)
 	}
-	visible, err := chromedp.Run(ctx, chromedp.Evaluate[int](`Array.from(document.querySelectorAll("table.data tbody tr")).filter(tr => tr.style.display !== "none").length`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	visible := reporttest.Eval[int](t, ctx, `Array.from(document.querySelectorAll("table.data tbody tr")).filter(tr => tr.style.display !== "none").length`)
 	if visible != 1 {
 		t.Errorf("%d rows visible after typing alpha, want 1", visible)
 	}
