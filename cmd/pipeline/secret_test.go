@@ -62,7 +62,7 @@ func TestSecretVariableNeverShown(t *testing.T) {
 			[]string{"stage publish cannot read its input files:***", "(the path comes from the variable MYSQL_PASSWORD"}, 2},
 		{"csv line_ending", "line_ending: lf", `line_ending: "${MYSQL_PASSWORD}"`,
 			[]string{"-v", "dry-run", "spec.yaml", "--out", "out"},
-			[]string{`line_ending "***": want crlf or lf`}, 1},
+			[]string{`option line_ending: "***" is not one of crlf, lf`}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("MYSQL_PASSWORD", secret)
