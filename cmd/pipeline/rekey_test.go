@@ -149,6 +149,7 @@ func TestFaultRekeyKilled(t *testing.T) {
 		again  int64 // records produced before a kill and not committed: produced again
 		points []string
 	)
+kills:
 	for i, pct := range []float64{20, 50, 80} {
 		target := int64((pct + 10*rng.Float64() - 5) / 100 * n)
 		p := db.start(t, nil, "--stage", "rekey")
@@ -159,6 +160,14 @@ func TestFaultRekeyKilled(t *testing.T) {
 				break // a batch is produced, at least in part, and not committed
 			}
 			if p.exited() {
+				if p.err == nil && i > 0 {
+					// Once the killed member's session is over, the rest
+					// can take a few milliseconds: done before a moment
+					// with a batch produced and not committed was seen.
+					// The kills before it left such batches (checked below).
+					t.Logf("kill %d: the rekey stage finished the topic before it could be killed mid-batch", i+1)
+					break kills
+				}
 				t.Fatalf("kill %d: the rekey stage ended (%v) before %d records were produced:\n%s", i+1, p.err, target, tail(p.out.String()))
 			}
 			if time.Now().After(deadline) {
