@@ -211,8 +211,8 @@ kills:
 		n, strings.Join(points, ", "), last, produced, again, st, got.counts["transactions"], time.Since(began).Round(time.Millisecond))
 }
 
-// kafkaPython returns a python3 that can import kafka-python, failing the
-// test when there is none (CI installs python3-kafka).
+// kafkaPython returns a python3 that can import kafka-python. Without one
+// it skips the test, or fails it in CI (PIPELINE_CI=1: .ci/run installs it).
 func kafkaPython(t *testing.T) string {
 	t.Helper()
 	for _, p := range []string{"python3", "/usr/bin/python3"} {
@@ -220,7 +220,11 @@ func kafkaPython(t *testing.T) string {
 			return p
 		}
 	}
-	t.Fatal("no python3 with kafka-python (import kafka); install it with: apt-get install -y python3-kafka")
+	const msg = "no python3 with kafka-python (import kafka): apt-get install -y python3-kafka to run this test (.ci/run does)"
+	if os.Getenv("PIPELINE_CI") == "1" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
 	return ""
 }
 
