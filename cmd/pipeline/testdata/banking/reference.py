@@ -1,4 +1,4 @@
-# Independent reference for the banking rules (DESIGN.md 3.2, 3.3): recomputes
+# Independent reference for the banking rules (docs/BANKING.md sections 2 and 3): recomputes
 # the results with Python's exact decimals, without the engine. See README.md.
 import csv, re, sys
 from decimal import Decimal as D, ROUND_HALF_EVEN
