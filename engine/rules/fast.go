@@ -76,8 +76,6 @@ type fastPlan struct {
 // the VM then evaluates the expression.
 var errType = errors.New("unexpected value type")
 
-var errDivZero = errors.New("division by zero")
-
 func kindOf(t reflect.Type) kind {
 	switch {
 	case t == nil:
@@ -731,20 +729,15 @@ func asDec(c code) func(*Evaluator) (Dec, error) {
 	return nil
 }
 
-func decPairOf(e *Evaluator, l, r func(*Evaluator) (Dec, error)) (Dec, Dec, error) {
-	a, err := l(e)
-	if err != nil {
-		return a, a, err
-	}
-	b, err := r(e)
-	return a, b, err
-}
-
-// call compiles a call of a rule function (see decimalOptions and
-// functionOptions) with the same results.
+// call compiles a call of a declared rule function (funcs.go) into the
+// closure its signature derives, with the same results as expr's binding.
 func (fc *fastCompiler) call(k kind, n *ast.CallNode) code {
 	id, ok := n.Callee.(*ast.IdentifierNode)
 	if !ok {
+		return code{}
+	}
+	f := functionNamed[id.Value]
+	if f == nil {
 		return code{}
 	}
 	args := make([]code, len(n.Arguments))
@@ -753,234 +746,7 @@ func (fc *fastCompiler) call(k kind, n *ast.CallNode) code {
 			return code{}
 		}
 	}
-	decs := make([]func(*Evaluator) (Dec, error), len(args))
-	allInt := true
-	for i, a := range args {
-		decs[i] = asDec(a)
-		allInt = allInt && a.k == kInt
-	}
-	hasDecs := func(n int) bool {
-		if len(args) != n {
-			return false
-		}
-		for _, d := range decs {
-			if d == nil {
-				return false
-			}
-		}
-		return true
-	}
-	name := id.Value
-	switch name {
-	case "_dec_add", "_dec_sub", "_dec_mul", "_dec_div":
-		if k != kDec || !hasDecs(2) {
-			return code{}
-		}
-		l, r := decs[0], decs[1]
-		var op func(a, b Dec) (Dec, error)
-		switch name {
-		case "_dec_add":
-			op = Dec.Add
-		case "_dec_sub":
-			op = Dec.Sub
-		case "_dec_mul":
-			op = Dec.Mul
-		default:
-			op = func(a, b Dec) (Dec, error) {
-				if b.IsZero() {
-					return Dec{}, errDivZero
-				}
-				return a.Quo(b)
-			}
-		}
-		return code{k: k, d: func(e *Evaluator) (Dec, error) {
-			a, b, err := decPairOf(e, l, r)
-			if err != nil {
-				return Dec{}, err
-			}
-			return op(a, b)
-		}}
-	case "_dec_lt", "_dec_le", "_dec_gt", "_dec_ge", "_dec_eq", "_dec_ne":
-		if k != kBool || !hasDecs(2) {
-			return code{}
-		}
-		ops := map[string]string{"_dec_lt": "<", "_dec_le": "<=", "_dec_gt": ">", "_dec_ge": ">=", "_dec_eq": "==", "_dec_ne": "!="}
-		test := compareTest(ops[name])
-		l, r := decs[0], decs[1]
-		return code{k: k, b: func(e *Evaluator) (bool, error) {
-			a, b, err := decPairOf(e, l, r)
-			return err == nil && test(a.Cmp(b)), err
-		}}
-	case "_dec_neg":
-		if k != kDec || !hasDecs(1) {
-			return code{}
-		}
-		x := decs[0]
-		return code{k: k, d: func(e *Evaluator) (Dec, error) {
-			d, err := x(e)
-			return d.Neg(), err
-		}}
-	case "abs":
-		if len(args) != 1 {
-			return code{}
-		}
-		x := args[0]
-		switch {
-		case k == kInt && x.k == kInt:
-			return code{k: k, i: func(e *Evaluator) (int, error) {
-				v, err := x.i(e)
-				if v < 0 {
-					return -v, err
-				}
-				return v, err
-			}}
-		case k == kDec && x.k == kDec:
-			return code{k: k, d: func(e *Evaluator) (Dec, error) {
-				d, err := x.d(e)
-				return d.Abs(), err
-			}}
-		}
-	case "zip5":
-		if k != kStr || len(args) != 1 || args[0].k != kStr {
-			return code{}
-		}
-		x := args[0].s
-		return code{k: k, s: func(e *Evaluator) (string, error) {
-			s, err := x(e)
-			return zip5(s), err
-		}}
-	case "_substr":
-		if k != kStr || len(args) != 3 || args[0].k != kStr || args[1].k != kInt || args[2].k != kInt {
-			return code{}
-		}
-		str, from, to := args[0].s, args[1].i, args[2].i
-		return code{k: k, s: func(e *Evaluator) (string, error) {
-			s, err := str(e)
-			if err != nil {
-				return "", err
-			}
-			f, err := from(e)
-			if err != nil {
-				return "", err
-			}
-			t, err := to(e)
-			if err != nil {
-				return "", err
-			}
-			return substr(s, f, t), nil
-		}}
-	case "round":
-		if k != kDec || len(args) < 1 || len(args) > 2 || args[0].k != kDec || (len(args) == 2 && args[1].k != kInt) {
-			return code{}
-		}
-		x := args[0].d
-		var places func(*Evaluator) (int, error)
-		if len(args) == 2 {
-			places = args[1].i
-		}
-		return code{k: k, d: func(e *Evaluator) (Dec, error) {
-			d, err := x(e)
-			if err != nil {
-				return Dec{}, err
-			}
-			p := 0
-			if places != nil {
-				if p, err = places(e); err != nil {
-					return Dec{}, err
-				}
-			}
-			return roundHalfEven(d, p)
-		}}
-	case "min", "max":
-		sign := -1
-		if name == "max" {
-			sign = 1
-		}
-		if len(args) != 2 {
-			return code{}
-		}
-		if allInt && k == kInt {
-			return code{k: k, i: func(e *Evaluator) (int, error) {
-				a, b, err := intPair(e, args[0], args[1])
-				if err != nil {
-					return 0, err
-				}
-				return pickInt(a, b, sign), nil
-			}}
-		}
-		if k != kDec || !hasDecs(2) {
-			return code{}
-		}
-		l, r := decs[0], decs[1]
-		return code{k: k, d: func(e *Evaluator) (Dec, error) {
-			a, b, err := decPairOf(e, l, r)
-			if err != nil {
-				return Dec{}, err
-			}
-			return pickDec(a, b, sign), nil
-		}}
-	case "decimal":
-		if k != kDec || len(args) != 1 {
-			return code{}
-		}
-		switch x := args[0]; x.k {
-		case kDec, kInt:
-			return code{k: k, d: decs[0]}
-		case kStr:
-			return code{k: k, d: func(e *Evaluator) (Dec, error) {
-				s, err := x.s(e)
-				if err != nil {
-					return Dec{}, err
-				}
-				return decimal.Parse(s)
-			}}
-		}
-	case "clamp":
-		if len(args) != 3 {
-			return code{}
-		}
-		if allInt && k == kInt {
-			x, lo, hi := args[0].i, args[1].i, args[2].i
-			return code{k: k, i: func(e *Evaluator) (int, error) {
-				v, err := x(e)
-				if err != nil {
-					return 0, err
-				}
-				l, err := lo(e)
-				if err != nil {
-					return 0, err
-				}
-				h, err := hi(e)
-				return min(max(v, l), h), err
-			}}
-		}
-		if k != kDec || args[0].k != kDec || !hasDecs(3) {
-			return code{}
-		}
-		x, lo, hi := decs[0], decs[1], decs[2]
-		return code{k: k, d: func(e *Evaluator) (Dec, error) {
-			v, err := x(e)
-			if err != nil {
-				return Dec{}, err
-			}
-			l, err := lo(e)
-			if err != nil {
-				return Dec{}, err
-			}
-			h, err := hi(e)
-			if err != nil {
-				return Dec{}, err
-			}
-			if v.Cmp(l) < 0 {
-				v = l
-			}
-			if v.Cmp(h) > 0 {
-				v = h
-			}
-			return v, nil
-		}}
-	}
-	return code{}
+	return f.compile(k, args)
 }
 
 // fastLet computes let i for the record, once.
