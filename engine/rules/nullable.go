@@ -32,8 +32,17 @@ import (
 // rules before it, since explain and the statistics evaluate every rule's
 // condition on every record.
 
-// acceptsNull are the functions that take a null argument without failing.
-var acceptsNull = map[string]bool{"zip5": true, "type": true, "toJSON": true}
+// acceptsNull are the functions that take a null argument without failing:
+// expr's type and toJSON, and the rule functions declared so (funcs.go).
+var acceptsNull = func() map[string]bool {
+	m := map[string]bool{"type": true, "toJSON": true}
+	for _, f := range functions {
+		if f.nullAsZero {
+			m[f.name] = true
+		}
+	}
+	return m
+}()
 
 // nondeterministic are the functions rules may not call: they would give
 // another answer each time a record is decided.
