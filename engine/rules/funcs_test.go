@@ -255,15 +255,45 @@ func ofKind(first any, r *big.Rat, alsoInt ...bool) (any, bool) {
 	return int(r.Num().Int64()), false
 }
 
-var plainDecimal = regexp.MustCompile(`^[+-]?[0-9]+(\.[0-9]+)?$`)
+// numeric is the syntax decimal.Parse takes (its documented grammar).
+var numeric = regexp.MustCompile(`^([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?$`)
+
+// parseRef reads a decimal string by that grammar: the value, false when
+// it is not one or out of Parse's bounds (330 bytes, exponent within ±330).
+func parseRef(s string) (*big.Rat, bool) {
+	m := numeric.FindStringSubmatch(s)
+	if m == nil || m[2]+m[3] == "" || len(s) > 330 {
+		return nil, false
+	}
+	exp := 0
+	if m[4] != "" {
+		e, err := strconv.Atoi(m[4])
+		if err != nil || e < -330 || e > 330 {
+			return nil, false
+		}
+		exp = e
+	}
+	digits, _ := new(big.Int).SetString("0"+m[2]+m[3], 10)
+	r := new(big.Rat).SetInt(digits)
+	shift := new(big.Rat).SetInt(new(big.Int).Exp(ten, big.NewInt(int64(abs(exp-len(m[3])))), nil))
+	if exp-len(m[3]) < 0 {
+		r.Quo(r, shift)
+	} else {
+		r.Mul(r, shift)
+	}
+	if m[1] == "-" {
+		r.Neg(r)
+	}
+	return r, true
+}
 
 func decimalRef(v any) (any, bool) {
 	switch x := v.(type) {
 	case string:
-		if !plainDecimal.MatchString(x) {
+		r, ok := parseRef(x)
+		if !ok {
 			return nil, true
 		}
-		r, _ := new(big.Rat).SetString(x)
 		v, ok := decimalOf(r)
 		return v, !ok
 	case float64:

@@ -65,44 +65,55 @@ type goType[T any] struct {
 	zero T
 }
 
-// typeOf describes T, one of the types rule functions take or give.
+// typeOf describes T, one of the types rule functions take or give: Dec,
+// int, string, bool, or float64 (which only literals are, so the fast path
+// has none).
 func typeOf[T any]() goType[T] {
-	var t any
-	switch any(*new(T)).(type) {
-	case Dec:
-		t = goType[Dec]{param: param{t: decType, why: func(v any) error { _, err := toDec(v); return err }},
-			read: readDec, get: asDec, box: func(d Dec) any { return d },
-			wrap: func(f func(*Evaluator) (Dec, error)) code { return code{k: kDec, d: f} }}
-	case int:
-		t = goType[int]{param: param{t: intType, why: notA(intType)}, read: readAs[int],
-			get:  func(c code) func(*Evaluator) (int, error) { return c.i },
-			box:  func(i int) any { return i },
-			wrap: func(f func(*Evaluator) (int, error)) code { return code{k: kInt, i: f} }}
-	case string:
-		t = goType[string]{param: param{t: stringType, why: notA(stringType)}, read: readAs[string],
-			get:  func(c code) func(*Evaluator) (string, error) { return c.s },
-			box:  boxString,
-			wrap: func(f func(*Evaluator) (string, error)) code { return code{k: kStr, s: f} }}
-	case bool:
-		t = goType[bool]{param: param{t: boolType, why: notA(boolType)}, read: readAs[bool],
-			get:  func(c code) func(*Evaluator) (bool, error) { return c.b },
-			box:  func(b bool) any { return b },
-			wrap: func(f func(*Evaluator) (bool, error)) code { return code{k: kBool, b: f} }}
-	case float64:
-		// Only literals are floats (decimal(1.5)); the fast path has none.
-		t = goType[float64]{param: param{t: floatType, why: notA(floatType)}, read: readAs[float64],
-			get:  func(code) func(*Evaluator) (float64, error) { return nil },
-			box:  func(f float64) any { return f },
-			wrap: func(func(*Evaluator) (float64, error)) code { return code{} }}
-	default:
-		panic(fmt.Sprintf("rules: no rule function may take or give %T", *new(T)))
+	g := goType[T]{read: readAs[T], box: func(v T) any { return v }}
+	g.t = reflect.TypeFor[T]()
+	g.why = notA(g.t)
+	g.get = func(c code) func(*Evaluator) (T, error) {
+		if f := slot[T](&c); f != nil {
+			return *f
+		}
+		return nil
 	}
-	g := t.(goType[T])
+	g.wrap = func(f func(*Evaluator) (T, error)) code {
+		c := code{k: kindOf(g.t)}
+		if p := slot[T](&c); p != nil {
+			*p = f
+			return c
+		}
+		return code{}
+	}
+	switch x := any(&g).(type) {
+	case *goType[Dec]:
+		x.read, x.get = readDec, asDec
+		x.why = func(v any) error { _, err := toDec(v); return err }
+	case *goType[string]:
+		x.box = boxString
+	}
 	g.accepts = func(v any) bool { _, ok := g.read(v); return ok }
 	return g
 }
 
-var floatType = reflect.TypeOf(0.0)
+// slot is the field of c that holds a closure giving T, or nil.
+func slot[T any](c *code) *func(*Evaluator) (T, error) {
+	var p any
+	switch any(*new(T)).(type) {
+	case Dec:
+		p = &c.d
+	case int:
+		p = &c.i
+	case string:
+		p = &c.s
+	case bool:
+		p = &c.b
+	default:
+		return nil
+	}
+	return p.(*func(*Evaluator) (T, error))
+}
 
 func readAs[T any](v any) (T, bool) {
 	x, ok := v.(T)
