@@ -57,28 +57,28 @@ var functions = []*function{
 	{name: "_dec_sub", op: "-", doc: "a - b, exact", sigs: mixed(fn2(Dec.Sub))},
 	{name: "_dec_mul", op: "*", doc: "a * b, rounded to 19 digits", sigs: mixed(fn2(Dec.Mul))},
 	{name: "_dec_div", op: "/", doc: "a / b, rounded to 19 digits; an error for b = 0", sigs: mixed(fn2(quo))},
-	{name: "_dec_lt", op: "<", doc: "a < b", sigs: mixed(fn2(test(func(c int) bool { return c < 0 })))},
-	{name: "_dec_le", op: "<=", doc: "a <= b", sigs: mixed(fn2(test(func(c int) bool { return c <= 0 })))},
-	{name: "_dec_gt", op: ">", doc: "a > b", sigs: mixed(fn2(test(func(c int) bool { return c > 0 })))},
-	{name: "_dec_ge", op: ">=", doc: "a >= b", sigs: mixed(fn2(test(func(c int) bool { return c >= 0 })))},
-	{name: "_dec_eq", op: "==", doc: "a == b (2.0 == 2)", sigs: mixed(fn2(test(func(c int) bool { return c == 0 })))},
-	{name: "_dec_ne", op: "!=", doc: "a != b", sigs: mixed(fn2(test(func(c int) bool { return c != 0 })))},
-	{name: "_dec_neg", doc: "-a, for a decimal (patch.go)", sigs: []signature{fn1(pure1(Dec.Neg))}},
+	{name: "_dec_lt", op: "<", doc: "a < b", sigs: mixed(pure2(lt))},
+	{name: "_dec_le", op: "<=", doc: "a <= b", sigs: mixed(pure2(le))},
+	{name: "_dec_gt", op: ">", doc: "a > b", sigs: mixed(pure2(gt))},
+	{name: "_dec_ge", op: ">=", doc: "a >= b", sigs: mixed(pure2(ge))},
+	{name: "_dec_eq", op: "==", doc: "a == b (2.0 == 2)", sigs: mixed(pure2(eq))},
+	{name: "_dec_ne", op: "!=", doc: "a != b", sigs: mixed(pure2(ne))},
+	{name: "_dec_neg", doc: "-a, for a decimal (patch.go)", sigs: []signature{pure1(Dec.Neg)}},
 	{name: "zip5", doc: "the first standalone run of five digits, or \"\"", nullAsZero: true,
-		sigs: []signature{fn1(pure1(zip5))}},
-	{name: "abs", doc: "x without its sign; ints stay ints", sigs: []signature{fn1(pure1(Dec.Abs)), fn1(absInt)}},
+		sigs: []signature{pure1(zip5)}},
+	{name: "abs", doc: "x without its sign; ints stay ints", sigs: []signature{pure1(Dec.Abs), fn1(absInt)}},
 	{name: "round", doc: "x rounded to places digits after the point (0 if omitted; negative: tens, hundreds...), ties to even",
 		sigs: []signature{fn1(func(d Dec) (Dec, error) { return roundHalfEven(d, 0) }), fn2(roundHalfEven)}},
 	{name: "clamp", doc: "x within [lo, hi]: lo when below, then hi when above (so hi when lo > hi)",
-		sigs: []signature{fn3(pure3(clampInt)), fn3(pure3(clampDec)), fn3(pure3(clampDec)).as(decType, intType, intType)}},
+		sigs: []signature{pure3(clampInt), pure3(clampDec), pure3(clampDec).as(decType, intType, intType)}},
 	{name: "_substr", doc: "s[from:to], bounds clamped, negative ones from the end (patch.go)", nullAsZero: true,
-		sigs: []signature{fn3(pure3(substr))}},
+		sigs: []signature{pure3(substr)}},
 	{name: "min", doc: "the smaller of a and b; two ints give an int",
-		sigs: append(mixed(fn2(pure2(pickDec(-1)))), fn2(pure2(pickInt(-1))))},
+		sigs: append(mixed(pure2(pickDec(-1))), pure2(pickInt(-1)))},
 	{name: "max", doc: "the larger of a and b; two ints give an int",
-		sigs: append(mixed(fn2(pure2(pickDec(1)))), fn2(pure2(pickInt(1))))},
+		sigs: append(mixed(pure2(pickDec(1))), pure2(pickInt(1)))},
 	{name: "decimal", doc: "a decimal from a string, an int, a float literal or a decimal",
-		sigs: []signature{fn1(decimal.Parse), fn1(pure1(widen)).as(intType), fn1(decimal.NewFromFloat64), fn1(pure1(widen))}},
+		sigs: []signature{fn1(decimal.Parse), pure1(widen).as(intType), fn1(decimal.NewFromFloat64), pure1(widen)}},
 }
 
 // functionOpts binds the declared functions for expr, built once.
@@ -103,18 +103,6 @@ var functionNamed = func() map[string]*function {
 // beyond expr's builtins.
 func functionOptions() []expr.Option { return functionOpts }
 
-func pure1[A, R any](f func(A) R) func(A) (R, error) {
-	return func(a A) (R, error) { return f(a), nil }
-}
-
-func pure2[A, B, R any](f func(A, B) R) func(A, B) (R, error) {
-	return func(a A, b B) (R, error) { return f(a, b), nil }
-}
-
-func pure3[A, B, C, R any](f func(A, B, C) R) func(A, B, C) (R, error) {
-	return func(a A, b B, c C) (R, error) { return f(a, b, c), nil }
-}
-
 var errDivZero = errors.New("division by zero")
 
 // quo is a / b, an error when b is zero.
@@ -125,10 +113,13 @@ func quo(a, b Dec) (Dec, error) {
 	return a.Quo(b)
 }
 
-// test turns a test of a Cmp result into a comparison of two decimals.
-func test(ok func(c int) bool) func(a, b Dec) (bool, error) {
-	return func(a, b Dec) (bool, error) { return ok(a.Cmp(b)), nil }
-}
+// The comparisons of two decimals.
+func lt(a, b Dec) bool { return a.Cmp(b) < 0 }
+func le(a, b Dec) bool { return a.Cmp(b) <= 0 }
+func gt(a, b Dec) bool { return a.Cmp(b) > 0 }
+func ge(a, b Dec) bool { return a.Cmp(b) >= 0 }
+func eq(a, b Dec) bool { return a.Cmp(b) == 0 }
+func ne(a, b Dec) bool { return a.Cmp(b) != 0 }
 
 // widen is decimal(x) of a decimal, or of an int its signature widens.
 func widen(d Dec) Dec { return d }

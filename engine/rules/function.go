@@ -62,7 +62,6 @@ type goType[T any] struct {
 	get  func(c code) func(*Evaluator) (T, error) // a compiled argument as T
 	box  func(v T) any                            // a result as the VM holds it
 	wrap func(f func(*Evaluator) (T, error)) code // a closure giving T as compiled code
-	zero T
 }
 
 // typeOf describes T, one of the types rule functions take or give: Dec,
@@ -187,7 +186,8 @@ func fn1[A, R any](f func(A) (R, error)) signature {
 			return r.wrap(func(e *Evaluator) (R, error) {
 				x, err := ga(e)
 				if err != nil {
-					return r.zero, err
+					var zero R
+					return zero, err
 				}
 				return f(x)
 			})
@@ -217,11 +217,13 @@ func fn2[A, B, R any](f func(A, B) (R, error)) signature {
 			return r.wrap(func(e *Evaluator) (R, error) {
 				x, err := ga(e)
 				if err != nil {
-					return r.zero, err
+					var zero R
+					return zero, err
 				}
 				y, err := gb(e)
 				if err != nil {
-					return r.zero, err
+					var zero R
+					return zero, err
 				}
 				return f(x, y)
 			})
@@ -255,20 +257,84 @@ func fn3[A, B, C, R any](f func(A, B, C) (R, error)) signature {
 			return r.wrap(func(e *Evaluator) (R, error) {
 				x, err := ga(e)
 				if err != nil {
-					return r.zero, err
+					var zero R
+					return zero, err
 				}
 				y, err := gb(e)
 				if err != nil {
-					return r.zero, err
+					var zero R
+					return zero, err
 				}
 				z, err := gc(e)
 				if err != nil {
-					return r.zero, err
+					var zero R
+					return zero, err
 				}
 				return f(x, y, z)
 			})
 		},
 	}
+}
+
+// pure1 declares the signature of a Go function of one argument that
+// cannot fail. Its closure calls it even on an argument that failed (on
+// the zero value, ignored), which saves a branch on the hot path.
+func pure1[A, R any](f func(A) R) signature {
+	s := fn1(func(a A) (R, error) { return f(a), nil })
+	a, r := typeOf[A](), typeOf[R]()
+	s.fast = func(args []code) code {
+		ga := a.get(args[0])
+		return r.wrap(func(e *Evaluator) (R, error) {
+			x, err := ga(e)
+			return f(x), err
+		})
+	}
+	return s
+}
+
+// pure2 declares the signature of a Go function of two arguments that
+// cannot fail.
+func pure2[A, B, R any](f func(A, B) R) signature {
+	s := fn2(func(a A, b B) (R, error) { return f(a, b), nil })
+	a, b, r := typeOf[A](), typeOf[B](), typeOf[R]()
+	s.fast = func(args []code) code {
+		ga, gb := a.get(args[0]), b.get(args[1])
+		return r.wrap(func(e *Evaluator) (R, error) {
+			x, err := ga(e)
+			if err != nil {
+				var zero R
+				return zero, err
+			}
+			y, err := gb(e)
+			return f(x, y), err
+		})
+	}
+	return s
+}
+
+// pure3 declares the signature of a Go function of three arguments that
+// cannot fail.
+func pure3[A, B, C, R any](f func(A, B, C) R) signature {
+	s := fn3(func(a A, b B, c C) (R, error) { return f(a, b, c), nil })
+	a, b, c, r := typeOf[A](), typeOf[B](), typeOf[C](), typeOf[R]()
+	s.fast = func(args []code) code {
+		ga, gb, gc := a.get(args[0]), b.get(args[1]), c.get(args[2])
+		return r.wrap(func(e *Evaluator) (R, error) {
+			x, err := ga(e)
+			if err != nil {
+				var zero R
+				return zero, err
+			}
+			y, err := gb(e)
+			if err != nil {
+				var zero R
+				return zero, err
+			}
+			z, err := gc(e)
+			return f(x, y, z), err
+		})
+	}
+	return s
 }
 
 // as returns s seen by expr's checker with other argument types: ints
