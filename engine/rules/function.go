@@ -160,6 +160,40 @@ func arg[T any](g goType[T], v any, lenient bool) (T, error) {
 	return x, nil
 }
 
+// args2 reads two boxed arguments, stopping at the first error.
+func args2[A, B any](a goType[A], b goType[B], args []any, lenient bool) (A, B, error) {
+	x, err := arg(a, args[0], lenient)
+	if err != nil {
+		var y B
+		return x, y, err
+	}
+	y, err := arg(b, args[1], lenient)
+	return x, y, err
+}
+
+// eval2 evaluates two compiled arguments in order, stopping at the first error.
+func eval2[A, B any](e *Evaluator, ga func(*Evaluator) (A, error), gb func(*Evaluator) (B, error)) (A, B, error) {
+	x, err := ga(e)
+	if err != nil {
+		var y B
+		return x, y, err
+	}
+	y, err := gb(e)
+	return x, y, err
+}
+
+// eval3 evaluates three compiled arguments in order, stopping at the first error.
+func eval3[A, B, C any](e *Evaluator, ga func(*Evaluator) (A, error), gb func(*Evaluator) (B, error),
+	gc func(*Evaluator) (C, error)) (A, B, C, error) {
+	x, y, err := eval2(e, ga, gb)
+	if err != nil {
+		var z C
+		return x, y, z, err
+	}
+	z, err := gc(e)
+	return x, y, z, err
+}
+
 // result boxes the Go function's result for the VM.
 func result[R any](g goType[R], v R, err error) (any, error) {
 	if err != nil {
@@ -201,11 +235,7 @@ func fn2[A, B, R any](f func(A, B) (R, error)) signature {
 	return signature{
 		in: []reflect.Type{a.t, b.t}, out: r.t, params: []param{a.param, b.param},
 		call: func(args []any, lenient bool) (any, error) {
-			x, err := arg(a, args[0], lenient)
-			if err != nil {
-				return nil, err
-			}
-			y, err := arg(b, args[1], lenient)
+			x, y, err := args2(a, b, args, lenient)
 			if err != nil {
 				return nil, err
 			}
@@ -215,12 +245,7 @@ func fn2[A, B, R any](f func(A, B) (R, error)) signature {
 		fast: func(args []code) code {
 			ga, gb := a.get(args[0]), b.get(args[1])
 			return r.wrap(func(e *Evaluator) (R, error) {
-				x, err := ga(e)
-				if err != nil {
-					var zero R
-					return zero, err
-				}
-				y, err := gb(e)
+				x, y, err := eval2(e, ga, gb)
 				if err != nil {
 					var zero R
 					return zero, err
@@ -237,11 +262,7 @@ func fn3[A, B, C, R any](f func(A, B, C) (R, error)) signature {
 	return signature{
 		in: []reflect.Type{a.t, b.t, c.t}, out: r.t, params: []param{a.param, b.param, c.param},
 		call: func(args []any, lenient bool) (any, error) {
-			x, err := arg(a, args[0], lenient)
-			if err != nil {
-				return nil, err
-			}
-			y, err := arg(b, args[1], lenient)
+			x, y, err := args2(a, b, args, lenient)
 			if err != nil {
 				return nil, err
 			}
@@ -255,17 +276,7 @@ func fn3[A, B, C, R any](f func(A, B, C) (R, error)) signature {
 		fast: func(args []code) code {
 			ga, gb, gc := a.get(args[0]), b.get(args[1]), c.get(args[2])
 			return r.wrap(func(e *Evaluator) (R, error) {
-				x, err := ga(e)
-				if err != nil {
-					var zero R
-					return zero, err
-				}
-				y, err := gb(e)
-				if err != nil {
-					var zero R
-					return zero, err
-				}
-				z, err := gc(e)
+				x, y, z, err := eval3(e, ga, gb, gc)
 				if err != nil {
 					var zero R
 					return zero, err
@@ -278,7 +289,8 @@ func fn3[A, B, C, R any](f func(A, B, C) (R, error)) signature {
 
 // pure1 declares the signature of a Go function of one argument that
 // cannot fail. Its closure calls it even on an argument that failed (on
-// the zero value, ignored), which saves a branch on the hot path.
+// the zero value, ignored), which saves a branch and a wrapper on the hot
+// path; the VM's call goes through fn1.
 func pure1[A, R any](f func(A) R) signature {
 	s := fn1(func(a A) (R, error) { return f(a), nil })
 	a, r := typeOf[A](), typeOf[R]()
@@ -293,19 +305,14 @@ func pure1[A, R any](f func(A) R) signature {
 }
 
 // pure2 declares the signature of a Go function of two arguments that
-// cannot fail.
+// cannot fail, as pure1.
 func pure2[A, B, R any](f func(A, B) R) signature {
 	s := fn2(func(a A, b B) (R, error) { return f(a, b), nil })
 	a, b, r := typeOf[A](), typeOf[B](), typeOf[R]()
 	s.fast = func(args []code) code {
 		ga, gb := a.get(args[0]), b.get(args[1])
 		return r.wrap(func(e *Evaluator) (R, error) {
-			x, err := ga(e)
-			if err != nil {
-				var zero R
-				return zero, err
-			}
-			y, err := gb(e)
+			x, y, err := eval2(e, ga, gb)
 			return f(x, y), err
 		})
 	}
@@ -313,24 +320,14 @@ func pure2[A, B, R any](f func(A, B) R) signature {
 }
 
 // pure3 declares the signature of a Go function of three arguments that
-// cannot fail.
+// cannot fail, as pure1.
 func pure3[A, B, C, R any](f func(A, B, C) R) signature {
 	s := fn3(func(a A, b B, c C) (R, error) { return f(a, b, c), nil })
 	a, b, c, r := typeOf[A](), typeOf[B](), typeOf[C](), typeOf[R]()
 	s.fast = func(args []code) code {
 		ga, gb, gc := a.get(args[0]), b.get(args[1]), c.get(args[2])
 		return r.wrap(func(e *Evaluator) (R, error) {
-			x, err := ga(e)
-			if err != nil {
-				var zero R
-				return zero, err
-			}
-			y, err := gb(e)
-			if err != nil {
-				var zero R
-				return zero, err
-			}
-			z, err := gc(e)
+			x, y, z, err := eval3(e, ga, gb, gc)
 			return f(x, y, z), err
 		})
 	}
