@@ -148,50 +148,33 @@ func isNil(n ast.Node) bool {
 }
 
 // whenTrue returns the names that are not null when n holds.
-func (nc *nullCheck) whenTrue(n ast.Node, depth int) guards {
-	if depth > MaxNesting {
-		return nil
-	}
-	switch x := n.(type) {
-	case *ast.BinaryNode:
-		switch x.Operator {
-		case "!=":
-			return nilTest(x)
-		case "and", "&&":
-			return nc.whenTrue(x.Left, depth+1).with(nc.whenTrue(x.Right, depth+1))
-		}
-	case *ast.UnaryNode:
-		if x.Operator == "not" || x.Operator == "!" {
-			return nc.whenFalse(x.Node, depth+1)
-		}
-	case *ast.IdentifierNode:
-		if t := nc.c.letTrees[x.Value]; t != nil {
-			return nc.whenTrue(t, depth+1)
-		}
-	}
-	return nil
-}
+func (nc *nullCheck) whenTrue(n ast.Node, depth int) guards { return nc.when(n, true, depth) }
 
 // whenFalse returns the names that are not null when n does not hold.
-func (nc *nullCheck) whenFalse(n ast.Node, depth int) guards {
+func (nc *nullCheck) whenFalse(n ast.Node, depth int) guards { return nc.when(n, false, depth) }
+
+// when returns the names that are not null when n is holds: x != nil
+// holding, x == nil not holding, both sides of an and that holds or of an
+// or that does not, through not and through lets.
+func (nc *nullCheck) when(n ast.Node, holds bool, depth int) guards {
 	if depth > MaxNesting {
 		return nil
 	}
 	switch x := n.(type) {
 	case *ast.BinaryNode:
-		switch x.Operator {
-		case "==":
+		switch op := x.Operator; {
+		case holds && op == "!=", !holds && op == "==":
 			return nilTest(x)
-		case "or", "||":
-			return nc.whenFalse(x.Left, depth+1).with(nc.whenFalse(x.Right, depth+1))
+		case holds && (op == "and" || op == "&&"), !holds && (op == "or" || op == "||"):
+			return nc.when(x.Left, holds, depth+1).with(nc.when(x.Right, holds, depth+1))
 		}
 	case *ast.UnaryNode:
 		if x.Operator == "not" || x.Operator == "!" {
-			return nc.whenTrue(x.Node, depth+1)
+			return nc.when(x.Node, !holds, depth+1)
 		}
 	case *ast.IdentifierNode:
 		if t := nc.c.letTrees[x.Value]; t != nil {
-			return nc.whenFalse(t, depth+1)
+			return nc.when(t, holds, depth+1)
 		}
 	}
 	return nil
