@@ -428,3 +428,63 @@ func FuzzFunctions(f *testing.F) {
 		c.check(t, c.callArgs([3]int64{x, y, z}, scales, bigs, s))
 	})
 }
+
+// TestFunctionBindingArguments pins what expr's binding of each function
+// does with arguments whose types its checker could not know (a value out
+// of a map, a null where lint cannot see it): ints widen to decimals, a
+// null or another type fails with the words of before the declarations,
+// and zip5 and slicing read them as empty.
+func TestFunctionBindingArguments(t *testing.T) {
+	d := dec
+	tests := []struct {
+		fn   string
+		args []any
+		want any    // the value, when no error
+		err  string // the error, else ""
+	}{
+		{"abs", []any{-3}, 3, ""},
+		{"abs", []any{d("-1.50")}, d("1.50"), ""},
+		{"abs", []any{nil}, nil, "null value in arithmetic (use ?? to give a default)"},
+		{"abs", []any{"x"}, nil, "string is not a number"},
+		{"abs", []any{math.MinInt}, nil, "abs(-9223372036854775808) does not fit in an int"},
+		{"round", []any{7}, d("7"), ""},
+		{"round", []any{d("2.5")}, d("2"), ""},
+		{"round", []any{d("2.5"), nil}, nil, "interface conversion: interface {} is nil, not int"},
+		{"round", []any{d("2.5"), 1, 2}, nil, "want 1 or 2 arguments, got 3"},
+		{"clamp", []any{5, 1, 3}, 3, ""},
+		{"clamp", []any{d("0.5"), 1, d("2")}, d("1"), ""},
+		{"clamp", []any{nil, 1, 2}, nil, "null value in arithmetic (use ?? to give a default)"},
+		{"clamp", []any{d("1"), nil, 2}, nil, "null value in arithmetic (use ?? to give a default)"},
+		{"min", []any{1, 2}, 1, ""},
+		{"min", []any{1, d("0.5")}, d("0.5"), ""},
+		{"max", []any{nil, 1}, nil, "null value in arithmetic (use ?? to give a default)"},
+		{"max", []any{1, 2, 3}, nil, "want 2 arguments, got 3"},
+		{"_dec_add", []any{1, 2}, d("3"), ""},
+		{"_dec_add", []any{"a", 1}, nil, "string is not a number"},
+		{"_dec_div", []any{d("1"), 0}, nil, "division by zero"},
+		{"_dec_lt", []any{1, d("1.5")}, true, ""},
+		{"_dec_neg", []any{4}, d("-4"), ""},
+		{"decimal", []any{"1.20"}, d("1.20"), ""},
+		{"decimal", []any{2}, d("2"), ""},
+		{"decimal", []any{nil}, nil, "null value in arithmetic (use ?? to give a default)"},
+		{"decimal", []any{true}, nil, "bool is not a number"},
+		{"zip5", []any{nil}, "", ""},
+		{"zip5", []any{"NY 16433"}, "16433", ""},
+		{"_substr", []any{nil, 0, 1}, "", ""},
+		{"_substr", []any{"abc", nil, 2}, "ab", ""},
+	}
+	for _, tt := range tests {
+		got, err := functionNamed[tt.fn].vm(tt.args...)
+		msg := ""
+		if err != nil {
+			msg = err.Error()
+		}
+		if msg != tt.err {
+			t.Errorf("%s%v: error %q, want %q", tt.fn, tt.args, msg, tt.err)
+			continue
+		}
+		if err == nil && !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s%v = %#v, want %#v", tt.fn, tt.args, got, tt.want)
+		}
+	}
+}
