@@ -405,7 +405,7 @@ func TestFunctionsAtExtremes(t *testing.T) {
 // reaches (so no rule file can declare its argument), on expr's binding.
 func TestDecimalOfFloat(t *testing.T) {
 	f := functionNamed["decimal"]
-	for _, x := range []float64{0, -0.0, 1.5, -2.675, 1e-30, 1e18, 9.999999999999999e18, 1e19, math.MaxFloat64,
+	for _, x := range []float64{0, math.Copysign(0, -1), 1.5, -2.675, 1e-30, 1e18, 9.999999999999999e18, 1e19, math.MaxFloat64,
 		math.SmallestNonzeroFloat64, math.Inf(1), math.NaN()} {
 		got, err := f.vm(x)
 		want, wantErr := decimalRef(x)
