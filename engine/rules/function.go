@@ -40,8 +40,9 @@ type signature struct {
 	in     []reflect.Type // the argument types expr's checker sees
 	out    reflect.Type   // the result type
 	params []param        // the Go function's parameters (an int widens to a decimal one)
-	// call converts boxed arguments the params accept (lenient: any,
-	// as zero values) and calls the Go function; the VM's path.
+	// call converts the boxed arguments (when lenient, one the params do
+	// not accept reads as its zero value, else it is the error) and calls
+	// the Go function: the VM's path.
 	call func(args []any, lenient bool) (any, error)
 	// fast builds the closure over compiled arguments whose kinds are in.
 	fast func(args []code) code
