@@ -23,18 +23,10 @@ import (
 // aggregateOptions are the functions the rewritten aggregates call.
 func aggregateOptions() []expr.Option {
 	return []expr.Option{
-		expr.Function("_dec_sum", func(args ...any) (any, error) {
-			vals, err := decValues("sum", args)
-			if err != nil {
-				return nil, err
-			}
+		expr.Function("_dec_sum", decAggregate("sum", func(vals []Dec) (any, error) {
 			return decSum(vals)
-		}, new(func(...any) Dec)),
-		expr.Function("_dec_mean", func(args ...any) (any, error) {
-			vals, err := decValues("mean", args)
-			if err != nil {
-				return nil, err
-			}
+		}), new(func(...any) Dec)),
+		expr.Function("_dec_mean", decAggregate("mean", func(vals []Dec) (any, error) {
 			if len(vals) == 0 {
 				return nil, errors.New("mean of no values")
 			}
@@ -43,12 +35,8 @@ func aggregateOptions() []expr.Option {
 				return nil, err
 			}
 			return s.Quo(decimal.MustNew(int64(len(vals)), 0))
-		}, new(func(...any) Dec)),
-		expr.Function("_dec_median", func(args ...any) (any, error) {
-			vals, err := decValues("median", args)
-			if err != nil {
-				return nil, err
-			}
+		}), new(func(...any) Dec)),
+		expr.Function("_dec_median", decAggregate("median", func(vals []Dec) (any, error) {
 			if len(vals) == 0 {
 				return nil, errors.New("median of no values")
 			}
@@ -62,11 +50,23 @@ func aggregateOptions() []expr.Option {
 				return nil, err
 			}
 			return s.Quo(decimal.MustNew(2, 0))
-		}, new(func(...any) Dec)),
+		}), new(func(...any) Dec)),
 		expr.Function("_dec_min", decPick("min", -1), new(func(...any) Dec)),
 		expr.Function("_dec_max", decPick("max", 1), new(func(...any) Dec)),
 		expr.Function("_int_min", intPick("min", -1), new(func(...any) int)),
 		expr.Function("_int_max", intPick("max", 1), new(func(...any) int)),
+	}
+}
+
+// decAggregate is the expr function of an aggregate of decimals: fold
+// computes it from the values (decValues).
+func decAggregate(name string, fold func(vals []Dec) (any, error)) func(args ...any) (any, error) {
+	return func(args ...any) (any, error) {
+		vals, err := decValues(name, args)
+		if err != nil {
+			return nil, err
+		}
+		return fold(vals)
 	}
 }
 

@@ -180,34 +180,71 @@ func (p *budgetPatcher) charge(node *ast.Node, op string, args []ast.Node, rebui
 // when that is more than room. Each count is a bound computed before the
 // operation runs, in time proportional to its operands.
 func costOf(op string, args []any, room int) int {
-	arg := func(i int) any {
-		if i < len(args) {
-			return args[i]
+	a := operands(args)
+	switch op {
+	case "+", "matches", "repeat", "join", "replace", "split", "splitAfter":
+		return a.textCost(op, room)
+	case "upper", "lower":
+		return len(a.str(0)) * 3 / 2 // a rune may change its length
+	case "toBase64":
+		return (len(a.str(0)) + 2) / 3 * 4
+	case "fromBase64":
+		return len(a.str(0))
+	case "fromJSON":
+		return 16 * len(a.str(0))
+	case "toJSON", "string", "flatten":
+		return a.printedCost(op, room)
+	case "concat":
+		n := 0
+		for _, v := range args {
+			n += 16 * length(v)
 		}
-		return nil
+		return n
+	case "keys", "values", "sort", "reverse", "uniq", "take", "median":
+		return 16 * length(a.arg(0))
+	case "toPairs", "fromPairs":
+		return 48 * length(a.arg(0))
 	}
-	str := func(i int) string {
-		s, _ := arg(i).(string)
-		return s
+	return 0
+}
+
+// operands are the arguments of a charged operation, read leniently: a
+// missing one or one of another type reads as a zero value.
+type operands []any
+
+func (a operands) arg(i int) any {
+	if i < len(a) {
+		return a[i]
 	}
-	num := func(i int, def int) int {
-		if n, ok := arg(i).(int); ok {
-			return n
-		}
-		return def
+	return nil
+}
+
+func (a operands) str(i int) string {
+	s, _ := a.arg(i).(string)
+	return s
+}
+
+func (a operands) num(i int, def int) int {
+	if n, ok := a.arg(i).(int); ok {
+		return n
 	}
+	return def
+}
+
+// textCost is the cost of the operations that build strings from strings.
+func (a operands) textCost(op string, room int) int {
 	switch op {
 	case "+":
-		a, ok1 := arg(0).(string)
-		b, ok2 := arg(1).(string)
+		l, ok1 := a.arg(0).(string)
+		r, ok2 := a.arg(1).(string)
 		if ok1 && ok2 {
-			return len(a) + len(b)
+			return len(l) + len(r)
 		}
 		return 0
 	case "matches":
-		return 16 * len(str(1)) // a compiled regular expression
+		return 16 * len(a.str(1)) // a compiled regular expression
 	case "repeat":
-		s, n := str(0), num(1, 0)
+		s, n := a.str(0), a.num(1, 0)
 		if n <= 0 || len(s) == 0 {
 			return 0
 		}
@@ -216,54 +253,44 @@ func costOf(op string, args []any, room int) int {
 		}
 		return len(s) * n
 	case "join":
-		return joinCost(args, room)
+		return joinCost(a, room)
 	case "replace":
-		s, old, repl, n := str(0), str(1), str(2), num(3, -1)
-		if len(repl) <= len(old) {
-			return len(s)
-		}
-		k := strings.Count(s, old) // for "", one more than the runes of s
-		if n >= 0 && k > n {
-			k = n
-		}
-		if k > (room-len(s))/(len(repl)-len(old)) {
-			return room + 1
-		}
-		return len(s) + k*(len(repl)-len(old))
+		return replaceCost(a.str(0), a.str(1), a.str(2), a.num(3, -1), room)
 	case "split", "splitAfter":
-		return 16 * countParts(str(0), str(1), num(2, -1))
-	case "upper", "lower":
-		return len(str(0)) * 3 / 2 // a rune may change its length
-	case "toBase64":
-		return (len(str(0)) + 2) / 3 * 4
-	case "fromBase64":
-		return len(str(0))
-	case "fromJSON":
-		return 16 * len(str(0))
-	case "toJSON":
-		w := walker{room: room}
-		w.json(arg(0), 0)
-		return w.used
-	case "string":
-		w := walker{room: room}
-		w.fmt(arg(0))
-		return w.used
-	case "flatten":
-		w := walker{room: room}
-		w.leaves(arg(0))
-		return w.used
-	case "concat":
-		n := 0
-		for _, a := range args {
-			n += 16 * length(a)
-		}
-		return n
-	case "keys", "values", "sort", "reverse", "uniq", "take", "median":
-		return 16 * length(arg(0))
-	case "toPairs", "fromPairs":
-		return 48 * length(arg(0))
+		return 16 * countParts(a.str(0), a.str(1), a.num(2, -1))
 	}
 	return 0
+}
+
+// replaceCost is the length of replace(s, old, repl) with at most n
+// replacements (n < 0: all).
+func replaceCost(s, old, repl string, n, room int) int {
+	if len(repl) <= len(old) {
+		return len(s)
+	}
+	k := strings.Count(s, old) // for "", one more than the runes of s
+	if n >= 0 && k > n {
+		k = n
+	}
+	if k > (room-len(s))/(len(repl)-len(old)) {
+		return room + 1
+	}
+	return len(s) + k*(len(repl)-len(old))
+}
+
+// printedCost is the cost of toJSON, string and flatten, which walk their
+// operand.
+func (a operands) printedCost(op string, room int) int {
+	w := walker{room: room}
+	switch op {
+	case "toJSON":
+		w.json(a.arg(0), 0)
+	case "string":
+		w.fmt(a.arg(0))
+	default:
+		w.leaves(a.arg(0))
+	}
+	return w.used
 }
 
 // countParts returns how many parts strings.SplitN(s, sep, n) gives,
@@ -337,48 +364,40 @@ type walker struct {
 
 func (w *walker) full() bool { return w.used > w.room }
 
-// json adds the length of v in toJSON's indented JSON at the given depth.
-func (w *walker) json(v any, depth int) {
-	if w.full() {
-		return
-	}
-	switch x := v.(type) {
-	case string:
-		w.used += jsonStringLen(x)
-		return
-	case nil, bool, int, float64, Dec:
-		w.used += 32
-		return
-	}
-	rv := reflect.ValueOf(v)
-	switch rv.Kind() {
-	case reflect.Slice, reflect.Array:
-		w.used += 3 + 2*depth
-		for i := 0; i < rv.Len() && !w.full(); i++ {
-			w.used += 2*(depth+1) + 2
-			w.json(rv.Index(i).Interface(), depth+1)
-		}
-	case reflect.Map:
-		w.used += 3 + 2*depth
-		it := rv.MapRange()
-		for it.Next() && !w.full() {
-			w.used += 2*(depth+1) + 4
-			w.json(fmt.Sprint(it.Key().Interface()), depth+1)
-			w.json(it.Value().Interface(), depth+1)
-		}
-	default:
-		w.used += 64
-	}
+// style is how toJSON or string prints values: the bytes of a string,
+// and the bytes a list, a list element, a map and a map entry add at a
+// depth (each base + perDepth*depth).
+type style struct {
+	str                     func(s string) int
+	list, elem, dict, entry frame
+	keyString               bool // a map key prints as a string
 }
 
+type frame struct{ base, perDepth int }
+
+func (f frame) at(depth int) int { return f.base + f.perDepth*depth }
+
+var (
+	// jsonStyle is toJSON's indented JSON.
+	jsonStyle = &style{str: jsonStringLen, list: frame{3, 2}, elem: frame{4, 2}, dict: frame{3, 2}, entry: frame{6, 2}, keyString: true}
+	// fmtStyle is fmt.Sprint's, which expr's string uses.
+	fmtStyle = &style{str: func(s string) int { return len(s) }, list: frame{2, 0}, elem: frame{1, 0}, dict: frame{5, 0}, entry: frame{2, 0}}
+)
+
+// json adds the length of v in toJSON's indented JSON at the given depth.
+func (w *walker) json(v any, depth int) { w.print(jsonStyle, v, depth) }
+
 // fmt adds the length of v as fmt.Sprint (expr's string) writes it.
-func (w *walker) fmt(v any) {
+func (w *walker) fmt(v any) { w.print(fmtStyle, v, 0) }
+
+// print adds the length of v printed in style st at the given depth.
+func (w *walker) print(st *style, v any, depth int) {
 	if w.full() {
 		return
 	}
 	switch x := v.(type) {
 	case string:
-		w.used += len(x)
+		w.used += st.str(x)
 		return
 	case nil, bool, int, float64, Dec:
 		w.used += 32
@@ -387,18 +406,22 @@ func (w *walker) fmt(v any) {
 	rv := reflect.ValueOf(v)
 	switch rv.Kind() {
 	case reflect.Slice, reflect.Array:
-		w.used += 2
+		w.used += st.list.at(depth)
 		for i := 0; i < rv.Len() && !w.full(); i++ {
-			w.used++
-			w.fmt(rv.Index(i).Interface())
+			w.used += st.elem.at(depth)
+			w.print(st, rv.Index(i).Interface(), depth+1)
 		}
 	case reflect.Map:
-		w.used += 5
+		w.used += st.dict.at(depth)
 		it := rv.MapRange()
 		for it.Next() && !w.full() {
-			w.used += 2
-			w.fmt(it.Key().Interface())
-			w.fmt(it.Value().Interface())
+			w.used += st.entry.at(depth)
+			key := it.Key().Interface()
+			if st.keyString {
+				key = fmt.Sprint(key)
+			}
+			w.print(st, key, depth+1)
+			w.print(st, it.Value().Interface(), depth+1)
 		}
 	default:
 		w.used += 64

@@ -376,7 +376,6 @@ func (c *compiler) compileExpr(s yamldoc.String, extra []expr.Option) *vm.Progra
 	}
 	fp := &fieldPatcher{fields: c.fields, used: map[string]bool{}}
 	opts := []expr.Option{expr.Env(c.env), expr.Patch(fp), expr.Patch(&literalPatcher{}), expr.Patch(aggregatePatcher{}), expr.Patch(&budgetPatcher{}), expr.MaxNodes(MaxNodes)}
-	opts = append(opts, decimalOptions()...)
 	opts = append(opts, functionOptions()...)
 	opts = append(opts, aggregateOptions()...)
 	opts = append(opts, budgetOptions()...)

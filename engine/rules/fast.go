@@ -76,8 +76,6 @@ type fastPlan struct {
 // the VM then evaluates the expression.
 var errType = errors.New("unexpected value type")
 
-var errDivZero = errors.New("division by zero")
-
 func kindOf(t reflect.Type) kind {
 	switch {
 	case t == nil:
@@ -110,6 +108,23 @@ func (c *compiler) compileFast() {
 	if len(rs.lets) > 64 {
 		return
 	}
+	b := &fastBuild{c: c, fc: newFastCompiler(rs), p: &fastPlan{slots: len(rs.refs) + len(rs.Inputs), allLets: true}}
+	b.lets()
+	b.decision()
+	for _, r := range rs.rules {
+		b.sets(r.sets)
+		b.reason(r)
+	}
+	for i, o := range rs.Outputs {
+		b.fc.outputs[o.Name] = i // only then-assignments read outputs
+	}
+	b.sets(rs.then)
+	rs.fast = b.p
+}
+
+// newFastCompiler indexes the values a ruleset's closures read: the bound
+// record fields, then the scalar inputs.
+func newFastCompiler(rs *Ruleset) *fastCompiler {
 	fc := &fastCompiler{slots: map[string]int{}, lets: map[string]int{}, outputs: map[string]int{}}
 	for i, r := range rs.refs {
 		fc.slots[r.key] = i
@@ -119,27 +134,46 @@ func (c *compiler) compileFast() {
 			fc.slots[in.Name] = len(rs.refs) + i
 		}
 	}
-	p := &fastPlan{slots: len(rs.refs) + len(rs.Inputs), allLets: true}
-	for i, l := range rs.lets {
-		lc := fc.compile(l.prog.Node())
-		p.lets = append(p.lets, lc)
-		fc.lets[l.name] = i
-		fc.letKind = append(fc.letKind, lc.k)
+	return fc
+}
+
+// fastBuild is a ruleset's fast path while compileFast builds it.
+type fastBuild struct {
+	c  *compiler
+	fc *fastCompiler
+	p  *fastPlan
+}
+
+// lets compiles every let, in order (a let reads only the lets before it).
+func (b *fastBuild) lets() {
+	for i, l := range b.c.rs.lets {
+		lc := b.fc.compile(l.prog.Node())
+		b.p.lets = append(b.p.lets, lc)
+		b.fc.lets[l.name] = i
+		b.fc.letKind = append(b.fc.letKind, lc.k)
 		if lc.k == kNone {
-			p.allLets = false
+			b.p.allLets = false
 		}
 	}
-	index := func(lets []let) ([]int, bool) {
-		var out []int
-		for _, l := range lets {
-			i := fc.lets[l.name]
-			if p.lets[i].k == kNone {
-				return nil, false
-			}
-			out = append(out, i)
+}
+
+// index returns the indexes of lets, false when one did not compile.
+func (b *fastBuild) index(lets []let) ([]int, bool) {
+	var out []int
+	for _, l := range lets {
+		i := b.fc.lets[l.name]
+		if b.p.lets[i].k == kNone {
+			return nil, false
 		}
-		return out, true
+		out = append(out, i)
 	}
+	return out, true
+}
+
+// decision compiles the rules' conditions, up to the default, and the
+// lets they read.
+func (b *fastBuild) decision() {
+	rs, p := b.c.rs, b.p
 	var whenSrcs []string
 	p.decideOK = rs.decide != nil
 	for _, r := range rs.rules {
@@ -148,54 +182,51 @@ func (c *compiler) compileFast() {
 			break // the default ends the decision program
 		}
 		whenSrcs = append(whenSrcs, r.whenSrc)
-		w := fc.compile(r.when.Node())
+		w := b.fc.compile(r.when.Node())
 		if w.k != kBool {
 			p.decideOK = false
 		}
 		p.whens = append(p.whens, w.b)
 	}
 	if p.decideOK {
-		p.decide, p.decideOK = index(c.letsFor(whenSrcs...))
+		p.decide, p.decideOK = b.index(b.c.letsFor(whenSrcs...))
 	}
-	fastSets := func(sets []assign) {
-		for i := range sets {
-			a := &sets[i]
-			if a.copyInput >= 0 || a.node == nil {
-				continue
-			}
-			lets, ok := index(c.letsFor(a.src))
-			if !ok {
-				continue
-			}
-			if f := fc.boxed(a.node); f != nil {
-				a.fast, a.fastLets = f, lets
-			}
-		}
-	}
-	for _, r := range rs.rules {
-		fastSets(r.sets)
-		if len(r.reason.progs) == 0 || !p.allLets {
+}
+
+// sets gives each assignment that computes a value its closure, when it
+// and the lets it reads compiled.
+func (b *fastBuild) sets(sets []assign) {
+	for i := range sets {
+		a := &sets[i]
+		if a.copyInput >= 0 || a.node == nil {
 			continue
 		}
-		parts := make([]code, len(r.reason.progs))
-		ok := true
-		for i, prog := range r.reason.progs {
-			if prog == nil {
-				ok = false
-				break
-			}
-			parts[i] = fc.placeholder(prog.Node())
-			ok = ok && parts[i].k != kNone
+		lets, ok := b.index(b.c.letsFor(a.src))
+		if !ok {
+			continue
 		}
-		if ok {
-			r.reason.fast = parts
+		if f := b.fc.boxed(a.node); f != nil {
+			a.fast, a.fastLets = f, lets
 		}
 	}
-	for i, o := range rs.Outputs {
-		fc.outputs[o.Name] = i
+}
+
+// reason compiles the placeholders of a rule's reason, when every let
+// compiled (a reason evaluates them all).
+func (b *fastBuild) reason(r *rule) {
+	if len(r.reason.progs) == 0 || !b.p.allLets {
+		return
 	}
-	fastSets(rs.then)
-	rs.fast = p
+	parts := make([]code, len(r.reason.progs))
+	for i, prog := range r.reason.progs {
+		if prog == nil {
+			return
+		}
+		if parts[i] = b.fc.placeholder(prog.Node()); parts[i].k == kNone {
+			return
+		}
+	}
+	r.reason.fast = parts
 }
 
 // boxed compiles an expression into a closure giving its value as the VM
@@ -415,6 +446,8 @@ func (fc *fastCompiler) unary(k kind, n *ast.UnaryNode) code {
 	return code{}
 }
 
+// binary compiles a binary operator of the subset; decimal operators are
+// calls of declared functions by then (funcs.go).
 func (fc *fastCompiler) binary(k kind, n *ast.BinaryNode) code {
 	switch n.Operator {
 	case "??":
@@ -428,38 +461,9 @@ func (fc *fastCompiler) binary(k kind, n *ast.BinaryNode) code {
 	}
 	switch n.Operator {
 	case "and", "&&", "or", "||":
-		if k != kBool || l.k != kBool || r.k != kBool {
-			return code{}
-		}
-		if n.Operator == "and" || n.Operator == "&&" {
-			return code{k: k, b: func(e *Evaluator) (bool, error) {
-				if v, err := l.b(e); !v || err != nil {
-					return false, err
-				}
-				return r.b(e)
-			}}
-		}
-		return code{k: k, b: func(e *Evaluator) (bool, error) {
-			if v, err := l.b(e); v || err != nil {
-				return v, err
-			}
-			return r.b(e)
-		}}
+		return logic(k, n.Operator, l, r)
 	case "==", "!=":
-		if k != kBool || l.k != r.k {
-			return code{}
-		}
-		eq := equal(l, r)
-		if eq == nil {
-			return code{}
-		}
-		if n.Operator == "==" {
-			return code{k: k, b: eq}
-		}
-		return code{k: k, b: func(e *Evaluator) (bool, error) {
-			v, err := eq(e)
-			return !v, err
-		}}
+		return equality(k, n.Operator, l, r)
 	}
 	if l.k != kInt || r.k != kInt {
 		return code{}
@@ -478,27 +482,72 @@ func (fc *fastCompiler) binary(k kind, n *ast.BinaryNode) code {
 		if k != kInt {
 			return code{}
 		}
-		op := n.Operator
-		return code{k: k, i: func(e *Evaluator) (int, error) {
-			a, b, err := intPair(e, l, r)
-			if err != nil {
-				return 0, err
-			}
-			switch op {
-			case "+":
-				return a + b, nil
-			case "-":
-				return a - b, nil
-			case "*":
-				return a * b, nil
-			}
-			if b == 0 {
-				return 0, errDivZero
-			}
-			return a % b, nil
-		}}
+		return intArith(n.Operator, l, r)
 	}
 	return code{}
+}
+
+// logic compiles and (&&) and or (||), which stop at the left operand
+// when it decides.
+func logic(k kind, op string, l, r code) code {
+	if k != kBool || l.k != kBool || r.k != kBool {
+		return code{}
+	}
+	if op == "and" || op == "&&" {
+		return code{k: k, b: func(e *Evaluator) (bool, error) {
+			if v, err := l.b(e); !v || err != nil {
+				return false, err
+			}
+			return r.b(e)
+		}}
+	}
+	return code{k: k, b: func(e *Evaluator) (bool, error) {
+		if v, err := l.b(e); v || err != nil {
+			return v, err
+		}
+		return r.b(e)
+	}}
+}
+
+// equality compiles == and != of two operands of the same kind.
+func equality(k kind, op string, l, r code) code {
+	if k != kBool || l.k != r.k {
+		return code{}
+	}
+	eq := equal(l, r)
+	if eq == nil {
+		return code{}
+	}
+	if op == "==" {
+		return code{k: k, b: eq}
+	}
+	return code{k: k, b: func(e *Evaluator) (bool, error) {
+		v, err := eq(e)
+		return !v, err
+	}}
+}
+
+// intArith compiles +, -, * and % of two ints, which wrap as Go's (and
+// expr's) do.
+func intArith(op string, l, r code) code {
+	return code{k: kInt, i: func(e *Evaluator) (int, error) {
+		a, b, err := intPair(e, l, r)
+		if err != nil {
+			return 0, err
+		}
+		switch op {
+		case "+":
+			return a + b, nil
+		case "-":
+			return a - b, nil
+		case "*":
+			return a * b, nil
+		}
+		if b == 0 {
+			return 0, errDivZero
+		}
+		return a % b, nil
+	}}
 }
 
 func intPair(e *Evaluator, l, r code) (int, int, error) {
@@ -731,20 +780,15 @@ func asDec(c code) func(*Evaluator) (Dec, error) {
 	return nil
 }
 
-func decPairOf(e *Evaluator, l, r func(*Evaluator) (Dec, error)) (Dec, Dec, error) {
-	a, err := l(e)
-	if err != nil {
-		return a, a, err
-	}
-	b, err := r(e)
-	return a, b, err
-}
-
-// call compiles a call of a rule function (see decimalOptions and
-// functionOptions) with the same results.
+// call compiles a call of a declared rule function (funcs.go) into the
+// closure its signature derives, with the same results as expr's binding.
 func (fc *fastCompiler) call(k kind, n *ast.CallNode) code {
 	id, ok := n.Callee.(*ast.IdentifierNode)
 	if !ok {
+		return code{}
+	}
+	f := functionNamed[id.Value]
+	if f == nil {
 		return code{}
 	}
 	args := make([]code, len(n.Arguments))
@@ -753,234 +797,7 @@ func (fc *fastCompiler) call(k kind, n *ast.CallNode) code {
 			return code{}
 		}
 	}
-	decs := make([]func(*Evaluator) (Dec, error), len(args))
-	allInt := true
-	for i, a := range args {
-		decs[i] = asDec(a)
-		allInt = allInt && a.k == kInt
-	}
-	hasDecs := func(n int) bool {
-		if len(args) != n {
-			return false
-		}
-		for _, d := range decs {
-			if d == nil {
-				return false
-			}
-		}
-		return true
-	}
-	name := id.Value
-	switch name {
-	case "_dec_add", "_dec_sub", "_dec_mul", "_dec_div":
-		if k != kDec || !hasDecs(2) {
-			return code{}
-		}
-		l, r := decs[0], decs[1]
-		var op func(a, b Dec) (Dec, error)
-		switch name {
-		case "_dec_add":
-			op = Dec.Add
-		case "_dec_sub":
-			op = Dec.Sub
-		case "_dec_mul":
-			op = Dec.Mul
-		default:
-			op = func(a, b Dec) (Dec, error) {
-				if b.IsZero() {
-					return Dec{}, errDivZero
-				}
-				return a.Quo(b)
-			}
-		}
-		return code{k: k, d: func(e *Evaluator) (Dec, error) {
-			a, b, err := decPairOf(e, l, r)
-			if err != nil {
-				return Dec{}, err
-			}
-			return op(a, b)
-		}}
-	case "_dec_lt", "_dec_le", "_dec_gt", "_dec_ge", "_dec_eq", "_dec_ne":
-		if k != kBool || !hasDecs(2) {
-			return code{}
-		}
-		ops := map[string]string{"_dec_lt": "<", "_dec_le": "<=", "_dec_gt": ">", "_dec_ge": ">=", "_dec_eq": "==", "_dec_ne": "!="}
-		test := compareTest(ops[name])
-		l, r := decs[0], decs[1]
-		return code{k: k, b: func(e *Evaluator) (bool, error) {
-			a, b, err := decPairOf(e, l, r)
-			return err == nil && test(a.Cmp(b)), err
-		}}
-	case "_dec_neg":
-		if k != kDec || !hasDecs(1) {
-			return code{}
-		}
-		x := decs[0]
-		return code{k: k, d: func(e *Evaluator) (Dec, error) {
-			d, err := x(e)
-			return d.Neg(), err
-		}}
-	case "abs":
-		if len(args) != 1 {
-			return code{}
-		}
-		x := args[0]
-		switch {
-		case k == kInt && x.k == kInt:
-			return code{k: k, i: func(e *Evaluator) (int, error) {
-				v, err := x.i(e)
-				if v < 0 {
-					return -v, err
-				}
-				return v, err
-			}}
-		case k == kDec && x.k == kDec:
-			return code{k: k, d: func(e *Evaluator) (Dec, error) {
-				d, err := x.d(e)
-				return d.Abs(), err
-			}}
-		}
-	case "zip5":
-		if k != kStr || len(args) != 1 || args[0].k != kStr {
-			return code{}
-		}
-		x := args[0].s
-		return code{k: k, s: func(e *Evaluator) (string, error) {
-			s, err := x(e)
-			return zip5(s), err
-		}}
-	case "_substr":
-		if k != kStr || len(args) != 3 || args[0].k != kStr || args[1].k != kInt || args[2].k != kInt {
-			return code{}
-		}
-		str, from, to := args[0].s, args[1].i, args[2].i
-		return code{k: k, s: func(e *Evaluator) (string, error) {
-			s, err := str(e)
-			if err != nil {
-				return "", err
-			}
-			f, err := from(e)
-			if err != nil {
-				return "", err
-			}
-			t, err := to(e)
-			if err != nil {
-				return "", err
-			}
-			return substr(s, f, t), nil
-		}}
-	case "round":
-		if k != kDec || len(args) < 1 || len(args) > 2 || args[0].k != kDec || (len(args) == 2 && args[1].k != kInt) {
-			return code{}
-		}
-		x := args[0].d
-		var places func(*Evaluator) (int, error)
-		if len(args) == 2 {
-			places = args[1].i
-		}
-		return code{k: k, d: func(e *Evaluator) (Dec, error) {
-			d, err := x(e)
-			if err != nil {
-				return Dec{}, err
-			}
-			p := 0
-			if places != nil {
-				if p, err = places(e); err != nil {
-					return Dec{}, err
-				}
-			}
-			return roundHalfEven(d, p)
-		}}
-	case "min", "max":
-		sign := -1
-		if name == "max" {
-			sign = 1
-		}
-		if len(args) != 2 {
-			return code{}
-		}
-		if allInt && k == kInt {
-			return code{k: k, i: func(e *Evaluator) (int, error) {
-				a, b, err := intPair(e, args[0], args[1])
-				if err != nil {
-					return 0, err
-				}
-				return pickInt(a, b, sign), nil
-			}}
-		}
-		if k != kDec || !hasDecs(2) {
-			return code{}
-		}
-		l, r := decs[0], decs[1]
-		return code{k: k, d: func(e *Evaluator) (Dec, error) {
-			a, b, err := decPairOf(e, l, r)
-			if err != nil {
-				return Dec{}, err
-			}
-			return pickDec(a, b, sign), nil
-		}}
-	case "decimal":
-		if k != kDec || len(args) != 1 {
-			return code{}
-		}
-		switch x := args[0]; x.k {
-		case kDec, kInt:
-			return code{k: k, d: decs[0]}
-		case kStr:
-			return code{k: k, d: func(e *Evaluator) (Dec, error) {
-				s, err := x.s(e)
-				if err != nil {
-					return Dec{}, err
-				}
-				return decimal.Parse(s)
-			}}
-		}
-	case "clamp":
-		if len(args) != 3 {
-			return code{}
-		}
-		if allInt && k == kInt {
-			x, lo, hi := args[0].i, args[1].i, args[2].i
-			return code{k: k, i: func(e *Evaluator) (int, error) {
-				v, err := x(e)
-				if err != nil {
-					return 0, err
-				}
-				l, err := lo(e)
-				if err != nil {
-					return 0, err
-				}
-				h, err := hi(e)
-				return min(max(v, l), h), err
-			}}
-		}
-		if k != kDec || args[0].k != kDec || !hasDecs(3) {
-			return code{}
-		}
-		x, lo, hi := decs[0], decs[1], decs[2]
-		return code{k: k, d: func(e *Evaluator) (Dec, error) {
-			v, err := x(e)
-			if err != nil {
-				return Dec{}, err
-			}
-			l, err := lo(e)
-			if err != nil {
-				return Dec{}, err
-			}
-			h, err := hi(e)
-			if err != nil {
-				return Dec{}, err
-			}
-			if v.Cmp(l) < 0 {
-				v = l
-			}
-			if v.Cmp(h) > 0 {
-				v = h
-			}
-			return v, nil
-		}}
-	}
-	return code{}
+	return f.compile(k, args)
 }
 
 // fastLet computes let i for the record, once.

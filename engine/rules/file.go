@@ -24,12 +24,19 @@ type fileSpec struct {
 	declared []Input // inputs given by code (Define) instead of the file
 }
 
-// inputSpec is either a record (a mapping of field: type) or a scalar type.
-type inputSpec struct {
+// scalarOrFields is a YAML value that is either a scalar or a mapping of
+// field names to scalars.
+type scalarOrFields struct {
 	Scalar yamldoc.String
 	Fields yamldoc.Map[yamldoc.String]
 	Pos    yamldoc.Pos
 }
+
+// inputSpec is either a record (a mapping of field: type) or a scalar type.
+type inputSpec = scalarOrFields
+
+// givenSpec is a test's value of an input: a scalar, or a record's fields.
+type givenSpec = scalarOrFields
 
 // ruleSpec is one rule, or the default when When is empty.
 type ruleSpec struct {
@@ -64,12 +71,6 @@ type testSpec struct {
 	Pos    yamldoc.Pos            `yaml:"-"`
 }
 
-type givenSpec struct {
-	Scalar yamldoc.String
-	Fields yamldoc.Map[yamldoc.String]
-	Pos    yamldoc.Pos
-}
-
 type expectSpec struct {
 	Outcome yamldoc.String              `yaml:"outcome"`
 	Rule    yamldoc.String              `yaml:"rule"`
@@ -79,22 +80,13 @@ type expectSpec struct {
 	Pos     yamldoc.Pos                 `yaml:"-"`
 }
 
-// UnmarshalNode decodes a scalar type or a mapping of fields.
-func (in *inputSpec) UnmarshalNode(d *yamldoc.Decoder, n *yaml.Node) error {
-	in.Pos = d.File.Pos(n)
+// UnmarshalNode decodes a scalar or a mapping of fields.
+func (v *scalarOrFields) UnmarshalNode(d *yamldoc.Decoder, n *yaml.Node) error {
+	v.Pos = d.File.Pos(n)
 	if n.Kind == yaml.MappingNode {
-		return decodeInto(d, n, &in.Fields)
+		return decodeInto(d, n, &v.Fields)
 	}
-	return decodeInto(d, n, &in.Scalar)
-}
-
-// UnmarshalNode decodes a scalar value or a mapping of field values.
-func (g *givenSpec) UnmarshalNode(d *yamldoc.Decoder, n *yaml.Node) error {
-	g.Pos = d.File.Pos(n)
-	if n.Kind == yaml.MappingNode {
-		return decodeInto(d, n, &g.Fields)
-	}
-	return decodeInto(d, n, &g.Scalar)
+	return decodeInto(d, n, &v.Scalar)
 }
 
 // decodeInto decodes n into out; errors are recorded in d, so only a nil

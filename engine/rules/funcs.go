@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"unicode"
 	"unicode/utf8"
@@ -19,6 +20,7 @@ var (
 	decType    = reflect.TypeOf(Dec{})
 	intType    = reflect.TypeOf(0)
 	stringType = reflect.TypeOf("")
+	boolType   = reflect.TypeOf(false)
 )
 
 // oneByte holds every one-byte string already boxed, so that functions
@@ -46,157 +48,103 @@ func toDec(v any) (Dec, error) {
 	return Dec{}, fmt.Errorf("%T is not a number", v)
 }
 
-func decPair(args []any) (Dec, Dec, error) {
-	a, err := toDec(args[0])
-	if err != nil {
-		return a, a, err
-	}
-	b, err := toDec(args[1])
-	return a, b, err
+// functions are the rule functions and decimal operators, each declared
+// once (function.go): expr's binding and the fast path's closure both call
+// the Go functions named here. An int argument where a signature takes a
+// decimal widens to one; `mixed` adds the forms with one int operand.
+var functions = []*function{
+	{name: "_dec_add", op: "+", doc: "a + b, exact", sigs: mixed(fn2(Dec.Add))},
+	{name: "_dec_sub", op: "-", doc: "a - b, exact", sigs: mixed(fn2(Dec.Sub))},
+	{name: "_dec_mul", op: "*", doc: "a * b, rounded to 19 digits", sigs: mixed(fn2(Dec.Mul))},
+	{name: "_dec_div", op: "/", doc: "a / b, rounded to 19 digits; an error for b = 0", sigs: mixed(fn2(quo))},
+	{name: "_dec_lt", op: "<", doc: "a < b", sigs: mixed(pure2(lt))},
+	{name: "_dec_le", op: "<=", doc: "a <= b", sigs: mixed(pure2(le))},
+	{name: "_dec_gt", op: ">", doc: "a > b", sigs: mixed(pure2(gt))},
+	{name: "_dec_ge", op: ">=", doc: "a >= b", sigs: mixed(pure2(ge))},
+	{name: "_dec_eq", op: "==", doc: "a == b (2.0 == 2)", sigs: mixed(pure2(eq))},
+	{name: "_dec_ne", op: "!=", doc: "a != b", sigs: mixed(pure2(ne))},
+	{name: "_dec_neg", doc: "-a, for a decimal (patch.go)", sigs: []signature{pure1(Dec.Neg)}},
+	{name: "zip5", doc: "the first standalone run of five digits, or \"\"", nullAsZero: true,
+		sigs: []signature{pure1(zip5)}},
+	{name: "abs", doc: "x without its sign; ints stay ints", sigs: []signature{pure1(Dec.Abs), fn1(absInt)}},
+	{name: "round", doc: "x rounded to places digits after the point (0 if omitted; negative: tens, hundreds...), ties to even",
+		sigs: []signature{fn1(func(d Dec) (Dec, error) { return roundHalfEven(d, 0) }), fn2(roundHalfEven)}},
+	{name: "clamp", doc: "x within [lo, hi]: lo when below, then hi when above (so hi when lo > hi)",
+		sigs: []signature{pure3(clampInt), pure3(clampDec), pure3(clampDec).as(decType, intType, intType)}},
+	{name: "_substr", doc: "s[from:to], bounds clamped, negative ones from the end (patch.go)", nullAsZero: true,
+		sigs: []signature{pure3(substr)}},
+	{name: "min", doc: "the smaller of a and b; two ints give an int",
+		sigs: append(mixed(pure2(pickDec(-1))), pure2(pickInt(-1)))},
+	{name: "max", doc: "the larger of a and b; two ints give an int",
+		sigs: append(mixed(pure2(pickDec(1))), pure2(pickInt(1)))},
+	{name: "decimal", doc: "a decimal from a string, an int, a float literal or a decimal",
+		sigs: []signature{fn1(decimal.Parse), pure1(widen).as(intType), fn1(decimal.NewFromFloat64), pure1(widen)}},
 }
 
-// binary returns an expr function applying op to two decimals (ints widen).
-func binary(op func(a, b Dec) (any, error)) func(args ...any) (any, error) {
-	return func(args ...any) (any, error) {
-		a, b, err := decPair(args)
-		if err != nil {
-			return nil, err
-		}
-		return op(a, b)
-	}
-}
-
-// decSignatures are the operand types a decimal operator accepts.
-func decSignatures(out reflect.Type) []any {
-	mk := func(a, b reflect.Type) any {
-		return reflect.New(reflect.FuncOf([]reflect.Type{a, b}, []reflect.Type{out}, false)).Interface()
-	}
-	return []any{mk(decType, decType), mk(decType, intType), mk(intType, decType)}
-}
-
-var boolType = reflect.TypeOf(false)
-
-// decimalOptions teach expr exact decimal arithmetic and comparison.
-func decimalOptions() []expr.Option {
-	arith := []struct {
-		op, fn string
-		f      func(a, b Dec) (any, error)
-	}{
-		{"+", "_dec_add", func(a, b Dec) (any, error) { return a.Add(b) }},
-		{"-", "_dec_sub", func(a, b Dec) (any, error) { return a.Sub(b) }},
-		{"*", "_dec_mul", func(a, b Dec) (any, error) { return a.Mul(b) }},
-		{"/", "_dec_div", func(a, b Dec) (any, error) {
-			if b.IsZero() {
-				return nil, errors.New("division by zero")
-			}
-			return a.Quo(b)
-		}},
-	}
-	cmp := []struct {
-		op, fn string
-		f      func(c int) bool
-	}{
-		{"<", "_dec_lt", func(c int) bool { return c < 0 }},
-		{"<=", "_dec_le", func(c int) bool { return c <= 0 }},
-		{">", "_dec_gt", func(c int) bool { return c > 0 }},
-		{">=", "_dec_ge", func(c int) bool { return c >= 0 }},
-		{"==", "_dec_eq", func(c int) bool { return c == 0 }},
-		{"!=", "_dec_ne", func(c int) bool { return c != 0 }},
-	}
+// functionOpts binds the declared functions for expr, built once.
+var functionOpts = func() []expr.Option {
 	var opts []expr.Option
-	for _, a := range arith {
-		opts = append(opts, expr.Function(a.fn, binary(a.f), decSignatures(decType)...), expr.Operator(a.op, a.fn))
+	for _, f := range functions {
+		opts = append(opts, f.options()...)
 	}
-	for _, c := range cmp {
-		test := c.f
-		opts = append(opts, expr.Function(c.fn, binary(func(a, b Dec) (any, error) { return test(a.Cmp(b)), nil }),
-			decSignatures(boolType)...), expr.Operator(c.op, c.fn))
-	}
-	opts = append(opts, expr.Function("_dec_neg", func(args ...any) (any, error) {
-		a, err := toDec(args[0])
-		return a.Neg(), err
-	}, new(func(Dec) Dec)))
 	return opts
+}()
+
+// functionNamed indexes functions by name, for the fast path.
+var functionNamed = func() map[string]*function {
+	m := make(map[string]*function, len(functions))
+	for _, f := range functions {
+		m[f.name] = f
+	}
+	return m
+}()
+
+// functionOptions are the functions and decimal operators rules may use
+// beyond expr's builtins.
+func functionOptions() []expr.Option { return functionOpts }
+
+var errDivZero = errors.New("division by zero")
+
+// quo is a / b, an error when b is zero.
+func quo(a, b Dec) (Dec, error) {
+	if b.IsZero() {
+		return Dec{}, errDivZero
+	}
+	return a.Quo(b)
 }
 
-// functionOptions are the functions rules may call beyond expr's builtins.
-func functionOptions() []expr.Option {
-	return []expr.Option{
-		expr.Function("zip5", func(args ...any) (any, error) {
-			s, _ := args[0].(string)
-			return zip5(s), nil
-		}, new(func(string) string)),
-		expr.Function("abs", func(args ...any) (any, error) {
-			switch x := args[0].(type) {
-			case int:
-				if x < 0 {
-					return -x, nil
-				}
-				return x, nil
-			case nil:
-				return nil, errNull
-			}
-			d, err := toDec(args[0])
-			return d.Abs(), err
-		}, new(func(Dec) Dec), new(func(int) int)),
-		expr.Function("round", func(args ...any) (any, error) {
-			d, err := toDec(args[0])
-			if err != nil {
-				return nil, err
-			}
-			places := 0
-			if len(args) > 1 {
-				places = args[1].(int)
-			}
-			return roundHalfEven(d, places)
-		}, new(func(Dec) Dec), new(func(Dec, int) Dec)),
-		expr.Function("clamp", func(args ...any) (any, error) {
-			if x, ok := args[0].(int); ok {
-				lo, hi := args[1].(int), args[2].(int)
-				return min(max(x, lo), hi), nil
-			}
-			x, err := toDec(args[0])
-			if err != nil {
-				return nil, err
-			}
-			lo, err := toDec(args[1])
-			if err != nil {
-				return nil, err
-			}
-			hi, err := toDec(args[2])
-			if err != nil {
-				return nil, err
-			}
-			if x.Cmp(lo) < 0 {
-				x = lo
-			}
-			if x.Cmp(hi) > 0 {
-				x = hi
-			}
-			return x, nil
-		}, new(func(int, int, int) int), new(func(Dec, Dec, Dec) Dec), new(func(Dec, int, int) Dec)),
-		expr.Function("_substr", func(args ...any) (any, error) {
-			str, _ := args[0].(string)
-			from, _ := args[1].(int)
-			to, _ := args[2].(int)
-			s := substr(str, from, to)
-			if len(s) == 1 {
-				return oneByte[s[0]], nil
-			}
-			return s, nil
-		}, new(func(string, int, int) string)),
-		expr.Function("min", pick(-1), minMaxSignatures()...),
-		expr.Function("max", pick(1), minMaxSignatures()...),
-		expr.Function("decimal", func(args ...any) (any, error) {
-			switch x := args[0].(type) {
-			case string:
-				return decimal.Parse(x)
-			case float64:
-				return decimal.NewFromFloat64(x)
-			}
-			return toDec(args[0])
-		}, new(func(string) Dec), new(func(int) Dec), new(func(float64) Dec), new(func(Dec) Dec)),
+// The comparisons of two decimals.
+func lt(a, b Dec) bool { return a.Cmp(b) < 0 }
+func le(a, b Dec) bool { return a.Cmp(b) <= 0 }
+func gt(a, b Dec) bool { return a.Cmp(b) > 0 }
+func ge(a, b Dec) bool { return a.Cmp(b) >= 0 }
+func eq(a, b Dec) bool { return a.Cmp(b) == 0 }
+func ne(a, b Dec) bool { return a.Cmp(b) != 0 }
+
+// widen is decimal(x) of a decimal, or of an int its signature widens.
+func widen(d Dec) Dec { return d }
+
+// absInt is |x|; -9223372036854775808 has none among ints.
+func absInt(x int) (int, error) {
+	if x >= 0 {
+		return x, nil
 	}
+	if x == math.MinInt {
+		return 0, fmt.Errorf("abs(%d) does not fit in an int", x)
+	}
+	return -x, nil
+}
+
+func clampInt(x, lo, hi int) int { return min(max(x, lo), hi) }
+
+func clampDec(x, lo, hi Dec) Dec {
+	if x.Cmp(lo) < 0 {
+		x = lo
+	}
+	if x.Cmp(hi) > 0 {
+		x = hi
+	}
+	return x
 }
 
 // substr returns str[from:to] with the bounds clamped, as expr's own
@@ -287,43 +235,24 @@ func wordAt(s string, j int) bool {
 	return isWord(r)
 }
 
-// pick returns min (sign -1) or max (sign 1) of two numbers; ints stay ints.
-func pick(sign int) func(args ...any) (any, error) {
-	return func(args ...any) (any, error) {
-		if len(args) != 2 {
-			return nil, fmt.Errorf("want 2 arguments, got %d", len(args))
+// pickInt returns min (sign -1) or max (sign 1) of two ints. It compares
+// rather than subtracts: a-b overflows at the extremes
+// (max(9223372036854775807, -1) was -1).
+func pickInt(sign int) func(a, b int) int {
+	return func(a, b int) int {
+		if cmp.Compare(a, b)*sign >= 0 {
+			return a
 		}
-		if a, ok := args[0].(int); ok {
-			if b, ok := args[1].(int); ok {
-				return pickInt(a, b, sign), nil
-			}
-		}
-		a, b, err := decPair(args)
-		if err != nil {
-			return nil, err
-		}
-		return pickDec(a, b, sign), nil
+		return b
 	}
 }
 
-// pickInt is min (sign -1) or max (sign 1) of two ints, for both the VM
-// and the fast path. It compares rather than subtracts: a-b overflows at
-// the extremes (max(9223372036854775807, -1) was -1).
-func pickInt(a, b, sign int) int {
-	if cmp.Compare(a, b)*sign >= 0 {
-		return a
+// pickDec returns min (sign -1) or max (sign 1) of two decimals.
+func pickDec(sign int) func(a, b Dec) Dec {
+	return func(a, b Dec) Dec {
+		if a.Cmp(b)*sign >= 0 {
+			return a
+		}
+		return b
 	}
-	return b
-}
-
-// pickDec is min (sign -1) or max (sign 1) of two decimals.
-func pickDec(a, b Dec, sign int) Dec {
-	if a.Cmp(b)*sign >= 0 {
-		return a
-	}
-	return b
-}
-
-func minMaxSignatures() []any {
-	return append(decSignatures(decType), new(func(int, int) int))
 }

@@ -81,7 +81,6 @@ func withLets(lets []let, body string) string {
 func (c *compiler) compileInline(pos yamldoc.Pos, src string, extra ...expr.Option) *vm.Program {
 	fp := &fieldPatcher{fields: c.fields, used: map[string]bool{}}
 	opts := []expr.Option{expr.Env(c.inputEnv), expr.Patch(fp), expr.Patch(&literalPatcher{}), expr.Patch(&budgetPatcher{}), expr.MaxNodes(4 * MaxNodes)}
-	opts = append(opts, decimalOptions()...)
 	opts = append(opts, functionOptions()...)
 	opts = append(opts, budgetOptions()...)
 	opts = append(opts, extra...)

@@ -32,8 +32,17 @@ import (
 // rules before it, since explain and the statistics evaluate every rule's
 // condition on every record.
 
-// acceptsNull are the functions that take a null argument without failing.
-var acceptsNull = map[string]bool{"zip5": true, "type": true, "toJSON": true}
+// acceptsNull are the functions that take a null argument without failing:
+// expr's type and toJSON, and the rule functions declared so (funcs.go).
+var acceptsNull = func() map[string]bool {
+	m := map[string]bool{"type": true, "toJSON": true}
+	for _, f := range functions {
+		if f.nullAsZero {
+			m[f.name] = true
+		}
+	}
+	return m
+}()
 
 // nondeterministic are the functions rules may not call: they would give
 // another answer each time a record is decided.
@@ -139,50 +148,33 @@ func isNil(n ast.Node) bool {
 }
 
 // whenTrue returns the names that are not null when n holds.
-func (nc *nullCheck) whenTrue(n ast.Node, depth int) guards {
-	if depth > MaxNesting {
-		return nil
-	}
-	switch x := n.(type) {
-	case *ast.BinaryNode:
-		switch x.Operator {
-		case "!=":
-			return nilTest(x)
-		case "and", "&&":
-			return nc.whenTrue(x.Left, depth+1).with(nc.whenTrue(x.Right, depth+1))
-		}
-	case *ast.UnaryNode:
-		if x.Operator == "not" || x.Operator == "!" {
-			return nc.whenFalse(x.Node, depth+1)
-		}
-	case *ast.IdentifierNode:
-		if t := nc.c.letTrees[x.Value]; t != nil {
-			return nc.whenTrue(t, depth+1)
-		}
-	}
-	return nil
-}
+func (nc *nullCheck) whenTrue(n ast.Node, depth int) guards { return nc.when(n, true, depth) }
 
 // whenFalse returns the names that are not null when n does not hold.
-func (nc *nullCheck) whenFalse(n ast.Node, depth int) guards {
+func (nc *nullCheck) whenFalse(n ast.Node, depth int) guards { return nc.when(n, false, depth) }
+
+// when returns the names that are not null when n is holds: x != nil
+// holding, x == nil not holding, both sides of an and that holds or of an
+// or that does not, through not and through lets.
+func (nc *nullCheck) when(n ast.Node, holds bool, depth int) guards {
 	if depth > MaxNesting {
 		return nil
 	}
 	switch x := n.(type) {
 	case *ast.BinaryNode:
-		switch x.Operator {
-		case "==":
+		switch op := x.Operator; {
+		case holds && op == "!=", !holds && op == "==":
 			return nilTest(x)
-		case "or", "||":
-			return nc.whenFalse(x.Left, depth+1).with(nc.whenFalse(x.Right, depth+1))
+		case holds && (op == "and" || op == "&&"), !holds && (op == "or" || op == "||"):
+			return nc.when(x.Left, holds, depth+1).with(nc.when(x.Right, holds, depth+1))
 		}
 	case *ast.UnaryNode:
 		if x.Operator == "not" || x.Operator == "!" {
-			return nc.whenTrue(x.Node, depth+1)
+			return nc.when(x.Node, !holds, depth+1)
 		}
 	case *ast.IdentifierNode:
 		if t := nc.c.letTrees[x.Value]; t != nil {
-			return nc.whenFalse(t, depth+1)
+			return nc.when(t, holds, depth+1)
 		}
 	}
 	return nil
@@ -217,65 +209,18 @@ func (nc *nullCheck) walk(slot *ast.Node, g guards) *nullable {
 		}
 		return nc.c.nulls[n.Value]
 	case *ast.MemberNode:
-		if k := key(n); k != "" && nc.c.fields[k] {
-			if g[k] {
-				return nil
-			}
-			return nc.c.nulls[k]
-		}
-		if n.Optional {
-			nc.walk(&n.Node, g)
-			nc.walk(&n.Property, g)
-			return &nullable{name: n.String(), why: "?. gives null"}
-		}
-		nc.use(&n.Node, n, "reading a member fails on null", g)
-		nc.use(&n.Property, n, "indexing fails on null", g)
+		return nc.member(n, g)
 	case *ast.ChainNode:
 		if v := nc.walk(&n.Node, g); v != nil {
 			return v
 		}
 		return &nullable{name: n.String(), why: "?. gives null"}
 	case *ast.BinaryNode:
-		switch n.Operator {
-		case "??":
-			nc.walk(&n.Left, g)
-			return nc.walk(&n.Right, g)
-		case "==", "!=":
-			if isNil(n.Left) || isNil(n.Right) {
-				nc.walk(&n.Left, g)
-				nc.walk(&n.Right, g)
-				return nil
-			}
-		case "and", "&&":
-			nc.use(&n.Left, n, operatorName(n.Operator), g)
-			nc.use(&n.Right, n, operatorName(n.Operator), g.with(nc.whenTrue(n.Left, 0)))
-			return nil
-		case "or", "||":
-			nc.use(&n.Left, n, operatorName(n.Operator), g)
-			nc.use(&n.Right, n, operatorName(n.Operator), g.with(nc.whenFalse(n.Left, 0)))
-			return nil
-		case "in":
-			if list, ok := n.Right.(*ast.ArrayNode); ok {
-				// x in ["a", y]: an element is compared with ==, which takes null.
-				nc.use(&n.Left, n, operatorName(n.Operator), g)
-				for i := range list.Nodes {
-					nc.walk(&list.Nodes[i], g)
-				}
-				return nil
-			}
-		}
-		nc.use(&n.Left, n, operatorName(n.Operator), g)
-		nc.use(&n.Right, n, operatorName(n.Operator), g)
+		return nc.binary(n, g)
 	case *ast.UnaryNode:
 		nc.use(&n.Node, n, operatorName(n.Operator), g)
 	case *ast.ConditionalNode:
-		nc.use(&n.Cond, n, "a condition (?:) fails on null", g)
-		a := nc.walk(&n.Exp1, g.with(nc.whenTrue(n.Cond, 0)))
-		b := nc.walk(&n.Exp2, g.with(nc.whenFalse(n.Cond, 0)))
-		if a != nil {
-			return a
-		}
-		return b
+		return nc.conditional(n, g)
 	case *ast.CallNode:
 		name := ""
 		if id, ok := n.Callee.(*ast.IdentifierNode); ok {
@@ -288,9 +233,101 @@ func (nc *nullCheck) walk(slot *ast.Node, g guards) *nullable {
 		nc.call(n, n.Name, n.Arguments, g)
 	case *ast.PredicateNode:
 		nc.walk(&n.Node, g)
+	case *ast.ArrayNode, *ast.MapNode, *ast.PairNode:
+		nc.literal(n, g)
+	case *ast.SliceNode:
+		for _, part := range []*ast.Node{&n.Node, &n.From, &n.To} {
+			if *part != nil {
+				nc.use(part, n, "slicing fails on null", g)
+			}
+		}
+	case *ast.VariableDeclaratorNode:
+		return nc.declare(n, g)
+	case *ast.SequenceNode:
+		var last *nullable
+		for i := range n.Nodes {
+			last = nc.walk(&n.Nodes[i], g)
+		}
+		return last
+	}
+	return nil
+}
+
+// member walks a member access: a declared field may be null as declared,
+// ?. gives null, and reading a member of null fails.
+func (nc *nullCheck) member(n *ast.MemberNode, g guards) *nullable {
+	if k := key(n); k != "" && nc.c.fields[k] {
+		if g[k] {
+			return nil
+		}
+		return nc.c.nulls[k]
+	}
+	if n.Optional {
+		nc.walk(&n.Node, g)
+		nc.walk(&n.Property, g)
+		return &nullable{name: n.String(), why: "?. gives null"}
+	}
+	nc.use(&n.Node, n, "reading a member fails on null", g)
+	nc.use(&n.Property, n, "indexing fails on null", g)
+	return nil
+}
+
+// binary walks a binary operator: ?? gives its right side for null, a
+// comparison with nil takes null, and/or guard their right side, and every
+// other operator fails on a null operand.
+func (nc *nullCheck) binary(n *ast.BinaryNode, g guards) *nullable {
+	op := operatorName(n.Operator)
+	switch n.Operator {
+	case "??":
+		nc.walk(&n.Left, g)
+		return nc.walk(&n.Right, g)
+	case "==", "!=":
+		if isNil(n.Left) || isNil(n.Right) {
+			nc.walk(&n.Left, g)
+			nc.walk(&n.Right, g)
+			return nil
+		}
+	case "and", "&&":
+		nc.use(&n.Left, n, op, g)
+		nc.use(&n.Right, n, op, g.with(nc.whenTrue(n.Left, 0)))
+		return nil
+	case "or", "||":
+		nc.use(&n.Left, n, op, g)
+		nc.use(&n.Right, n, op, g.with(nc.whenFalse(n.Left, 0)))
+		return nil
+	case "in":
+		if list, ok := n.Right.(*ast.ArrayNode); ok {
+			// x in ["a", y]: an element is compared with ==, which takes null.
+			nc.use(&n.Left, n, op, g)
+			for i := range list.Nodes {
+				nc.walk(&list.Nodes[i], g)
+			}
+			return nil
+		}
+	}
+	nc.use(&n.Left, n, op, g)
+	nc.use(&n.Right, n, op, g)
+	return nil
+}
+
+// conditional walks c ? a : b: the condition may not be null, and each
+// branch is guarded by what the condition rules out.
+func (nc *nullCheck) conditional(n *ast.ConditionalNode, g guards) *nullable {
+	nc.use(&n.Cond, n, "a condition (?:) fails on null", g)
+	a := nc.walk(&n.Exp1, g.with(nc.whenTrue(n.Cond, 0)))
+	b := nc.walk(&n.Exp2, g.with(nc.whenFalse(n.Cond, 0)))
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// literal walks a list or map literal.
+func (nc *nullCheck) literal(n ast.Node, g guards) {
+	switch n := n.(type) {
 	case *ast.ArrayNode:
 		// A list holding a null fails the functions that take lists
-		// (sum, max, join...); on the right of in it is safe (see below).
+		// (sum, max, join...); on the right of in it is safe (see binary).
 		for i := range n.Nodes {
 			nc.use(&n.Nodes[i], n, "a list may not hold null outside in [...]", g)
 		}
@@ -301,36 +338,25 @@ func (nc *nullCheck) walk(slot *ast.Node, g guards) *nullable {
 	case *ast.PairNode:
 		nc.use(&n.Key, n, "a map key fails on null", g)
 		nc.walk(&n.Value, g)
-	case *ast.SliceNode:
-		nc.use(&n.Node, n, "slicing fails on null", g)
-		if n.From != nil {
-			nc.use(&n.From, n, "slicing fails on null", g)
-		}
-		if n.To != nil {
-			nc.use(&n.To, n, "slicing fails on null", g)
-		}
-	case *ast.VariableDeclaratorNode:
-		v := nc.walk(&n.Value, g)
-		if v != nil {
-			v = &nullable{name: n.Name, why: v.from(), typ: v.typ}
-		}
-		old, had := nc.locals[n.Name]
-		nc.locals[n.Name] = v
-		r := nc.walk(&n.Expr, g)
-		if had {
-			nc.locals[n.Name] = old
-		} else {
-			delete(nc.locals, n.Name)
-		}
-		return r
-	case *ast.SequenceNode:
-		var last *nullable
-		for i := range n.Nodes {
-			last = nc.walk(&n.Nodes[i], g)
-		}
-		return last
 	}
-	return nil
+}
+
+// declare walks let name = value; expr, name holding value's nullability
+// within expr.
+func (nc *nullCheck) declare(n *ast.VariableDeclaratorNode, g guards) *nullable {
+	v := nc.walk(&n.Value, g)
+	if v != nil {
+		v = &nullable{name: n.Name, why: v.from(), typ: v.typ}
+	}
+	old, had := nc.locals[n.Name]
+	nc.locals[n.Name] = v
+	r := nc.walk(&n.Expr, g)
+	if had {
+		nc.locals[n.Name] = old
+	} else {
+		delete(nc.locals, n.Name)
+	}
+	return r
 }
 
 // call checks a call of the function name: no non-deterministic function,

@@ -2,7 +2,6 @@ package rules
 
 import (
 	"github.com/expr-lang/expr/ast"
-	"github.com/govalues/decimal"
 )
 
 // fieldPatcher rewrites record.field member accesses into identifiers named
@@ -114,31 +113,14 @@ func (p *literalPatcher) Visit(node *ast.Node) {
 
 func isDec(n ast.Node) bool { return n.Type() == decType }
 
-// toDecConst replaces a number literal (or a negated one) with a decimal constant.
+// toDecConst replaces a number literal (or a negated one) with a decimal
+// constant of its value (number, shadow.go).
 func toDecConst(node *ast.Node) bool {
-	var d decimal.Decimal
-	var err error
-	switch n := (*node).(type) {
-	case *ast.IntegerNode:
-		d, err = decimal.New(int64(n.Value), 0)
-	case *ast.FloatNode:
-		d, err = decimal.NewFromFloat64(n.Value)
-	case *ast.UnaryNode:
-		if n.Operator != "-" {
-			return false
-		}
-		inner := n.Node
-		if !toDecConst(&inner) {
-			return false
-		}
-		d = inner.(*ast.ConstantNode).Value.(decimal.Decimal).Neg()
-	default:
+	d := number(*node)
+	if d == nil {
 		return false
 	}
-	if err != nil {
-		return false
-	}
-	c := &ast.ConstantNode{Value: d}
+	c := &ast.ConstantNode{Value: *d}
 	c.SetType(decType)
 	ast.Patch(node, c)
 	return true

@@ -137,27 +137,24 @@ func (c *cond) band(key string) interval {
 }
 
 // lowerWithin reports whether lower end a is at or above lower end b.
-func lowerWithin(a, b bound) bool {
-	switch {
-	case b.v == nil:
-		return true
-	case a.v == nil:
-		return false
-	}
-	c := a.v.Cmp(*b.v)
-	return c > 0 || (c == 0 && (a.open || !b.open))
-}
+func lowerWithin(a, b bound) bool { return endWithin(a, b, 1) }
 
 // upperWithin reports whether upper end a is at or below upper end b.
-func upperWithin(a, b bound) bool {
+func upperWithin(a, b bound) bool { return endWithin(a, b, -1) }
+
+// endWithin reports whether end a is inside end b of the same side: for lower
+// ends (sign 1) at or above it, for upper ends (sign -1) at or below it.
+// A missing end is unbounded; an open end is inside a closed one at the
+// same value.
+func endWithin(a, b bound, sign int) bool {
 	switch {
 	case b.v == nil:
 		return true
 	case a.v == nil:
 		return false
 	}
-	c := a.v.Cmp(*b.v)
-	return c < 0 || (c == 0 && (a.open || !b.open))
+	c := a.v.Cmp(*b.v) * sign
+	return c > 0 || (c == 0 && (a.open || !b.open))
 }
 
 func intersect(a, b interval) interval {
