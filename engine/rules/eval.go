@@ -200,6 +200,10 @@ func (e *Evaluator) bind(vals []any) error {
 	for i, in := range e.rs.Inputs {
 		if in.Record {
 			row, ok := vals[i].(schema.Row)
+			if in.Optional && row == nil && (vals[i] == nil || ok) {
+				e.rows[i] = nil // no row: every field reads null
+				continue
+			}
 			if !ok || len(row) != len(e.layouts[i].Columns) {
 				return fmt.Errorf("input %s: want a row of %d columns", in.Name, len(e.layouts[i].Columns))
 			}
@@ -209,7 +213,11 @@ func (e *Evaluator) bind(vals []any) error {
 		}
 	}
 	for j, b := range e.binds {
-		e.vals[j] = e.rows[b.input][b.col]
+		if row := e.rows[b.input]; row != nil {
+			e.vals[j] = row[b.col]
+		} else {
+			e.vals[j] = nil
+		}
 	}
 	// Every record starts with its outputs null, as a rule test does: an
 	// output the deciding rule does not set must not keep the value the
@@ -224,6 +232,10 @@ func (e *Evaluator) bind(vals []any) error {
 	return nil
 }
 
+// present is what an optional record input with a row holds in the VM's
+// environment: not nil, boxed once (its fields are bound by name).
+var present any = true
+
 // bindEnv fills the VM's environment with the record's bound values, once
 // per record, before the first VM run.
 func (e *Evaluator) bindEnv() {
@@ -234,8 +246,17 @@ func (e *Evaluator) bindEnv() {
 		e.env[b.key] = e.vals[j]
 	}
 	for i, in := range e.rs.Inputs {
-		if !in.Record {
+		switch {
+		case !in.Record:
 			e.env[in.Name] = e.vals[len(e.binds)+i]
+		case in.Optional:
+			// For rec != nil: the row, or nil when there is none. Its
+			// fields are read through the names bound above.
+			if e.rows[i] != nil {
+				e.env[in.Name] = present
+			} else {
+				e.env[in.Name] = nil
+			}
 		}
 	}
 	e.envBound = true
@@ -305,7 +326,9 @@ func (e *Evaluator) apply(id string, sets []assign) error {
 		var err error
 		switch {
 		case a.copyInput >= 0:
-			v = e.rows[a.copyInput][e.cols[a.copyInput][a.copyField]]
+			if row := e.rows[a.copyInput]; row != nil {
+				v = row[e.cols[a.copyInput][a.copyField]]
+			}
 		case a.fast != nil:
 			if err = e.fastLets(a.fastLets); err == nil {
 				v, err = a.fast(e)

@@ -634,6 +634,9 @@ func (fc *fastCompiler) coalesce(k kind, n *ast.BinaryNode) code {
 // in compiles a string `in` a constant list of strings, which expr's
 // optimizer has turned into a set.
 func (fc *fastCompiler) in(k kind, n *ast.BinaryNode) code {
+	if id, ok := n.Right.(*ast.IdentifierNode); ok && k == kBool {
+		return fc.inList(id, n.Left)
+	}
 	c, ok := n.Right.(*ast.ConstantNode)
 	if !ok || k != kBool {
 		return code{}
@@ -654,6 +657,44 @@ func (fc *fastCompiler) in(k kind, n *ast.BinaryNode) code {
 		_, ok := set[s]
 		return ok, nil
 	}}
+}
+
+// inList compiles x in lists.name: a lookup in the list input's set.
+func (fc *fastCompiler) inList(list *ast.IdentifierNode, left ast.Node) code {
+	s, ok := fc.slots[list.Value]
+	if !ok {
+		return code{}
+	}
+	l := fc.compile(left)
+	switch l.k {
+	case kStr:
+		return code{k: kBool, b: func(e *Evaluator) (bool, error) {
+			set, ok := e.vals[s].(map[string]struct{})
+			if !ok {
+				return false, errType
+			}
+			x, err := l.s(e)
+			if err != nil {
+				return false, err
+			}
+			_, in := set[x]
+			return in, nil
+		}}
+	case kInt:
+		return code{k: kBool, b: func(e *Evaluator) (bool, error) {
+			set, ok := e.vals[s].(map[int]struct{})
+			if !ok {
+				return false, errType
+			}
+			x, err := l.i(e)
+			if err != nil {
+				return false, err
+			}
+			_, in := set[x]
+			return in, nil
+		}}
+	}
+	return code{}
 }
 
 func (fc *fastCompiler) conditional(k kind, n *ast.ConditionalNode) code {

@@ -12,6 +12,7 @@ type fileSpec struct {
 	Version     int                         `yaml:"version"`
 	Description string                      `yaml:"description"`
 	Inputs      yamldoc.Map[inputSpec]      `yaml:"inputs"`
+	Lists       yamldoc.Map[yamldoc.String] `yaml:"lists"` // name: the type of its elements
 	Outputs     yamldoc.Map[yamldoc.String] `yaml:"outputs"`
 	Let         yamldoc.Map[yamldoc.String] `yaml:"let"`
 	Rules       []ruleSpec                  `yaml:"rules"`
@@ -66,8 +67,27 @@ type testSpec struct {
 
 type givenSpec struct {
 	Scalar yamldoc.String
-	Fields yamldoc.Map[yamldoc.String]
+	Fields yamldoc.Map[givenValue]
+	Null   bool // given as null (~): an optional record that has no row
 	Pos    yamldoc.Pos
+}
+
+// givenValue is the value of a given field: a scalar, or a sequence (the
+// elements of a list, given as lists: {name: [a, b]}).
+type givenValue struct {
+	yamldoc.String
+	List   []yamldoc.String
+	IsList bool
+}
+
+// UnmarshalNode decodes a scalar or a sequence of scalars.
+func (g *givenValue) UnmarshalNode(d *yamldoc.Decoder, n *yaml.Node) error {
+	if n.Kind == yaml.SequenceNode {
+		g.IsList = true
+		g.Pos = d.File.Pos(n)
+		return decodeInto(d, n, &g.List)
+	}
+	return decodeInto(d, n, &g.String)
 }
 
 type expectSpec struct {
@@ -93,6 +113,9 @@ func (g *givenSpec) UnmarshalNode(d *yamldoc.Decoder, n *yaml.Node) error {
 	g.Pos = d.File.Pos(n)
 	if n.Kind == yaml.MappingNode {
 		return decodeInto(d, n, &g.Fields)
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		g.Null = true
 	}
 	return decodeInto(d, n, &g.Scalar)
 }
