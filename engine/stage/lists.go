@@ -3,6 +3,7 @@ package stage
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -147,7 +148,13 @@ func (ls *listSets) follow(ctx context.Context, rt *Runtime, i int, l streamList
 			rt.Log.Info("reading a list works again", "stage", ls.s.name, "list", l.name)
 		}
 		failing = false
-		ls.sets[i].Store(&set)
+		if old := *ls.sets[i].Load(); !sameSet(old, set) {
+			ls.sets[i].Store(&set)
+			if rt.Log != nil {
+				rt.Log.Info("list changed: records decided from now on test the new one",
+					"stage", ls.s.name, "list", l.name, "entries", setLen(set), "before", setLen(old))
+			}
+		}
 	}
 }
 
@@ -187,4 +194,28 @@ func (ls *listSets) stop() {
 	if ls != nil {
 		ls.wg.Wait()
 	}
+}
+
+// sameSet reports whether two sets of a list hold the same values.
+func sameSet(a, b any) bool {
+	switch x := a.(type) {
+	case map[string]struct{}:
+		y, ok := b.(map[string]struct{})
+		return ok && maps.Equal(x, y)
+	case map[int]struct{}:
+		y, ok := b.(map[int]struct{})
+		return ok && maps.Equal(x, y)
+	}
+	return false
+}
+
+// setLen returns the number of values in a set of a list.
+func setLen(a any) int {
+	switch x := a.(type) {
+	case map[string]struct{}:
+		return len(x)
+	case map[int]struct{}:
+		return len(x)
+	}
+	return 0
 }

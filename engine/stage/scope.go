@@ -125,8 +125,12 @@ func (b *builder) bind(rs *rules.Ruleset, sc *scope, pos yamldoc.Pos) *bound {
 		j := sc.index(in.Name)
 		switch {
 		case j < 0 && in.List:
-			b.errorf(pos, "ruleset %s reads %s, but this stage has no such list (lists: %s): declare it under the stage's lists, e.g. %s: db:some_table",
-				rs.Name, in.Name, joinNames(sc.listNames()), strings.TrimPrefix(in.Name, rules.ListPrefix))
+			has := "it declares none"
+			if names := sc.listNames(); len(names) > 0 {
+				has = "it declares " + joinNames(names)
+			}
+			b.errorf(pos, "ruleset %s reads %s, but this stage has no such list (%s): declare it under the stage's lists, e.g. %s: db:some_table",
+				rs.Name, in.Name, has, strings.TrimPrefix(in.Name, rules.ListPrefix))
 			ok = false
 		case j < 0:
 			b.errorf(pos, "ruleset %s reads input %q, but this stage has no such record or value (it has: %s)", rs.Name, in.Name, joinNames(sc.names))
