@@ -68,15 +68,15 @@ type compiler struct {
 	// The null check (nullable.go): the names that may be null, the parse
 	// trees of the lets (guards may be lets), and what it found of each
 	// compiled expression.
-	nulls    map[string]*nullable
+	nulls map[string]*nullable
 	// optFields maps each field of an optional record input to the
 	// record, and ownNulls holds why such a field may be null when the
 	// record has a row (its declared type), if it may.
 	optFields map[string]string
 	ownNulls  map[string]*nullable
 	letTrees  map[string]ast.Node
-	exprs    map[*vm.Program]exprInfo
-	conds    []cond // each rule's condition, for the shadow check (shadow.go)
+	exprs     map[*vm.Program]exprInfo
+	conds     []cond // each rule's condition, for the shadow check (shadow.go)
 }
 
 func (c *compiler) errorf(pos yamldoc.Pos, format string, args ...any) {

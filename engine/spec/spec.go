@@ -120,10 +120,11 @@ type Stage struct {
 }
 
 // Lookup is one entry of a stage's lookup mapping: a keyed read of a table
-// row for each record, written db:cards[tx.card_id], or as a mapping
-// {from: db:cards[tx.card_id], optional: true}. An optional lookup that
-// finds no row gives a null record instead of sending the record to the
-// dead letters (docs/ARCHITECTURE.md, "Optional lookups and lists").
+// row for each record, written db:accounts[order.account_id], or as a
+// mapping {from: db:accounts[order.account_id], optional: true}. An
+// optional lookup that finds no row gives a null record instead of sending
+// the record to the dead letters (docs/ARCHITECTURE.md, "Optional lookups
+// and lists").
 type Lookup struct {
 	From     yamldoc.String `yaml:"from"`
 	Optional bool           `yaml:"optional"`
