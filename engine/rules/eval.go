@@ -202,12 +202,16 @@ func (e *Evaluator) bind(vals []any) error {
 			row, ok := vals[i].(schema.Row)
 			if in.Optional && row == nil && (vals[i] == nil || ok) {
 				e.rows[i] = nil // no row: every field reads null
+				e.vals[len(e.binds)+i] = nil
 				continue
 			}
 			if !ok || len(row) != len(e.layouts[i].Columns) {
 				return fmt.Errorf("input %s: want a row of %d columns", in.Name, len(e.layouts[i].Columns))
 			}
 			e.rows[i] = row
+			if in.Optional {
+				e.vals[len(e.binds)+i] = present
+			}
 		} else {
 			e.vals[len(e.binds)+i] = vals[i]
 		}
@@ -250,13 +254,9 @@ func (e *Evaluator) bindEnv() {
 		case !in.Record:
 			e.env[in.Name] = e.vals[len(e.binds)+i]
 		case in.Optional:
-			// For rec != nil: the row, or nil when there is none. Its
+			// For rec != nil: present, or nil when it has no row. Its
 			// fields are read through the names bound above.
-			if e.rows[i] != nil {
-				e.env[in.Name] = present
-			} else {
-				e.env[in.Name] = nil
-			}
+			e.env[in.Name] = e.vals[len(e.binds)+i]
 		}
 	}
 	e.envBound = true

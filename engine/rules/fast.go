@@ -115,7 +115,9 @@ func (c *compiler) compileFast() {
 		fc.slots[r.key] = i
 	}
 	for i, in := range rs.Inputs {
-		if !in.Record {
+		if !in.Record || in.Optional {
+			// An optional record's slot holds whether it has a row (see
+			// Evaluator.bind), for rec == nil.
 			fc.slots[in.Name] = len(rs.refs) + i
 		}
 	}
@@ -421,6 +423,10 @@ func (fc *fastCompiler) binary(k kind, n *ast.BinaryNode) code {
 		return fc.coalesce(k, n)
 	case "in":
 		return fc.in(k, n)
+	case "==", "!=":
+		if c := fc.nilTest(k, n); c.k != kNone {
+			return c
+		}
 	}
 	l, r := fc.compile(n.Left), fc.compile(n.Right)
 	if l.k == kNone || r.k == kNone {
@@ -656,6 +662,26 @@ func (fc *fastCompiler) in(k kind, n *ast.BinaryNode) code {
 		}
 		_, ok := set[s]
 		return ok, nil
+	}}
+}
+
+// nilTest compiles x == nil and x != nil where x is held boxed (a bound
+// field or input, an optional record's presence, a let of kind any).
+func (fc *fastCompiler) nilTest(k kind, n *ast.BinaryNode) code {
+	other := n.Left
+	if _, ok := other.(*ast.NilNode); ok {
+		other = n.Right
+	} else if _, ok := n.Right.(*ast.NilNode); !ok {
+		return code{}
+	}
+	raw := fc.raw(other)
+	if raw == nil || k != kBool {
+		return code{}
+	}
+	want := n.Operator == "=="
+	return code{k: k, b: func(e *Evaluator) (bool, error) {
+		v, err := raw(e)
+		return (v == nil) == want, err
 	}}
 }
 

@@ -35,8 +35,9 @@ default:
 }
 
 // TestOptionalAndLists: conditions over an optional record and lists
-// compile, and decide as they read, on the fast path and the VM alike,
-// with the record present or not.
+// compile, and decide as they read, on the fast path (Eval, which every
+// one of them takes) and the VM (Explain) alike, with the record present
+// or not.
 func TestOptionalAndLists(t *testing.T) {
 	blocked, err := NewList(schema.StringType, []any{"Acme", "Bad Co"})
 	if err != nil {
@@ -73,6 +74,9 @@ func TestOptionalAndLists(t *testing.T) {
 		if err != nil {
 			t.Errorf("%s: %v", c.when, err)
 			continue
+		}
+		if rs.fast == nil || !rs.fast.decideOK {
+			t.Errorf("%s: not decided by the fast path", c.when)
 		}
 		e, err := rs.NewEvaluator(nil)
 		if err != nil {
