@@ -120,8 +120,8 @@ func (s *streamStage) loadLists(ctx context.Context, rt *Runtime) (*listSets, er
 }
 
 // follow reads list l again every refresh interval until ctx ends. A read
-// that fails keeps the set from before, says so in the log, and is tried
-// again at the next interval.
+// that fails keeps the set from before and is tried again at the next
+// interval; the log says when reads start failing and when they work again.
 func (ls *listSets) follow(ctx context.Context, rt *Runtime, i int, l streamList, t port.Table) {
 	tick := time.NewTicker(l.refresh)
 	defer tick.Stop()
@@ -137,8 +137,8 @@ func (ls *listSets) follow(ctx context.Context, rt *Runtime, i int, l streamList
 			if ctx.Err() != nil {
 				return
 			}
-			if rt.Log != nil {
-				rt.Log.Warn("reading a list failed: deciding with the set read before, trying again at the next refresh",
+			if !failing && rt.Log != nil {
+				rt.Log.Warn("reading a list failed: deciding with the set read before, trying again at each refresh",
 					"stage", ls.s.name, "list", l.name, "every", l.refresh, "cause", err)
 			}
 			failing = true
