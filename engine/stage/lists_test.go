@@ -103,10 +103,10 @@ func TestListRefresh(t *testing.T) {
 	out := log.String()
 	for want, n := range map[string]int{
 		"reading a list failed: deciding with the set read before": 1, // logged once per failing stretch, not per read
-		"cause=\"reading list names from": 1,
-		"reading a list works again":      1,
-		"list changed":                    1, // a then a again: unchanged
-		"entries=2 before=1":              1,
+		"cause=\"reading list names from":                          1,
+		"reading a list works again":                               1,
+		"list changed":                                             1, // a then a again: unchanged
+		"entries=2 before=1":                                       1,
 	} {
 		if got := strings.Count(out, want); got != n {
 			t.Errorf("the log says %q %d times, want %d:\n%s", want, got, n, out)
