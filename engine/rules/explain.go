@@ -40,11 +40,18 @@ func (v Value) String() string {
 	if v.Err != nil {
 		return "error: " + v.Err.Error()
 	}
-	if s, ok := v.Value.(string); ok {
-		return fmt.Sprintf("%q", s)
+	switch x := v.Value.(type) {
+	case string:
+		return fmt.Sprintf("%q", x)
+	case listSize:
+		return fmt.Sprintf("a list of %d", int(x))
 	}
 	return formatValue(v.Value)
 }
+
+// listSize is how an explanation shows a list input: its size, not its
+// values, which may be many.
+type listSize int
 
 // RuleTrace is one rule's part in an explanation.
 type RuleTrace struct {
@@ -79,7 +86,7 @@ func (e *Evaluator) Explain(vals []any) Explanation {
 			if rv := reflect.ValueOf(v); rv.Kind() == reflect.Map {
 				n = rv.Len()
 			}
-			x.Fields = append(x.Fields, Value{Name: in.Name, Value: fmt.Sprintf("(a list of %d)", n)})
+			x.Fields = append(x.Fields, Value{Name: in.Name, Value: listSize(n)})
 		case !in.Record:
 			x.Fields = append(x.Fields, Value{Name: in.Name, Value: v})
 		}
