@@ -166,6 +166,7 @@ func TestBlocklistRunEqualsDryRun(t *testing.T) {
 // longer once it is removed again. Transactions decided before each edit
 // keep their decisions.
 func TestBlocklistFollowSeesEdits(t *testing.T) {
+	long(t)
 	const n, merchant = 1500, "Listed Merchant Ltd"
 	w := newWorld(t, n)
 	w.spec = copySpec(t, blocklistSpec)
