@@ -243,3 +243,64 @@ func TestBlocklistFollowSeesEdits(t *testing.T) {
 	}
 	t.Logf("figures: %d transactions in 3 parts of 500, every fifth at %s; list refreshed every 300ms; edit to log of the new list: %v", n, merchant, latency)
 }
+
+// TestOptionalLookupsRunEqualsDryRun: the generic pipeline of
+// engine/testdata/lists (optional lookups in a rekey stage, a stream stage
+// and a batch step, and a list) gives the same files on MariaDB and the
+// embedded broker as in a dry-run, with no dead letters in either.
+func TestOptionalLookupsRunEqualsDryRun(t *testing.T) {
+	const from = "../../engine/testdata/lists"
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "in"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"spec.yaml", "rules.yaml", "in/accounts.csv", "in/owners.csv", "in/blocked.csv", "in/orders.csv"} {
+		b, err := os.ReadFile(filepath.Join(from, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f == "spec.yaml" {
+			text := strings.NewReplacer(
+				"  db: {kind: memory}\n", "  db: {kind: mysql, dsn: \"${MYSQL_DSN}\"}\n",
+				"  bus: {kind: memory}\n", "  bus: {kind: kafka, brokers: embedded, data_dir: \"${KAFKA_DATA_DIR}\"}\n",
+			).Replace(string(b))
+			if !strings.Contains(text, "kind: mysql") || !strings.Contains(text, "kind: kafka") {
+				t.Fatal("engine/testdata/lists/spec.yaml no longer declares db and bus as memory connectors")
+			}
+			b = []byte(text)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spec := filepath.Join(dir, "spec.yaml")
+	testDatabase(t)
+	dry, run := t.TempDir(), t.TempDir()
+	t.Setenv("OUT", dry)
+	out := mustPipeline(t, "dry-run", spec, "--out", dry)
+	t.Setenv("OUT", run)
+	out += mustPipeline(t, "run", spec)
+	for _, f := range []string{"orders.csv", "accounts.csv"} {
+		got, _ := os.ReadFile(filepath.Join(run, f))
+		want, _ := os.ReadFile(filepath.Join(dry, f))
+		if !bytes.Equal(got, want) || len(want) == 0 {
+			t.Errorf("%s: run gives\n%s\ndry-run gives\n%s", f, got, want)
+		}
+	}
+	if orders, _ := os.ReadFile(filepath.Join(run, "orders.csv")); !strings.Contains(string(orders), "4,9,Good,10.00,rejected,no_account,\n") ||
+		!strings.Contains(string(orders), "5,2,Evil,10.00,rejected,blocked_shop,\n") {
+		t.Errorf("orders.csv of the run:\n%s", orders)
+	}
+	seen := 0 // summary lines of the stages with lookups, in both
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) >= 5 && (f[0] == "rekey" || f[0] == "decide" || f[0] == "settle") {
+			seen++
+			if f[4] != "0" {
+				t.Errorf("dead letters: %s", line)
+			}
+		}
+	}
+	if seen != 6 {
+		t.Errorf("%d summary lines of rekey, decide and settle, want 6:\n%s", seen, out)
+	}
+}
