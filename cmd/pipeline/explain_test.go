@@ -13,6 +13,7 @@ import (
 // Transaction 45 is declined by large_amount although over_limit would
 // hold too; card and customer 1 show every settlement ruleset; the shadow
 // rules pass transaction 75, which the live ones decline.
+// Transaction 197 is at a blocked merchant: the list shows as its size.
 func TestExplain(t *testing.T) {
 	for _, c := range []struct {
 		name    string
@@ -27,6 +28,7 @@ func TestExplain(t *testing.T) {
 		{"velocity_5", []string{"explain", "../../configs/banking-velocity.yaml", "--id", "5", "--stage", "validate"}, "cmd/pipeline/testdata/velocity"},
 		{"velocity_10", []string{"explain", "../../configs/banking-velocity.yaml", "--id", "10", "--stage", "validate"}, "cmd/pipeline/testdata/velocity"},
 		{"shadow_75", []string{"explain", "../../configs/banking-shadow.yaml", "--id", "75", "--stage", "validate"}, ""},
+		{"blocklist_197", []string{"explain", "../../configs/banking-blocklist.yaml", "--id", "197", "--stage", "validate"}, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Setenv("DATASET", "dataset_16")

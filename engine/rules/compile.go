@@ -68,10 +68,15 @@ type compiler struct {
 	// The null check (nullable.go): the names that may be null, the parse
 	// trees of the lets (guards may be lets), and what it found of each
 	// compiled expression.
-	nulls    map[string]*nullable
-	letTrees map[string]ast.Node
-	exprs    map[*vm.Program]exprInfo
-	conds    []cond // each rule's condition, for the shadow check (shadow.go)
+	nulls map[string]*nullable
+	// optFields maps each field of an optional record input to the
+	// record, and ownNulls holds why such a field may be null when the
+	// record has a row (its declared type), if it may.
+	optFields map[string]string
+	ownNulls  map[string]*nullable
+	letTrees  map[string]ast.Node
+	exprs     map[*vm.Program]exprInfo
+	conds     []cond // each rule's condition, for the shadow check (shadow.go)
 }
 
 func (c *compiler) errorf(pos yamldoc.Pos, format string, args ...any) {
@@ -170,11 +175,20 @@ func (c *compiler) inputs(spec *fileSpec) {
 		c.declareInput(in)
 	}
 	for _, in := range spec.Inputs {
-		if !idPattern.MatchString(in.Key) {
+		name, optional := strings.CutSuffix(in.Key, "?")
+		if !idPattern.MatchString(name) {
 			c.errorf(in.Pos, "input name %q must be a name (letters, digits, _)", in.Key)
 			continue
 		}
-		input := Input{Name: in.Key, Pos: in.Pos}
+		if name+"." == ListPrefix {
+			c.errorf(in.Pos, "input name %q is taken: declare lists under the top-level key lists (lists: {name: string})", name)
+			continue
+		}
+		input := Input{Name: name, Pos: in.Pos, Optional: optional}
+		if optional && in.Value.Fields == nil {
+			c.errorf(in.Pos, "%s: only a record input may be optional (name?: {field: type}); a value is made nullable by its type (%s: \"int?\")", in.Key, name)
+			continue
+		}
 		if in.Value.Fields != nil {
 			input.Record = true
 			for _, f := range in.Value.Fields {
@@ -195,12 +209,67 @@ func (c *compiler) inputs(spec *fileSpec) {
 		}
 		c.declareInput(input)
 	}
+	for _, l := range spec.Lists {
+		if !idPattern.MatchString(l.Key) {
+			c.errorf(l.Pos, "list name %q must be a name (letters, digits, _)", l.Key)
+			continue
+		}
+		t, err := schema.ParseType(l.Value.Value)
+		if err != nil {
+			c.errorf(l.Value.Pos, "%v", err)
+			continue
+		}
+		if _, ok := listGoType(t); !ok || t.Nullable {
+			c.errorf(l.Value.Pos, "list %s: elements are int or string (char(N) too), not %s", l.Key, t)
+			continue
+		}
+		c.declareInput(Input{Name: ListPrefix + l.Key, Pos: l.Pos, List: true, Type: t})
+	}
+}
+
+// listGoType returns the Go type of a list of elements of type t: a set of
+// the elements' Go type.
+func listGoType(t schema.Type) (reflect.Type, bool) {
+	switch t.Kind {
+	case schema.String:
+		return reflect.TypeFor[map[string]struct{}](), true
+	case schema.Int:
+		return reflect.TypeFor[map[int]struct{}](), true
+	}
+	return nil, false
+}
+
+// declareList adds list input in to the environment: as the field of the
+// record lists, so that expr type-checks lists.name, and as the name
+// lists.name the field patcher turns lists.name into.
+func (c *compiler) declareList(in Input) {
+	gt, ok := listGoType(in.Type)
+	if !ok {
+		c.errorf(in.Pos, "list %s: elements are int or string (char(N) too), not %s", strings.TrimPrefix(in.Name, ListPrefix), in.Type)
+		return
+	}
+	c.fields[in.Name] = true
+	c.env[in.Name] = reflect.Zero(gt).Interface()
+	c.rs.Inputs = append(c.rs.Inputs, in)
+	var sfs []reflect.StructField
+	for _, x := range c.rs.Inputs {
+		if x.List {
+			g, _ := listGoType(x.Type)
+			sfs = append(sfs, reflect.StructField{Name: fmt.Sprintf("F%d", len(sfs)), Type: g,
+				Tag: reflect.StructTag(`expr:"` + strings.TrimPrefix(x.Name, ListPrefix) + `"`)})
+		}
+	}
+	c.env[strings.TrimSuffix(ListPrefix, ".")] = reflect.New(reflect.StructOf(sfs)).Elem().Interface()
 }
 
 // declareInput adds an input to the ruleset and its type to the environment.
 func (c *compiler) declareInput(in Input) {
 	if _, dup := c.env[in.Name]; dup {
 		c.errorf(in.Pos, "input %q is declared twice", in.Name)
+		return
+	}
+	if in.List {
+		c.declareList(in)
 		return
 	}
 	if !in.Record {
@@ -218,7 +287,13 @@ func (c *compiler) declareInput(in Input) {
 		key := in.Name + "." + f.Name
 		c.fields[key] = true
 		c.declareNullable(key, f.Type)
+		if in.Optional {
+			c.declareOptional(in.Name, key, f.Type)
+		}
 		c.env[key] = reflect.Zero(f.Type.GoType()).Interface()
+	}
+	if in.Optional {
+		c.nulls[in.Name] = &nullable{name: in.Name, why: optionalWhy(in.Name)}
 	}
 	c.env[in.Name] = reflect.New(reflect.StructOf(sfs)).Elem().Interface()
 	c.rs.Inputs = append(c.rs.Inputs, in)
@@ -302,6 +377,10 @@ func (c *compiler) assignment(s yamldoc.Entry[yamldoc.String]) (assign, bool) {
 		a.input = c.rs.Input(rec)
 		if a.input < 0 || !c.rs.Inputs[a.input].Record {
 			c.errorf(s.Pos, "cannot set %q: %q is not a record input", s.Key, rec)
+			return a, false
+		}
+		if c.rs.Inputs[a.input].Optional {
+			c.errorf(s.Pos, "cannot set %q: %s is optional (declared %s?), so it may have no row to set it in", s.Key, rec, rec)
 			return a, false
 		}
 		a.field = c.rs.Inputs[a.input].Field(field)

@@ -63,8 +63,16 @@ func (def Definition) hash() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "ruleset %q\n", def.Name)
 	for _, in := range def.Inputs {
-		if in.Record {
+		switch {
+		case in.List:
+			fmt.Fprintf(&b, "input %q list %s\n", in.Name, in.Type)
+			continue
+		case in.Record && in.Optional:
+			fmt.Fprintf(&b, "input %q optional record", in.Name)
+		case in.Record:
 			fmt.Fprintf(&b, "input %q record", in.Name)
+		}
+		if in.Record {
 			for _, f := range in.Fields {
 				fmt.Fprintf(&b, " %q %s", f.Name, f.Type)
 			}

@@ -200,16 +200,28 @@ func (e *Evaluator) bind(vals []any) error {
 	for i, in := range e.rs.Inputs {
 		if in.Record {
 			row, ok := vals[i].(schema.Row)
+			if in.Optional && row == nil && (vals[i] == nil || ok) {
+				e.rows[i] = nil // no row: every field reads null
+				e.vals[len(e.binds)+i] = nil
+				continue
+			}
 			if !ok || len(row) != len(e.layouts[i].Columns) {
 				return fmt.Errorf("input %s: want a row of %d columns", in.Name, len(e.layouts[i].Columns))
 			}
 			e.rows[i] = row
+			if in.Optional {
+				e.vals[len(e.binds)+i] = present
+			}
 		} else {
 			e.vals[len(e.binds)+i] = vals[i]
 		}
 	}
 	for j, b := range e.binds {
-		e.vals[j] = e.rows[b.input][b.col]
+		if row := e.rows[b.input]; row != nil {
+			e.vals[j] = row[b.col]
+		} else {
+			e.vals[j] = nil
+		}
 	}
 	// Every record starts with its outputs null, as a rule test does: an
 	// output the deciding rule does not set must not keep the value the
@@ -224,6 +236,10 @@ func (e *Evaluator) bind(vals []any) error {
 	return nil
 }
 
+// present is what an optional record input with a row holds in the VM's
+// environment: not nil, boxed once (its fields are bound by name).
+var present any = true
+
 // bindEnv fills the VM's environment with the record's bound values, once
 // per record, before the first VM run.
 func (e *Evaluator) bindEnv() {
@@ -234,7 +250,12 @@ func (e *Evaluator) bindEnv() {
 		e.env[b.key] = e.vals[j]
 	}
 	for i, in := range e.rs.Inputs {
-		if !in.Record {
+		switch {
+		case !in.Record:
+			e.env[in.Name] = e.vals[len(e.binds)+i]
+		case in.Optional:
+			// For rec != nil: present, or nil when it has no row. Its
+			// fields are read through the names bound above.
 			e.env[in.Name] = e.vals[len(e.binds)+i]
 		}
 	}
@@ -305,7 +326,9 @@ func (e *Evaluator) apply(id string, sets []assign) error {
 		var err error
 		switch {
 		case a.copyInput >= 0:
-			v = e.rows[a.copyInput][e.cols[a.copyInput][a.copyField]]
+			if row := e.rows[a.copyInput]; row != nil {
+				v = row[e.cols[a.copyInput][a.copyField]]
+			}
 		case a.fast != nil:
 			if err = e.fastLets(a.fastLets); err == nil {
 				v, err = a.fast(e)

@@ -1,6 +1,9 @@
 package rules
 
-import "fmt"
+import (
+	"fmt"
+	"reflect"
+)
 
 // Explanation is how a ruleset evaluated one record: the values it saw, the
 // result of every let and every rule's condition, the decision and the
@@ -37,11 +40,18 @@ func (v Value) String() string {
 	if v.Err != nil {
 		return "error: " + v.Err.Error()
 	}
-	if s, ok := v.Value.(string); ok {
-		return fmt.Sprintf("%q", s)
+	switch x := v.Value.(type) {
+	case string:
+		return fmt.Sprintf("%q", x)
+	case listSize:
+		return fmt.Sprintf("a list of %d", int(x))
 	}
 	return formatValue(v.Value)
 }
+
+// listSize is how an explanation shows a list input: its size, not its
+// values, which may be many.
+type listSize int
 
 // RuleTrace is one rule's part in an explanation.
 type RuleTrace struct {
@@ -69,8 +79,16 @@ func (e *Evaluator) Explain(vals []any) Explanation {
 		x.Fields = append(x.Fields, Value{Name: r.key, Value: e.vals[j]})
 	}
 	for i, in := range rs.Inputs {
-		if !in.Record {
-			x.Fields = append(x.Fields, Value{Name: in.Name, Value: e.vals[len(e.binds)+i]})
+		switch v := e.vals[len(e.binds)+i]; {
+		case in.List:
+			// A list may be long: its size, not its elements.
+			n := 0
+			if rv := reflect.ValueOf(v); rv.Kind() == reflect.Map {
+				n = rv.Len()
+			}
+			x.Fields = append(x.Fields, Value{Name: in.Name, Value: listSize(n)})
+		case !in.Record:
+			x.Fields = append(x.Fields, Value{Name: in.Name, Value: v})
 		}
 	}
 	letsOK := true

@@ -130,7 +130,9 @@ func newFastCompiler(rs *Ruleset) *fastCompiler {
 		fc.slots[r.key] = i
 	}
 	for i, in := range rs.Inputs {
-		if !in.Record {
+		if !in.Record || in.Optional {
+			// An optional record's slot holds whether it has a row (see
+			// Evaluator.bind), for rec == nil.
 			fc.slots[in.Name] = len(rs.refs) + i
 		}
 	}
@@ -454,6 +456,10 @@ func (fc *fastCompiler) binary(k kind, n *ast.BinaryNode) code {
 		return fc.coalesce(k, n)
 	case "in":
 		return fc.in(k, n)
+	case "==", "!=":
+		if c := fc.nilTest(k, n); c.k != kNone {
+			return c
+		}
 	}
 	l, r := fc.compile(n.Left), fc.compile(n.Right)
 	if l.k == kNone || r.k == kNone {
@@ -683,6 +689,9 @@ func (fc *fastCompiler) coalesce(k kind, n *ast.BinaryNode) code {
 // in compiles a string `in` a constant list of strings, which expr's
 // optimizer has turned into a set.
 func (fc *fastCompiler) in(k kind, n *ast.BinaryNode) code {
+	if id, ok := n.Right.(*ast.IdentifierNode); ok && k == kBool {
+		return fc.inList(id, n.Left)
+	}
 	c, ok := n.Right.(*ast.ConstantNode)
 	if !ok || k != kBool {
 		return code{}
@@ -703,6 +712,64 @@ func (fc *fastCompiler) in(k kind, n *ast.BinaryNode) code {
 		_, ok := set[s]
 		return ok, nil
 	}}
+}
+
+// nilTest compiles x == nil and x != nil where x is held boxed (a bound
+// field or input, an optional record's presence, a let of kind any).
+func (fc *fastCompiler) nilTest(k kind, n *ast.BinaryNode) code {
+	other := n.Left
+	if _, ok := other.(*ast.NilNode); ok {
+		other = n.Right
+	} else if _, ok := n.Right.(*ast.NilNode); !ok {
+		return code{}
+	}
+	raw := fc.raw(other)
+	if raw == nil || k != kBool {
+		return code{}
+	}
+	want := n.Operator == "=="
+	return code{k: k, b: func(e *Evaluator) (bool, error) {
+		v, err := raw(e)
+		return (v == nil) == want, err
+	}}
+}
+
+// inList compiles x in lists.name: a lookup in the list input's set.
+func (fc *fastCompiler) inList(list *ast.IdentifierNode, left ast.Node) code {
+	s, ok := fc.slots[list.Value]
+	if !ok {
+		return code{}
+	}
+	l := fc.compile(left)
+	switch l.k {
+	case kStr:
+		return code{k: kBool, b: func(e *Evaluator) (bool, error) {
+			set, ok := e.vals[s].(map[string]struct{})
+			if !ok {
+				return false, errType
+			}
+			x, err := l.s(e)
+			if err != nil {
+				return false, err
+			}
+			_, in := set[x]
+			return in, nil
+		}}
+	case kInt:
+		return code{k: kBool, b: func(e *Evaluator) (bool, error) {
+			set, ok := e.vals[s].(map[int]struct{})
+			if !ok {
+				return false, errType
+			}
+			x, err := l.i(e)
+			if err != nil {
+				return false, err
+			}
+			_, in := set[x]
+			return in, nil
+		}}
+	}
+	return code{}
 }
 
 func (fc *fastCompiler) conditional(k kind, n *ast.ConditionalNode) code {

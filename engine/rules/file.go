@@ -12,6 +12,7 @@ type fileSpec struct {
 	Version     int                         `yaml:"version"`
 	Description string                      `yaml:"description"`
 	Inputs      yamldoc.Map[inputSpec]      `yaml:"inputs"`
+	Lists       yamldoc.Map[yamldoc.String] `yaml:"lists"` // name: the type of its elements
 	Outputs     yamldoc.Map[yamldoc.String] `yaml:"outputs"`
 	Let         yamldoc.Map[yamldoc.String] `yaml:"let"`
 	Rules       []ruleSpec                  `yaml:"rules"`
@@ -34,9 +35,6 @@ type scalarOrFields struct {
 
 // inputSpec is either a record (a mapping of field: type) or a scalar type.
 type inputSpec = scalarOrFields
-
-// givenSpec is a test's value of an input: a scalar, or a record's fields.
-type givenSpec = scalarOrFields
 
 // ruleSpec is one rule, or the default when When is empty.
 type ruleSpec struct {
@@ -71,6 +69,33 @@ type testSpec struct {
 	Pos    yamldoc.Pos            `yaml:"-"`
 }
 
+// givenSpec is a test's value of an input: a scalar, a record's fields,
+// or null (~).
+type givenSpec struct {
+	Scalar yamldoc.String
+	Fields yamldoc.Map[givenValue]
+	Null   bool // given as null (~): an optional record that has no row
+	Pos    yamldoc.Pos
+}
+
+// givenValue is the value of a given field: a scalar, or a sequence (the
+// elements of a list, given as lists: {name: [a, b]}).
+type givenValue struct {
+	yamldoc.String
+	List   []yamldoc.String
+	IsList bool
+}
+
+// UnmarshalNode decodes a scalar or a sequence of scalars.
+func (g *givenValue) UnmarshalNode(d *yamldoc.Decoder, n *yaml.Node) error {
+	if n.Kind == yaml.SequenceNode {
+		g.IsList = true
+		g.Pos = d.File.Pos(n)
+		return decodeInto(d, n, &g.List)
+	}
+	return decodeInto(d, n, &g.String)
+}
+
 type expectSpec struct {
 	Outcome yamldoc.String              `yaml:"outcome"`
 	Rule    yamldoc.String              `yaml:"rule"`
@@ -87,6 +112,18 @@ func (v *scalarOrFields) UnmarshalNode(d *yamldoc.Decoder, n *yaml.Node) error {
 		return decodeInto(d, n, &v.Fields)
 	}
 	return decodeInto(d, n, &v.Scalar)
+}
+
+// UnmarshalNode decodes a scalar value or a mapping of field values.
+func (g *givenSpec) UnmarshalNode(d *yamldoc.Decoder, n *yaml.Node) error {
+	g.Pos = d.File.Pos(n)
+	if n.Kind == yaml.MappingNode {
+		return decodeInto(d, n, &g.Fields)
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		g.Null = true
+	}
+	return decodeInto(d, n, &g.Scalar)
 }
 
 // decodeInto decodes n into out; errors are recorded in d, so only a nil

@@ -150,13 +150,25 @@ func (c *compiler) unknownFields(s yamldoc.String) bool {
 	if v.bad == nil {
 		return false
 	}
+	pos := c.exprPos(s, 1, v.bad.Location().From)
+	if v.rec+"." == ListPrefix {
+		var names []string
+		for _, in := range c.rs.Inputs {
+			if in.List {
+				names = append(names, strings.TrimPrefix(in.Name, ListPrefix))
+			}
+		}
+		sort.Strings(names)
+		c.d.Add(c.f.Errorf(pos, "no list named %s (declared lists: %s; declare it under lists, e.g. lists: {%s: string}, or check its spelling)",
+			v.field, strings.Join(names, ", "), v.field))
+		return true
+	}
 	in := c.rs.Inputs[c.rs.Input(v.rec)]
 	names := make([]string, len(in.Fields))
 	for i, f := range in.Fields {
 		names[i] = f.Name
 	}
 	sort.Strings(names)
-	pos := c.exprPos(s, 1, v.bad.Location().From)
 	c.d.Add(c.f.Errorf(pos, "%s has no field %s (declared fields: %s; declare it under inputs, or check its spelling)",
 		v.rec, v.field, strings.Join(names, ", ")))
 	return true
@@ -176,6 +188,12 @@ func (v *memberVisitor) Visit(n *ast.Node) {
 	id, ok1 := m.Node.(*ast.IdentifierNode)
 	prop, ok2 := m.Property.(*ast.StringNode)
 	if !ok1 || !ok2 {
+		return
+	}
+	if id.Value+"." == ListPrefix {
+		if v.c.rs.Input(ListPrefix+prop.Value) < 0 {
+			v.bad, v.rec, v.field = prop, id.Value, prop.Value
+		}
 		return
 	}
 	i := v.c.rs.Input(id.Value)

@@ -73,6 +73,25 @@ func (c *compiler) declareNullable(key string, t schema.Type) {
 	c.nulls[key] = &nullable{name: key, why: fmt.Sprintf("declared %q", t.String()), typ: t}
 }
 
+// optionalWhy says why the fields of an optional record input may be null.
+func optionalWhy(rec string) string {
+	return fmt.Sprintf("%s is optional (declared %s?) and may have no row", rec, rec)
+}
+
+// declareOptional records that field key of the optional record input rec
+// may be null: when rec has no row. A guard on rec (rec != nil) rules that
+// out, leaving only the field's own nullability (optFields, ownNulls).
+func (c *compiler) declareOptional(rec, key string, t schema.Type) {
+	if c.optFields == nil {
+		c.optFields, c.ownNulls = map[string]string{}, map[string]*nullable{}
+	}
+	c.optFields[key] = rec
+	if own := c.nulls[key]; own != nil {
+		c.ownNulls[key] = own
+	}
+	c.nulls[key] = &nullable{name: key, why: optionalWhy(rec), typ: t}
+}
+
 // nullCheck walks the parse tree of one expression: it reports every value
 // that may be null and reaches an operator, and says whether the whole
 // expression may be null.
@@ -259,6 +278,9 @@ func (nc *nullCheck) member(n *ast.MemberNode, g guards) *nullable {
 	if k := key(n); k != "" && nc.c.fields[k] {
 		if g[k] {
 			return nil
+		}
+		if rec, ok := nc.c.optFields[k]; ok && g[rec] {
+			return nc.c.ownNulls[k] // the record has a row: the field is as declared
 		}
 		return nc.c.nulls[k]
 	}

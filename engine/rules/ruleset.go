@@ -25,7 +25,20 @@ type Input struct {
 	// when not because it is declared so (a ruleset output some rule
 	// leaves unset).
 	NullReason string
+	// Optional makes a record input nullable as a whole (declared with a
+	// trailing ?, name?: {...}): given nil instead of a row (an optional
+	// lookup that found none), each of its fields reads null. Rules may
+	// not set its fields.
+	Optional bool
+	// List makes a scalar input a set of values of Type (an element type),
+	// which rules test membership in with `in`. Its name is
+	// ListPrefix+name; it is given as a map[string]struct{} or
+	// map[int]struct{} (see NewList).
+	List bool
 }
+
+// ListPrefix is the record name rules read lists under: lists.name.
+const ListPrefix = "lists."
 
 // Field returns the index of the named field of a record input, or -1.
 func (in *Input) Field(name string) int {

@@ -131,7 +131,19 @@ func (rs *Ruleset) target(e *Evaluator, vals []any, name string) (any, schema.Ty
 func (rs *Ruleset) given(t *testSpec) ([]any, error) {
 	vals := make([]any, len(rs.Inputs))
 	for i, in := range rs.Inputs {
+		if in.List {
+			set, err := rs.givenList(t, in)
+			if err != nil {
+				return nil, err
+			}
+			vals[i] = set
+			continue
+		}
 		g, ok := t.Given.Get(in.Name)
+		if in.Optional && (!ok || g.Null) {
+			vals[i] = nil // no row: an optional record not given, or given as null
+			continue
+		}
 		if !in.Record {
 			v := zeroValue(in.Type)
 			if ok {
@@ -152,6 +164,9 @@ func (rs *Ruleset) given(t *testSpec) ([]any, error) {
 			if j < 0 {
 				return nil, rs.file.Errorf(gf.Pos, "given %s.%s: %s declares no such field", in.Name, gf.Key, in.Name)
 			}
+			if gf.Value.IsList {
+				return nil, rs.file.Errorf(gf.Value.Pos, "given %s.%s: a field takes one value, not a sequence", in.Name, gf.Key)
+			}
 			v, err := in.Fields[j].Type.Parse(gf.Value.Value)
 			if err != nil {
 				return nil, rs.file.Errorf(gf.Value.Pos, "given %s.%s: %v", in.Name, gf.Key, err)
@@ -161,11 +176,71 @@ func (rs *Ruleset) given(t *testSpec) ([]any, error) {
 		vals[i] = row
 	}
 	for _, g := range t.Given {
+		if g.Key+"." == ListPrefix {
+			for _, gf := range g.Value.Fields {
+				if rs.Input(ListPrefix+gf.Key) < 0 {
+					return nil, rs.file.Errorf(gf.Pos, "given lists.%s: the ruleset declares no such list", gf.Key)
+				}
+			}
+			continue
+		}
 		if rs.Input(g.Key) < 0 {
 			return nil, rs.file.Errorf(g.Pos, "given %s: the ruleset has no such input", g.Key)
 		}
 	}
 	return vals, nil
+}
+
+// givenList builds list input in of a test from lists: {name: [a, b]}: the
+// set of the elements given, empty when not given.
+func (rs *Ruleset) givenList(t *testSpec, in Input) (any, error) {
+	var items []yamldoc.String
+	if g, ok := t.Given.Get(strings.TrimSuffix(ListPrefix, ".")); ok {
+		if gf, ok := g.Fields.Get(strings.TrimPrefix(in.Name, ListPrefix)); ok {
+			if !gf.IsList {
+				return nil, rs.file.Errorf(gf.Pos, "given %s: give a list as a sequence, e.g. [a, b]", in.Name)
+			}
+			items = gf.List
+		}
+	}
+	vals := make([]any, 0, len(items))
+	for _, it := range items {
+		v, err := in.Type.Parse(it.Value)
+		if err != nil {
+			return nil, rs.file.Errorf(it.Pos, "given %s: %v", in.Name, err)
+		}
+		vals = append(vals, v)
+	}
+	return NewList(in.Type, vals)
+}
+
+// NewList returns the value of a list input of elements of type t holding
+// vals (values of t, as rows hold them; nulls are left out): a
+// map[string]struct{} or a map[int]struct{}.
+func NewList(t schema.Type, vals []any) (any, error) {
+	switch t.Kind {
+	case schema.String:
+		set := make(map[string]struct{}, len(vals))
+		for _, v := range vals {
+			if s, ok := v.(string); ok {
+				set[s] = struct{}{}
+			} else if v != nil {
+				return nil, fmt.Errorf("list of %s: %v is a %T", t, v, v)
+			}
+		}
+		return set, nil
+	case schema.Int:
+		set := make(map[int]struct{}, len(vals))
+		for _, v := range vals {
+			if i, ok := v.(int); ok {
+				set[i] = struct{}{}
+			} else if v != nil {
+				return nil, fmt.Errorf("list of %s: %v is a %T", t, v, v)
+			}
+		}
+		return set, nil
+	}
+	return nil, fmt.Errorf("a list holds int or string values, not %s", t)
 }
 
 func zeroValue(t schema.Type) any {

@@ -91,12 +91,15 @@ type Stage struct {
 	// stream (and rekey: as, group, lookup, batch_size)
 	As        yamldoc.String              `yaml:"as"`
 	Group     yamldoc.String              `yaml:"group"`
-	Lookup    yamldoc.Map[yamldoc.String] `yaml:"lookup"`
+	Lookup    yamldoc.Map[Lookup]         `yaml:"lookup"`
 	Rules     yamldoc.String              `yaml:"rules"`
 	Save      []yamldoc.String            `yaml:"save"`
 	Emit      yamldoc.Map[yamldoc.String] `yaml:"emit"`
 	BatchSize int                         `yaml:"batch_size"`
 	Windows   yamldoc.Map[Window]         `yaml:"windows"`
+	// Lists are tables whose keys rules test membership in
+	// (x in lists.name), each read whole into a set (see List).
+	Lists yamldoc.Map[List] `yaml:"lists"`
 	// Measure is an amount statistics and diff sum per rule and outcome
 	// (tx.amount), read from the record and its lookups before the rules.
 	Measure yamldoc.String `yaml:"measure"`
@@ -114,6 +117,64 @@ type Stage struct {
 	// batch
 	Steps  []Step `yaml:"steps"`
 	OnlyIf *Guard `yaml:"only_if"`
+}
+
+// Lookup is one entry of a stage's lookup mapping: a keyed read of a table
+// row for each record, written db:accounts[order.account_id], or as a
+// mapping {from: db:accounts[order.account_id], optional: true}. An
+// optional lookup that finds no row gives a null record instead of sending
+// the record to the dead letters (docs/ARCHITECTURE.md, "Optional lookups
+// and lists").
+type Lookup struct {
+	From     yamldoc.String `yaml:"from"`
+	Optional bool           `yaml:"optional"`
+	Pos      yamldoc.Pos    `yaml:"-"`
+}
+
+type plainLookup Lookup
+
+// UnmarshalNode takes a lookup as written (a scalar) or a mapping with from
+// and optional.
+func (l *Lookup) UnmarshalNode(d *yamldoc.Decoder, n *yaml.Node) error {
+	l.Pos = d.File.Pos(n)
+	if n.Kind != yaml.MappingNode {
+		_ = d.Decode(n, &l.From)
+		return nil
+	}
+	_ = d.Decode(n, (*plainLookup)(l))
+	l.Pos = d.File.Pos(n)
+	if !l.From.Set() {
+		return d.File.Errorf(l.Pos, "lookup has no \"from\" (e.g. from: db:accounts[order.account_id])")
+	}
+	return nil
+}
+
+// List is a table a stream stage reads whole, as the set of its key
+// column's values, for rules to test membership in: written db:blocked, or
+// {from: db:blocked, refresh: 30s}. Under --follow the set is read again
+// every Refresh (a Go duration; DefaultRefresh when unset).
+type List struct {
+	From    yamldoc.String `yaml:"from"`
+	Refresh yamldoc.String `yaml:"refresh"`
+	Pos     yamldoc.Pos    `yaml:"-"`
+}
+
+type plainList List
+
+// UnmarshalNode takes a table reference (a scalar) or a mapping with from
+// and refresh.
+func (l *List) UnmarshalNode(d *yamldoc.Decoder, n *yaml.Node) error {
+	l.Pos = d.File.Pos(n)
+	if n.Kind != yaml.MappingNode {
+		_ = d.Decode(n, &l.From)
+		return nil
+	}
+	_ = d.Decode(n, (*plainList)(l))
+	l.Pos = d.File.Pos(n)
+	if !l.From.Set() {
+		return d.File.Errorf(l.Pos, "list has no \"from\" (e.g. from: db:blocked_merchants)")
+	}
+	return nil
 }
 
 // Window is a keyed time window of a stream stage: for each key, the
@@ -142,7 +203,7 @@ var stageKeys = map[string][]string{
 	"load":    {"name", "kind", "copy"},
 	"export":  {"name", "kind", "copy"},
 	"publish": {"name", "kind", "from", "to"},
-	"stream":  {"name", "kind", "from", "as", "group", "lookup", "windows", "rules", "shadow", "shadow_to", "save", "to", "emit", "batch_size", "measure"},
+	"stream":  {"name", "kind", "from", "as", "group", "lookup", "lists", "windows", "rules", "shadow", "shadow_to", "save", "to", "emit", "batch_size", "measure"},
 	"rekey":   {"name", "kind", "from", "as", "group", "lookup", "key", "to", "batch_size"},
 	"batch":   {"name", "kind", "steps", "only_if"},
 	"reset":   {"name", "kind", "tables", "topics"},
@@ -215,7 +276,7 @@ type Step struct {
 	As        yamldoc.String              `yaml:"as"`
 	Where     yamldoc.String              `yaml:"where"`
 	Aggregate *Aggregate                  `yaml:"aggregate"`
-	Lookup    yamldoc.Map[yamldoc.String] `yaml:"lookup"`
+	Lookup    yamldoc.Map[Lookup]         `yaml:"lookup"`
 	Rules     yamldoc.String              `yaml:"rules"`
 	Set       yamldoc.Map[yamldoc.String] `yaml:"set"`
 	// Measure: as a stream stage's, over the step's row, aggregate values

@@ -51,6 +51,20 @@ func TestLoad(t *testing.T) {
 	if got := s.Stages[5].Copy[0].To.Value; got != "files:out/items.csv" {
 		t.Errorf("export to %q, want the default expanded", got)
 	}
+	// Lookups and lists, written short or as mappings.
+	check := s.Stages[3]
+	if item, _ := check.Lookup.Get("item"); item.From.Value != "mem:items[o.item_id]" || item.Optional {
+		t.Errorf("lookup item = %+v, want required", item)
+	}
+	if maker, _ := check.Lookup.Get("maker"); maker.From.Value != "mem:makers[item.maker_id]" || !maker.Optional {
+		t.Errorf("lookup maker = %+v, want optional", maker)
+	}
+	if banned, _ := check.Lists.Get("banned"); banned.From.Value != "mem:banned" || banned.Refresh.Set() {
+		t.Errorf("list banned = %+v", banned)
+	}
+	if watched, _ := check.Lists.Get("watched"); watched.From.Value != "mem:watched" || watched.Refresh.Value != "30s" {
+		t.Errorf("list watched = %+v", watched)
+	}
 }
 
 func TestStageKinds(t *testing.T) {
@@ -70,7 +84,7 @@ const minimal = "name: x\nstages:\n  - {name: a, kind: load}\n"
 
 func TestLoadErrors(t *testing.T) {
 	kinds := "one of " + strings.Join(StageKinds(), ", ") // batch, export, load, publish, stream and maybe more
-	const streamKeys = "keys: name, kind, from, as, group, lookup, windows, rules, shadow, shadow_to, save, to, emit, batch_size, measure"
+	const streamKeys = "keys: name, kind, from, as, group, lookup, lists, windows, rules, shadow, shadow_to, save, to, emit, batch_size, measure"
 	tests := []struct {
 		name string
 		src  string
@@ -179,6 +193,21 @@ func TestLoadErrors(t *testing.T) {
 			name: "topic partitions not a number",
 			src:  minimal + "topics:\n  t: {schema: t, partitions: many}\n",
 			err:  `s.yaml:5:30: "many" is not a whole number`,
+		},
+		{
+			name: "lookup mapping without from",
+			src:  "name: x\nstages:\n  - name: a\n    kind: stream\n    lookup:\n      acct: {optional: true}\n",
+			err:  `s.yaml:6:13: lookup has no "from" (e.g. from: db:accounts[order.account_id])`,
+		},
+		{
+			name: "lookup optional not a bool",
+			src:  "name: x\nstages:\n  - name: a\n    kind: stream\n    lookup:\n      acct: {from: \"db:a[o.id]\", optional: maybe}\n",
+			err:  `s.yaml:6:44: "maybe" is not true or false`,
+		},
+		{
+			name: "list with an unknown key",
+			src:  "name: x\nstages:\n  - name: a\n    kind: stream\n    lists:\n      l: {from: db:l, every: 5s}\n",
+			err:  `s.yaml:6:23: unknown key "every" (known keys: from, refresh)`,
 		},
 		{
 			name: "unknown step key",

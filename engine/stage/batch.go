@@ -406,7 +406,7 @@ func (p *step) fetchLookups(ctx context.Context, rt *Runtime, stage string, st *
 		found := map[any]schema.Row{}
 		var keys []any
 		for _, v := range vars {
-			k := v[l.from].(schema.Row)[l.field]
+			k := keyOf(v[l.from], l.field)
 			if _, ok := found[k]; !ok && k != nil {
 				found[k] = nil
 				keys = append(keys, k)
@@ -424,9 +424,12 @@ func (p *step) fetchLookups(ctx context.Context, rt *Runtime, stage string, st *
 		}
 		kept := vars[:0]
 		for _, v := range vars {
-			k := v[l.from].(schema.Row)[l.field]
-			if r := found[k]; r != nil {
-				v[l.v] = r
+			k := keyOf(v[l.from], l.field)
+			if r := found[k]; r != nil || l.optional {
+				v[l.v] = nil // an optional lookup with no row: a null record
+				if r != nil {
+					v[l.v] = r
+				}
 				kept = append(kept, v)
 				continue
 			}

@@ -311,7 +311,7 @@ func (r *rekeyRun) fetch(ctx context.Context, li int, l lookup, msgs []port.Mess
 		if !r.ok[i] {
 			continue
 		}
-		k := r.vars[i][l.from].(schema.Row)[l.field]
+		k := keyOf(r.vars[i][l.from], l.field)
 		if _, seen := found.get(k); k != nil && !seen {
 			found.put(k, nil)
 			keys = append(keys, k)
@@ -330,8 +330,12 @@ func (r *rekeyRun) fetch(ctx context.Context, li int, l lookup, msgs []port.Mess
 		if !r.ok[i] {
 			continue
 		}
-		k := r.vars[i][l.from].(schema.Row)[l.field]
+		k := keyOf(r.vars[i][l.from], l.field)
 		row, _ := found.get(k)
+		if row == nil && l.optional {
+			r.vars[i][l.v] = nil // no row: a null record
+			continue
+		}
 		if row == nil {
 			r.ok[i] = false
 			r.deadLetter(i, m, fmt.Sprintf("lookup %s: no row in %s with %s = %s (from %s)", l.name, l.schema.Name, l.schema.KeyName(), keyText(k), l.expr))

@@ -1,6 +1,8 @@
 package stage
 
 import (
+	"strings"
+
 	"pipeline/engine/port"
 	"pipeline/engine/rules"
 	"pipeline/engine/schema"
@@ -15,6 +17,11 @@ type scope struct {
 	schemas []*schema.Schema // nil for a scalar
 	types   []schema.Type    // the type of a scalar
 	why     map[int]string   // why a nullable scalar may be null, when not declared so
+	// optional marks the records that may be null (an optional lookup),
+	// list the variables that are lists (types then holds the type of
+	// their elements).
+	optional map[int]bool
+	list     map[int]bool
 }
 
 func (sc *scope) index(name string) int {
@@ -33,6 +40,26 @@ func (sc *scope) addRecord(name string, s *schema.Schema) int {
 	return len(sc.names) - 1
 }
 
+// addOptional adds a record that may be null.
+func (sc *scope) addOptional(name string, s *schema.Schema) int {
+	v := sc.addRecord(name, s)
+	if sc.optional == nil {
+		sc.optional = map[int]bool{}
+	}
+	sc.optional[v] = true
+	return v
+}
+
+// addList adds a list of values of type elem, named rules.ListPrefix+name.
+func (sc *scope) addList(name string, elem schema.Type) int {
+	v := sc.addScalar(rules.ListPrefix+name, elem)
+	if sc.list == nil {
+		sc.list = map[int]bool{}
+	}
+	sc.list[v] = true
+	return v
+}
+
 func (sc *scope) addScalar(name string, t schema.Type) int {
 	sc.names = append(sc.names, name)
 	sc.schemas = append(sc.schemas, nil)
@@ -45,12 +72,25 @@ func (sc *scope) inputs() []rules.Input {
 	ins := make([]rules.Input, len(sc.names))
 	for i, n := range sc.names {
 		if s := sc.schemas[i]; s != nil {
-			ins[i] = rules.Input{Name: n, Record: true, Fields: s.Columns}
+			ins[i] = rules.Input{Name: n, Record: true, Fields: s.Columns, Optional: sc.optional[i]}
+		} else if sc.list[i] {
+			ins[i] = rules.Input{Name: n, List: true, Type: sc.types[i]}
 		} else {
 			ins[i] = rules.Input{Name: n, Type: sc.types[i], NullReason: sc.why[i]}
 		}
 	}
 	return ins
+}
+
+// listNames returns the names of the lists in scope, without their prefix.
+func (sc *scope) listNames() []string {
+	var out []string
+	for i, n := range sc.names {
+		if sc.list[i] {
+			out = append(out, strings.TrimPrefix(n, rules.ListPrefix))
+		}
+	}
+	return out
 }
 
 func (sc *scope) layouts() map[string]*schema.Schema {
@@ -84,8 +124,27 @@ func (b *builder) bind(rs *rules.Ruleset, sc *scope, pos yamldoc.Pos) *bound {
 	for i, in := range rs.Inputs {
 		j := sc.index(in.Name)
 		switch {
+		case j < 0 && in.List:
+			has := "it declares none"
+			if names := sc.listNames(); len(names) > 0 {
+				has = "it declares " + joinNames(names)
+			}
+			b.errorf(pos, "ruleset %s reads %s, but this stage has no such list (%s): declare it under the stage's lists, e.g. %s: db:some_table",
+				rs.Name, in.Name, has, strings.TrimPrefix(in.Name, rules.ListPrefix))
+			ok = false
 		case j < 0:
 			b.errorf(pos, "ruleset %s reads input %q, but this stage has no such record or value (it has: %s)", rs.Name, in.Name, joinNames(sc.names))
+			ok = false
+		case in.List != sc.list[j]:
+			b.errorf(pos, "ruleset %s reads %s as a %s, but in this stage it is not", rs.Name, in.Name, map[bool]string{true: "list", false: "value"}[in.List])
+			ok = false
+		case in.List && in.Type.GoType() != sc.types[j].GoType():
+			b.errorf(pos, "ruleset %s reads %s as a list of %s, but in this stage it is a list of %s", rs.Name, in.Name, in.Type, sc.types[j])
+			ok = false
+		case in.List:
+		case in.Record && sc.optional[j] && !in.Optional:
+			b.errorf(pos, "lookup %s is optional, so it may have no row, but ruleset %s reads it as always there: declare it %s?: in %s, and give its fields a default (%s.field ?? ...) or test %s != nil first",
+				in.Name, rs.Name, in.Name, rs.Path, in.Name, in.Name)
 			ok = false
 		case in.Record != (sc.schemas[j] != nil):
 			b.errorf(pos, "ruleset %s reads %q as a %s, but in this stage it is a %s", rs.Name, in.Name, recordWord(in.Record), recordWord(!in.Record))
@@ -200,7 +259,8 @@ func (b *builder) define(sc *scope, def rules.Definition) *bound {
 		b.addErr(yamldoc.Pos{File: b.f.Path}, err)
 		return nil
 	}
-	full := &scope{names: append([]string(nil), sc.names...), schemas: append([]*schema.Schema(nil), sc.schemas...), types: append([]schema.Type(nil), sc.types...)}
+	full := &scope{names: append([]string(nil), sc.names...), schemas: append([]*schema.Schema(nil), sc.schemas...), types: append([]schema.Type(nil), sc.types...),
+		optional: sc.optional, list: sc.list}
 	for _, in := range def.Inputs[len(sc.names):] {
 		if in.Record {
 			full.addRecord(in.Name, schema.MustNew(in.Name, in.Fields, ""))

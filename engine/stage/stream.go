@@ -45,6 +45,10 @@ type lookup struct {
 	field  int // that field's column
 	v      int // scope variable the row is bound to
 	save   bool
+	// optional: a record whose row is missing (or whose key is null, or
+	// comes from an optional lookup that found none) gets a null record
+	// instead of going to the dead letters.
+	optional bool
 	// owned are the columns of a saved lookup that the stage's ruleset
 	// sets: the only ones its commits write (other stages own the rest).
 	owned []string
@@ -62,6 +66,7 @@ type streamStage struct {
 	batchSize int
 	sc        *scope
 	lookups   []lookup
+	lists     []streamList
 	windows   []*streamWindow
 	rules     *bound
 	emit      *bound
@@ -127,6 +132,9 @@ func (b *builder) streamStage(st *spec.Stage) Runner {
 		s.lookups = append(s.lookups, lk)
 	}
 	b.checkSaves(s, st)
+	if !b.lists(s, st) {
+		return nil
+	}
 	if !b.windows(s, st) {
 		return nil
 	}
@@ -194,7 +202,8 @@ type fieldOf struct {
 }
 
 // lookup compiles one entry of a stage's lookup mapping and adds its variable.
-func (b *builder) lookup(sc *scope, l yamldoc.Entry[yamldoc.String], save bool) (lookup, bool) {
+func (b *builder) lookup(sc *scope, e yamldoc.Entry[spec.Lookup], save bool) (lookup, bool) {
+	l := yamldoc.Entry[yamldoc.String]{Key: e.Key, Pos: e.Pos, Value: e.Value.From}
 	if !namePattern.MatchString(l.Key) || sc.index(l.Key) >= 0 || l.Key == decisionVar {
 		b.errorf(l.Pos, "lookup name %q must be a new name", l.Key)
 		return lookup{}, false
@@ -202,6 +211,11 @@ func (b *builder) lookup(sc *scope, l yamldoc.Entry[yamldoc.String], save bool) 
 	ref, err := spec.ParseLookup(l.Value)
 	if err != nil {
 		b.errorf(l.Value.Pos, "%v", err)
+		return lookup{}, false
+	}
+	optional := e.Value.Optional
+	if optional && save {
+		b.errorf(l.Pos, "lookup %s is optional and saved: a record with no row has nothing to save into; make it required, or drop it from save", l.Key)
 		return lookup{}, false
 	}
 	if !b.connector(ref.Ref) {
@@ -221,6 +235,10 @@ func (b *builder) lookup(sc *scope, l yamldoc.Entry[yamldoc.String], save bool) 
 		b.errorf(l.Value.Pos, "the key of %s comes from %q, which is not a record defined before it (records: %s)", l.Key, ref.KeyRecord, joinNames(sc.names))
 		return lookup{}, false
 	}
+	if sc.optional[from] && !optional {
+		b.errorf(l.Value.Pos, "the key of %s comes from %s, an optional lookup that may have no row: make %s optional too ({from: %s, optional: true})", l.Key, ref.KeyRecord, l.Key, l.Value.Value)
+		return lookup{}, false
+	}
 	field := sc.schemas[from].Index(ref.KeyField)
 	if field < 0 {
 		b.errorf(l.Value.Pos, "%s has no field %q (fields: %s)", ref.KeyRecord, ref.KeyField, joinNames(sc.schemas[from].Names()))
@@ -230,8 +248,13 @@ func (b *builder) lookup(sc *scope, l yamldoc.Entry[yamldoc.String], save bool) 
 		b.errorf(l.Value.Pos, "%s.%s is %s but the key %s.%s is %s", ref.KeyRecord, ref.KeyField, ft, ts.Name, ts.KeyName(), kt)
 		return lookup{}, false
 	}
-	v := sc.addRecord(l.Key, ts)
-	return lookup{name: l.Key, ref: ref.Ref, schema: ts, from: from, field: field, v: v, save: save, expr: l.Value.Value, id: ref.Ref.String()}, true
+	var v int
+	if optional {
+		v = sc.addOptional(l.Key, ts)
+	} else {
+		v = sc.addRecord(l.Key, ts)
+	}
+	return lookup{name: l.Key, ref: ref.Ref, schema: ts, from: from, field: field, v: v, save: save, optional: optional, expr: l.Value.Value, id: ref.Ref.String()}, true
 }
 
 // emitRules compiles the output row: emit expressions, and every output
@@ -388,6 +411,8 @@ type streamRun struct {
 	stamp    uint64
 	// keys checks that records carry their topic's key (see keyed).
 	keys *recordKeys
+	// lists holds the sets of the stage's lists (lists.go), nil without any.
+	lists *listSets
 	// hold, with a store and a topic that calls ConsumeOptions.Flush,
 	// lets a batch return with its last chunk's commit in flight (held),
 	// which the next batch or flush waits for: MariaDB commits it while
@@ -441,6 +466,15 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	topic, err := rt.Resources.Topic(ctx, s.topic, s.tspec)
 	if err != nil {
 		return st, err
+	}
+	if len(s.lists) > 0 {
+		lctx, cancel := context.WithCancel(ctx)
+		if r.lists, err = s.loadLists(lctx, rt); err != nil {
+			cancel()
+			return st, err
+		}
+		defer r.lists.stop()
+		defer cancel()
 	}
 	tables := []spec.Ref{s.out}
 	schemas := []*schema.Schema{s.outSchema}
@@ -827,6 +861,7 @@ func (r *streamRun) prepare(ctx context.Context, msgs []port.Message) error {
 			return err
 		}
 	}
+	r.lists.bind(r.vars[:len(msgs)])
 	if err := r.fetchWindows(ctx, msgs); err != nil {
 		return err
 	}
@@ -1016,7 +1051,7 @@ func (r *streamRun) fetch(ctx context.Context, l lookup, msgs []port.Message) er
 		if !r.ok[i] {
 			continue
 		}
-		k := r.vars[i][l.from].(schema.Row)[l.field]
+		k := keyOf(r.vars[i][l.from], l.field)
 		if _, hit := cache.get(k); !hit && k != nil {
 			if _, dup := seen.get(k); dup {
 				continue
@@ -1040,8 +1075,12 @@ func (r *streamRun) fetch(ctx context.Context, l lookup, msgs []port.Message) er
 		if !r.ok[i] {
 			continue
 		}
-		k := r.vars[i][l.from].(schema.Row)[l.field]
+		k := keyOf(r.vars[i][l.from], l.field)
 		row, hit := cache.get(k)
+		if !hit && l.optional {
+			r.vars[i][l.v] = nil // no row: a null record
+			continue
+		}
 		if !hit {
 			r.ok[i] = false
 			deadLetter(r.rt, r.st, r.s.name, m.Source, messagePayload(r.s.tspec.Schema, m),
@@ -1051,6 +1090,16 @@ func (r *streamRun) fetch(ctx context.Context, l lookup, msgs []port.Message) er
 		r.vars[i][l.v] = row
 	}
 	return nil
+}
+
+// keyOf returns field col of the record v (a schema.Row), the key of a
+// lookup; nil when v is a null record (an optional lookup that found no row).
+func keyOf(v any, col int) any {
+	row, _ := v.(schema.Row)
+	if row == nil {
+		return nil
+	}
+	return row[col]
 }
 
 // decider decides records: its own evaluators, output rows and changed
@@ -1320,7 +1369,7 @@ func (d *decider) emitFast(vars []any, out schema.Row) bool {
 	for _, c := range s.emitCopies {
 		var v any
 		for _, f := range c.from {
-			if v = vars[f.v].(schema.Row)[f.col]; v != nil {
+			if v = keyOf(vars[f.v], f.col); v != nil {
 				break
 			}
 		}

@@ -236,7 +236,7 @@ func (d *decider) windowsAfter(vars []any, dec schema.Row) error {
 			var x any
 			switch {
 			case a.copy.v >= 0:
-				x = vars[a.copy.v].(schema.Row)[a.copy.col]
+				x = keyOf(vars[a.copy.v], a.copy.col)
 			case a.out >= 0:
 				x = wd.argx.Output(a.out)
 			default:
