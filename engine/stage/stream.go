@@ -984,8 +984,8 @@ type pendingCommit struct {
 	done   chan struct{}
 	err    error
 	outs   int
-	outbox bool // the batch has outbox entries
-	dead []port.DeadLetter // for the runtime's sink once committed
+	outbox bool              // the batch has outbox entries
+	dead   []port.DeadLetter // for the runtime's sink once committed
 }
 
 // wait returns the outcome of the commit.
