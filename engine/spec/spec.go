@@ -227,7 +227,7 @@ type Sink struct {
 
 type plainSink Sink
 
-// UnmarshalNode takes a sink as a reference (db:transactions) or as a
+// UnmarshalNode takes a sink as a reference (db:decisions) or as a
 // mapping with to, where and emit.
 func (k *Sink) UnmarshalNode(d *yamldoc.Decoder, n *yaml.Node) error {
 	k.Pos = d.File.Pos(n)
