@@ -318,9 +318,6 @@ func (c *Connector) ResetOffsets(ctx context.Context, topic string) error {
 	if err := c.ensureState(ctx); err != nil {
 		return fmt.Errorf("mysql state of topic %s on %s: %w", topic, c.where, err)
 	}
-	if err := c.ensureOutbox(ctx); err != nil {
-		return fmt.Errorf("mysql outbox of topic %s on %s: %w", topic, c.where, err)
-	}
 	err := c.runTx(ctx, func(ctx context.Context, q querier) error {
 		if _, err := q.ExecContext(ctx, "DELETE FROM `"+OffsetsTable+"` WHERE topic = ?", topic); err != nil {
 			return err
