@@ -31,6 +31,7 @@ import (
 // and limited exactly as a replay of the same settles, one after another
 // with nothing beside them, over the transactions it approved.
 func TestConcurrencyFollowWithSettles(t *testing.T) {
+	long(t)
 	if testing.Short() {
 		t.Skip("-short")
 	}
@@ -204,6 +205,7 @@ func limitRises(t *testing.T, d *testDB) int64 {
 // wait, then find nothing pending), and the database equals one settle of
 // the same data.
 func TestConcurrencySettlesTogether(t *testing.T) {
+	long(t)
 	if testing.Short() {
 		t.Skip("-short")
 	}
@@ -315,6 +317,7 @@ func overlapping(ps []*proc) bool {
 // both a share at once needs about as long to rebalance: heartbeats come
 // every second.)
 func TestConcurrencyScaleOutKilled(t *testing.T) {
+	long(t)
 	if testing.Short() {
 		t.Skip("-short")
 	}

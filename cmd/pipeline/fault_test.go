@@ -384,6 +384,7 @@ func uninterrupted(t *testing.T, n int, base []string) snapshot {
 // of the records committed) and started again each time. MySQL ends as
 // after an uninterrupted run, every transaction decided once.
 func TestFaultValidatorKilled5Times(t *testing.T) {
+	long(t)
 	if testing.Short() {
 		t.Skip("-short")
 	}
@@ -490,6 +491,7 @@ func dbName(dsn string) string { return dsn[strings.LastIndex(dsn, "/")+1:] }
 // amount exactly once: balances, limits, scores and statuses as after an
 // uninterrupted settle. The kill leaves the validated state as it was.
 func TestFaultSettleKilled(t *testing.T) {
+	long(t)
 	if testing.Short() {
 		t.Skip("-short")
 	}
@@ -729,6 +731,7 @@ func (m *mariadb) kill() {
 // folder a few seconds later. The stage retries with backoff, resumes and
 // ends with the state of an uninterrupted run against the shared server.
 func TestFaultMySQLRestarted(t *testing.T) {
+	long(t)
 	if testing.Short() {
 		t.Skip("-short")
 	}
@@ -786,6 +789,7 @@ func TestFaultMySQLRestarted(t *testing.T) {
 // resumes, or when it ended with an error is started again, and MySQL ends
 // as after an uninterrupted run.
 func TestFaultBrokerRestarted(t *testing.T) {
+	long(t)
 	if testing.Short() {
 		t.Skip("-short")
 	}
@@ -932,6 +936,7 @@ func lastLine(s string) string {
 // the stage again reaches the uninterrupted state. With --follow, SIGINT
 // once everything is consumed also ends it.
 func TestFaultSIGINT(t *testing.T) {
+	long(t)
 	if testing.Short() {
 		t.Skip("-short")
 	}
@@ -1048,6 +1053,7 @@ func exitText(err error) string {
 // records are committed with each batch, so a killed run's letters are lost
 // (docs/RELIABILITY.md, "Known gaps").
 func TestFaultDeadLettersOfKilledRun(t *testing.T) {
+	long(t)
 	if testing.Short() {
 		t.Skip("-short")
 	}
@@ -1141,6 +1147,7 @@ func TestFaultDeadLettersOfKilledRun(t *testing.T) {
 // nothing half-written, runs the stage again, and compares the end result
 // (MySQL and the four files) with an uninterrupted run.
 func TestFaultSIGINTEveryStage(t *testing.T) {
+	long(t)
 	if testing.Short() {
 		t.Skip("-short")
 	}

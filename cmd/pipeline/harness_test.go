@@ -458,3 +458,13 @@ func localPorts(pid int) map[int]bool {
 	}
 	return ports
 }
+
+// long marks a fault or concurrency test that takes tens of seconds:
+// `go test -short ./...` leaves it out, so the quick suite stays under two
+// minutes; CI (.ci/run) and the README's test command run it.
+func long(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("a long fault or concurrency test: run without -short")
+	}
+}

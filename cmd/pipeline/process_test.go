@@ -204,6 +204,7 @@ func againstReference(t *testing.T, n int) (ref *sql.DB, env []string, db *sql.D
 // TestScaleOut: 100,000 transactions on 6 partitions, validated by two
 // processes in one consumer group, give exactly the MySQL state of one.
 func TestScaleOut(t *testing.T) {
+	long(t)
 	if testing.Short() {
 		t.Skip("-short")
 	}
@@ -228,6 +229,7 @@ func TestScaleOut(t *testing.T) {
 // TestKilledValidatorResumes: the validate stage killed with SIGKILL part
 // way and started again ends with the state of an uninterrupted run.
 func TestKilledValidatorResumes(t *testing.T) {
+	long(t)
 	if testing.Short() {
 		t.Skip("-short")
 	}

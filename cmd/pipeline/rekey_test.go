@@ -119,6 +119,7 @@ func groupOffset(adm *kadm.Client, group, topic string) int64 {
 // decided once, and MySQL ends as after an uninterrupted run of publish and
 // validate on the same data.
 func TestFaultRekeyKilled(t *testing.T) {
+	long(t)
 	if testing.Short() {
 		t.Skip("-short")
 	}

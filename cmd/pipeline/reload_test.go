@@ -146,6 +146,7 @@ func (w *world) splitParts(t *testing.T, sizes ...int) []string {
 // stored count every record once), its shadow decision is recorded beside
 // it, and each decision carries the hash of the file that made it.
 func TestFaultReloadRules(t *testing.T) {
+	long(t)
 	const n = 15000
 	began := time.Now()
 	w := newWorld(t, n)

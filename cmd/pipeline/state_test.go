@@ -186,6 +186,7 @@ func balancesPosted(t *testing.T, db *sql.DB) {
 // settled balances and limits, never write back what it cached. MySQL must
 // end as when the validator is stopped before each settle.
 func TestValidatorFollowsAcrossSettles(t *testing.T) {
+	long(t)
 	parts := splitDataset(t, 2)
 	broker := inProcessBroker(t)
 	base := stateEnv{"KAFKA_BROKERS": broker, "RESULTS": t.TempDir()}
@@ -237,6 +238,7 @@ func TestValidatorFollowsAcrossSettles(t *testing.T) {
 // stage's lock waits for it, then runs; one that finds nothing pending does
 // nothing. Several settles at once leave MySQL as one settle does.
 func TestSecondSettleWaits(t *testing.T) {
+	long(t)
 	broker := inProcessBroker(t)
 	base := stateEnv{"KAFKA_BROKERS": broker, "RESULTS": t.TempDir()}
 

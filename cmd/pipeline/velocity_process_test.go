@@ -40,6 +40,7 @@ func velocityWorld(t *testing.T, n int) *world {
 // balances and window states: 0 lost, 0 doubled, no record counted twice
 // or missed in a window.
 func TestVelocityValidatorKilledAndScaledOut(t *testing.T) {
+	long(t)
 	if testing.Short() {
 		t.Skip("-short")
 	}

@@ -905,10 +905,7 @@ func (fc *fastCompiler) call(k kind, n *ast.CallNode) code {
 				if err != nil {
 					return 0, err
 				}
-				if (a-b)*sign >= 0 {
-					return a, nil
-				}
-				return b, nil
+				return pickInt(a, b, sign), nil
 			}}
 		}
 		if k != kDec || !hasDecs(2) {
@@ -920,10 +917,7 @@ func (fc *fastCompiler) call(k kind, n *ast.CallNode) code {
 			if err != nil {
 				return Dec{}, err
 			}
-			if a.Cmp(b)*sign >= 0 {
-				return a, nil
-			}
-			return b, nil
+			return pickDec(a, b, sign), nil
 		}}
 	case "decimal":
 		if k != kDec || len(args) != 1 {

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"reflect"
@@ -294,21 +295,33 @@ func pick(sign int) func(args ...any) (any, error) {
 		}
 		if a, ok := args[0].(int); ok {
 			if b, ok := args[1].(int); ok {
-				if (a-b)*sign >= 0 {
-					return a, nil
-				}
-				return b, nil
+				return pickInt(a, b, sign), nil
 			}
 		}
 		a, b, err := decPair(args)
 		if err != nil {
 			return nil, err
 		}
-		if a.Cmp(b)*sign >= 0 {
-			return a, nil
-		}
-		return b, nil
+		return pickDec(a, b, sign), nil
 	}
+}
+
+// pickInt is min (sign -1) or max (sign 1) of two ints, for both the VM
+// and the fast path. It compares rather than subtracts: a-b overflows at
+// the extremes (max(9223372036854775807, -1) was -1).
+func pickInt(a, b, sign int) int {
+	if cmp.Compare(a, b)*sign >= 0 {
+		return a
+	}
+	return b
+}
+
+// pickDec is min (sign -1) or max (sign 1) of two decimals.
+func pickDec(a, b Dec, sign int) Dec {
+	if a.Cmp(b)*sign >= 0 {
+		return a
+	}
+	return b
 }
 
 func minMaxSignatures() []any {

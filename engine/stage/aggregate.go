@@ -156,6 +156,9 @@ func (g *aggregate) run(ctx context.Context, rt *Runtime) (map[any][]any, error)
 		if err != nil {
 			return nil, fmt.Errorf("aggregating %s: %w", g.ref, err)
 		}
+		for _, vals := range groups {
+			g.sumsOfNullsAreZero(vals)
+		}
 		return groups, nil
 	}
 	var where, values *evaluator
@@ -192,6 +195,19 @@ func (g *aggregate) run(ctx context.Context, rt *Runtime) (map[any][]any, error)
 		return nil, fmt.Errorf("aggregating %s: %w", g.ref, err)
 	}
 	return groups, nil
+}
+
+// sumsOfNullsAreZero gives a pushed-down group the stage's own meaning of
+// sum: a table answers as SQL does (the sum of only nulls is null), but a
+// sum over no values is 0 here, in a group that has rows whose values are
+// all null as in an empty group, whichever way the group was folded
+// (docs/ARCHITECTURE.md, "Aggregates").
+func (g *aggregate) sumsOfNullsAreZero(vals []any) {
+	for i, f := range g.fns {
+		if f.kind == "sum" && vals[i] == nil {
+			vals[i] = decimal.Decimal{}
+		}
+	}
 }
 
 // zero returns the values of an empty group: sums and counts are 0, min and max null.

@@ -1,0 +1,41 @@
+package engine_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"pipeline/engine"
+	"pipeline/engine/yamldoc"
+)
+
+// TestSumOfNullsIsZero: a sum over a group whose values are all null is 0,
+// as over an empty group, whether the table folds it (pushed down, as SQL
+// would, where it is null) or the stage does; min and max stay null
+// (docs/ARCHITECTURE.md, "Aggregates").
+func TestSumOfNullsIsZero(t *testing.T) {
+	out := t.TempDir()
+	env := yamldoc.MapEnv(map[string]string{"OUT": out})
+	plan, err := engine.Load("testdata/nullsum/spec.yaml", env, registry())
+	if err != nil {
+		t.Fatal(yamldoc.Details(err))
+	}
+	p, err := engine.Open(context.Background(), plan, engine.Options{Registry: registry(), DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := p.Run(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(out, "groups.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Group 1: only nulls; 2: 1.50 and a null (7.00 filtered out); 3: no row passes.
+	want := "id,pushed,folded,pushed_max,folded_max\n1,0.00,0.00,,\n2,1.50,1.50,1.50,1.50\n3,0.00,0.00,,\n"
+	if string(got) != want {
+		t.Errorf("groups.csv:\n%s\nwant:\n%s", got, want)
+	}
+}
