@@ -166,11 +166,13 @@ func (rl *relay) failed() error {
 func (rl *relay) stop(ctx context.Context) error {
 	close(rl.quit)
 	<-rl.done
+	if ctx.Err() != nil {
+		// Interrupted (the relay may have failed for that very reason):
+		// the next run of the stage publishes what is left.
+		return nil
+	}
 	if err := rl.failed(); err != nil {
 		return err
-	}
-	if ctx.Err() != nil {
-		return nil // the next run of the stage publishes what is left
 	}
 	return rl.drain(ctx)
 }
