@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"pipeline/connectors/memory"
 	"pipeline/engine"
@@ -123,4 +124,78 @@ func readRows(t *testing.T, path string) [][]string {
 		rows = append(rows, strings.Split(l, ","))
 	}
 	return rows
+}
+
+// TestSinksFollow: under Follow, the relay publishes a topic sink's records
+// as they are decided, wave after wave, and a stage told to stop (Ctrl-C)
+// ends without an error, its outbox empty.
+func TestSinksFollow(t *testing.T) {
+	conn := memory.New()
+	ctx := context.Background()
+	if _, err := shopSpec(t, "testdata/shop/sinks.yaml", conn, t.TempDir()).Run(ctx, []string{"reset", "load"}); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := engine.Load("testdata/shop/sinks.yaml", yamldoc.MapEnv(map[string]string{"OUT": t.TempDir()}), registry())
+	if err != nil {
+		t.Fatal(yamldoc.Details(err))
+	}
+	reg := registry()
+	reg.Register(port.Kind{Name: "memory", New: func(context.Context, port.Config) (port.Connector, error) { return conn, nil }})
+	p, err := engine.Open(ctx, plan, engine.Options{Registry: reg, Follow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	run, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Run(run, []string{"decide"})
+		done <- err
+	}()
+	orders, err := conn.Topic(ctx, plan.Topics["orders"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused, err := conn.Topic(ctx, plan.Topics["refused"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	// Account 1 has a limit of 150.00: its first order of 100.00 is
+	// accepted, every later one rejected.
+	for wave := 1; wave <= 3; wave++ {
+		rows := []schema.Row{
+			{wave * 10, 1, decimalOf(t, "100.00"), at, nil, nil, nil},
+			{wave*10 + 1, 1, decimalOf(t, "100.00"), at, nil, nil, nil},
+		}
+		if err := orders.Publish(ctx, rows); err != nil {
+			t.Fatal(err)
+		}
+		want := 2*wave - 1
+		deadline := time.Now().Add(30 * time.Second)
+		for refused.(*memory.Topic).Len() < want {
+			select {
+			case err := <-done:
+				t.Fatalf("the following stage ended: %v", err)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("wave %d: %d records on the refused topic within 30 s, want %d", wave, refused.(*memory.Topic).Len(), want)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("a following stage with a topic sink stopped: %v, want no error", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the following stage did not stop within 30 s of being told")
+	}
+	if n, m := refused.(*memory.Topic).Len(), conn.Outboxed(); n != 5 || m != 0 {
+		t.Errorf("refused topic %d records, outbox %d; want 5 and 0", n, m)
+	}
 }
