@@ -109,6 +109,8 @@ type Options struct {
 	// Observe and Wrote: see stage.Runtime (statistics, pipeline diff).
 	Observe func(stage.Observed)
 	Wrote   func(stage.Written)
+	// Fault: see stage.Runtime (fault tests).
+	Fault func(point string)
 }
 
 // Pipeline is an opened plan: its connectors, tables and topics.
@@ -321,7 +323,7 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 	}
 	rt := &stage.Runtime{Resources: p, Log: p.log, Follow: p.opts.Follow, Group: p.opts.Group, ExportDir: p.opts.ExportDir,
 		Trace: p.opts.Trace, TraceKey: p.opts.TraceKey, Decided: p.opts.Decided,
-		Observe: p.opts.Observe, Wrote: p.opts.Wrote,
+		Observe: p.opts.Observe, Wrote: p.opts.Wrote, Fault: p.opts.Fault,
 		DeadLetter: func(d port.DeadLetter) {
 			p.mu.Lock()
 			p.dead = append(p.dead, d)

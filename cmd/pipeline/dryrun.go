@@ -163,6 +163,7 @@ func runSpec(c *cli.Context, opts engine.Options) error {
 	opts.Registry = registry()
 	opts.Log = logger(c)
 	opts.Progress = os.Stderr
+	opts.Fault = faultHook(os.Getenv("PIPELINE_FAULT"), os.Stderr)
 	var collect *stats.Collector
 	if c.Bool("stats") || c.String("stats-json") != "" || c.String("report") != "" {
 		collect = stats.New(plan)

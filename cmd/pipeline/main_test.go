@@ -153,8 +153,8 @@ func TestDryRunBanking(t *testing.T) {
 func TestLintBankingSpecs(t *testing.T) {
 	out := mustPipeline(t, "lint", "../../configs/banking.yaml", "../../configs/banking-legacy.yaml",
 		"../../configs/banking-velocity.yaml", "../../configs/banking-customer.yaml", "../../configs/banking-shadow.yaml",
-		"../../configs/banking-blocklist.yaml")
-	if strings.Count(out, ": ok") != 6 {
+		"../../configs/banking-blocklist.yaml", "../../configs/banking-alerts.yaml")
+	if strings.Count(out, ": ok") != 7 {
 		t.Errorf("lint output:\n%s", out)
 	}
 }

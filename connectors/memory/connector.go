@@ -28,12 +28,14 @@ func Kind() port.Kind {
 	}
 }
 
-// Connector holds named in-process tables and topics. It implements
-// port.Tables and port.Topics and is safe for concurrent use.
+// Connector holds named in-process tables and topics, and an outbox. It
+// implements port.Tables, port.Topics and port.Outbox and is safe for
+// concurrent use.
 type Connector struct {
 	mu     sync.Mutex
 	tables map[string]*Table
 	topics map[string]*topicLog
+	box    outbox // records bound for topics (port.Outbox)
 }
 
 // Compile-time checks that Connector serves tables and topics.

@@ -68,7 +68,8 @@ func (c *Connector) ensureOnce(ctx context.Context, ready *bool, name, create st
 // upserts the rows of every write into the table of that name opened with
 // Table (only the write's Columns when it names some; inserts them when the
 // write is marked Insert, failing with an error wrapping port.ErrExists
-// when a key exists), stores each partition's Next, and commits. The
+// when a key exists), inserts b.Outbox into the outbox table (OutboxTable),
+// stores each partition's Next, and commits. The
 // versions of the tables it writes stay as they are (see
 // port.Committer.Versions).
 // Any failure rolls back. Transient failures are retried with the whole
@@ -151,6 +152,14 @@ func (c *Connector) commit(ctx context.Context, b port.Batch) error {
 			return err
 		}
 	}
+	if len(b.Outbox) > 0 {
+		if err := checkOutbox(b.Outbox); err != nil {
+			return err
+		}
+		if err := c.ensureOutbox(ctx); err != nil {
+			return err
+		}
+	}
 	if len(touched)+len(b.Reads) > 0 {
 		if err := c.ensureVersions(ctx); err != nil {
 			return err
@@ -182,6 +191,9 @@ func (c *Connector) commit(ctx context.Context, b port.Batch) error {
 			}
 		}
 		if err := writeState(ctx, c, q, b.Group, b.State); err != nil {
+			return err
+		}
+		if err := writeOutbox(ctx, c, q, b.Outbox); err != nil {
 			return err
 		}
 		if len(offs) == 0 {
@@ -297,7 +309,8 @@ func (c *Connector) Offsets(ctx context.Context, group, topic string) (map[int32
 }
 
 // ResetOffsets forgets every group's committed offsets and state for
-// topic, in one tx. It implements port.Committer.
+// topic, and the outbox records of the stages that consumed it, in one tx.
+// It implements port.Committer.
 func (c *Connector) ResetOffsets(ctx context.Context, topic string) error {
 	if err := c.ensureOffsets(ctx); err != nil {
 		return fmt.Errorf("mysql offsets of topic %s on %s: %w", topic, c.where, err)
@@ -309,8 +322,10 @@ func (c *Connector) ResetOffsets(ctx context.Context, topic string) error {
 		if _, err := q.ExecContext(ctx, "DELETE FROM `"+OffsetsTable+"` WHERE topic = ?", topic); err != nil {
 			return err
 		}
-		_, err := q.ExecContext(ctx, "DELETE FROM `"+StateTable+"` WHERE topic = ?", topic)
-		return err
+		if _, err := q.ExecContext(ctx, "DELETE FROM `"+StateTable+"` WHERE topic = ?", topic); err != nil {
+			return err
+		}
+		return resetOutbox(ctx, q, topic)
 	})
 	if err != nil {
 		return fmt.Errorf("mysql reset offsets of topic %s on %s: %w", topic, c.where, err)

@@ -65,6 +65,7 @@ type Connector struct {
 	offsetsReady  bool                 // the offsets table exists
 	versionsReady bool                 // the versions table exists
 	stateReady    bool                 // the state table exists
+	outboxReady   bool                 // the outbox table exists
 	stmts         map[string]*sql.Stmt // prepared statements by SQL text (see prepared)
 }
 

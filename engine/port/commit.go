@@ -69,6 +69,9 @@ type Batch struct {
 	// State is keyed state of the group's stage (window state) that the
 	// batch changed, stored beside the group's offsets.
 	State []StateEntry
+	// Outbox are records for topics, stored in the same commit for a relay
+	// to publish (see Outbox); a Committer that is no Outbox refuses them.
+	Outbox []OutboxEntry
 }
 
 // StateEntry is one piece of a stream stage's keyed state: its value, as

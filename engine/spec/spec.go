@@ -81,9 +81,14 @@ type Stage struct {
 	// load and export: files to copy.
 	Copy []Copy `yaml:"copy"`
 
-	// publish, stream and rekey: source and destination.
+	// publish, stream and rekey: source and destination. A stream stage's
+	// to may also be a list of sinks (Sinks): To is then the first one's.
 	From yamldoc.String `yaml:"from"`
 	To   yamldoc.String `yaml:"to"`
+	// Sinks are a stream stage's outputs when its to is a list: the first
+	// is the table every decision goes to, the others take the records
+	// their where holds for, each as its own emit (or the stage's) makes them.
+	Sinks []Sink `yaml:"-"`
 
 	// rekey: the expression whose value keys each record on To.
 	Key yamldoc.String `yaml:"key"`
@@ -245,25 +250,71 @@ func (s *Stage) UnmarshalNode(d *yamldoc.Decoder, n *yaml.Node) error {
 	}
 	taken := *n // the keys this kind takes: the others are reported once, here, and not decoded
 	taken.Content = nil
+	var sinks *yaml.Node // a stream stage's to, when a list
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if k := n.Content[i]; !slices.Contains(keys, k.Value) {
 			d.Errorf(k, "a %s stage has no key %q (keys: %s)", kind, k.Value, strings.Join(keys, ", "))
+		} else if k.Value == "to" && kind == "stream" && n.Content[i+1].Kind == yaml.SequenceNode {
+			sinks = n.Content[i+1]
 		} else {
 			taken.Content = append(taken.Content, k, n.Content[i+1])
 		}
 	}
 	_ = d.Decode(&taken, (*plainStage)(s))
+	if sinks != nil {
+		_ = d.Decode(sinks, &s.Sinks)
+		if len(s.Sinks) == 0 {
+			d.Errorf(sinks, "to: the list of sinks is empty: name the table every decision goes to first")
+		} else {
+			s.To = s.Sinks[0].To
+		}
+	}
 	if !s.Name.Set() {
 		d.Errorf(n, "stage has no \"name\"")
 	}
 	return nil
 }
 
-// Copy is one file copied by a load or export stage.
+// Sink is one output of a stream stage whose to is a list: a table
+// (db:reviews) or a topic (bus:alerts), written as a plain reference or as
+// a mapping with an optional where (over the record, its lookups and its
+// decision) and an optional emit of its own (default: the stage's).
+type Sink struct {
+	To    yamldoc.String              `yaml:"to"`
+	Where yamldoc.String              `yaml:"where"`
+	Emit  yamldoc.Map[yamldoc.String] `yaml:"emit"`
+	Pos   yamldoc.Pos                 `yaml:"-"`
+}
+
+type plainSink Sink
+
+// UnmarshalNode takes a sink as a reference (db:decisions) or as a
+// mapping with to, where and emit.
+func (k *Sink) UnmarshalNode(d *yamldoc.Decoder, n *yaml.Node) error {
+	k.Pos = d.File.Pos(n)
+	if n.Kind == yaml.ScalarNode {
+		_ = d.Decode(n, &k.To)
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return d.File.Errorf(k.Pos, "a sink is a reference (db:table, bus:topic) or a mapping {to, where, emit}")
+	}
+	_ = d.Decode(n, (*plainSink)(k))
+	k.Pos = d.File.Pos(n)
+	if !k.To.Set() {
+		d.Errorf(n, "sink has no \"to\" (a table, db:reviews, or a topic, bus:alerts)")
+	}
+	return nil
+}
+
+// Copy is one file copied by a load or export stage. An export may keep
+// only the rows where holds (over the row, named as), and only columns.
 type Copy struct {
 	From    yamldoc.String   `yaml:"from"`
 	To      yamldoc.String   `yaml:"to"`
 	Columns []yamldoc.String `yaml:"columns"`
+	As      yamldoc.String   `yaml:"as"`
+	Where   yamldoc.String   `yaml:"where"`
 	Pos     yamldoc.Pos      `yaml:"-"`
 }
 

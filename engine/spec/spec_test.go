@@ -258,6 +258,36 @@ func TestLoadErrors(t *testing.T) {
 			err:  `reading spec: s.yaml:4:1: invalid YAML: did not find expected ',' or '}' (inside {...} a trailing ? starts a YAML key: quote the value, e.g. "int?")`,
 		},
 		{
+			name: "empty list of sinks",
+			src:  "name: x\nstages:\n  - name: a\n    kind: stream\n    to: []\n",
+			err:  `s.yaml:5:9: to: the list of sinks is empty: name the table every decision goes to first`,
+		},
+		{
+			name: "sink without to",
+			src:  "name: x\nstages:\n  - name: a\n    kind: stream\n    to:\n      - db:t\n      - {where: x}\n",
+			err:  `s.yaml:7:9: sink has no "to" (a table, db:reviews, or a topic, bus:alerts)`,
+		},
+		{
+			name: "sink with an unknown key",
+			src:  "name: x\nstages:\n  - name: a\n    kind: stream\n    to:\n      - db:t\n      - {to: db:u, wher: x}\n",
+			err:  `s.yaml:7:20: unknown key "wher" (known keys: to, where, emit)`,
+		},
+		{
+			name: "sink a list",
+			src:  "name: x\nstages:\n  - name: a\n    kind: stream\n    to:\n      - [db:t]\n",
+			err:  `s.yaml:6:9: a sink is a reference (db:table, bus:topic) or a mapping {to, where, emit}`,
+		},
+		{
+			name: "publish to a list",
+			src:  "name: x\nstages:\n  - name: a\n    kind: publish\n    to: [bus:t]\n",
+			err:  `s.yaml:5:9: want a string, found a list`,
+		},
+		{
+			name: "export where not a string",
+			src:  "name: x\nstages:\n  - name: a\n    kind: export\n    copy: [{from: db:t, to: f:x.csv, where: [a]}]\n",
+			err:  `s.yaml:5:45: want a string, found a list`,
+		},
+		{
 			name: "empty file",
 			src:  "",
 			err:  "reading spec: s.yaml:1:1: file is empty",
@@ -359,6 +389,23 @@ stages:
 		if s.Name.Pos.Line != 1 || s.Name.Pos.Col != 7 || s.Stages[0].From.Pos.Line != 9 || s.Stages[0].From.Pos.Col != 11 {
 			t.Errorf("positions %v and %v", s.Name.Pos, s.Stages[0].From.Pos)
 		}
+	}
+}
+
+// TestLoadSinks: a stream stage's to as a list of sinks, each a reference
+// or a mapping, and export copies with where and as.
+func TestLoadSinks(t *testing.T) {
+	s, err := Load(filepath.Join("testdata", "sinks.yaml"), yamldoc.MapEnv(nil))
+	if err != nil {
+		t.Fatal(yamldoc.Details(err))
+	}
+	golden(t, "sinks.golden", dump(s))
+	st := s.Stages[0]
+	if len(st.Sinks) != 3 || st.To != st.Sinks[0].To || st.To.Value != "db:decisions" {
+		t.Errorf("to = %+v, sinks %+v: want the first sink's to", st.To, st.Sinks)
+	}
+	if s.Stages[1].To.Value != "db:decisions" || len(s.Stages[1].Sinks) != 0 {
+		t.Errorf("a single to: %+v, sinks %+v", s.Stages[1].To, s.Stages[1].Sinks)
 	}
 }
 

@@ -23,6 +23,25 @@ type copyJob struct {
 	schema *schema.Schema // the table's schema
 	out    *schema.Schema // export: the columns written
 	cols   []int          // export: table column of each written column
+	where  *bound         // export: the rows written (nil: all), over the row alone
+}
+
+// filter returns a test of the rows an export writes, nil when it writes
+// them all. Each call has an evaluator of its own.
+func (j copyJob) filter() func(schema.Row) (bool, error) {
+	if j.where == nil {
+		return nil
+	}
+	ev := j.where.evaluator()
+	vars := make([]any, 1)
+	return func(r schema.Row) (bool, error) {
+		vars[0] = r
+		ok, err := ev.matches(vars)
+		if err != nil {
+			return false, fmt.Errorf("where, on the row with key %s: %w", keyText(j.schema.KeyOf(r)), err)
+		}
+		return ok, nil
+	}
 }
 
 // open returns the job's file connector and table.
@@ -68,6 +87,29 @@ func (b *builder) copyStage(st *spec.Stage, load bool) Runner {
 			continue
 		}
 		job := copyJob{file: fref, table: tref, schema: ts, out: ts}
+		if c.Where.Set() || c.As.Set() {
+			if load {
+				b.errorf(c.Pos, "where and as apply to export; a load copies every row of the file")
+				continue
+			}
+			as := c.As.Value
+			if !c.As.Set() {
+				as = ts.Name
+			}
+			if !namePattern.MatchString(as) || as == decisionVar {
+				b.errorf(c.As.Pos, "as: %q cannot name the row: a name like %s", as, "tx")
+				continue
+			}
+			if !c.Where.Set() {
+				b.errorf(c.As.Pos, "as names the row for a where, and this copy has none (where: %s.column == value)", as)
+				continue
+			}
+			sc := &scope{}
+			sc.addRecord(as, ts)
+			if job.where = b.filter(sc, c.Where, "export "+tref.String()); job.where == nil {
+				continue
+			}
+		}
 		if len(c.Columns) > 0 {
 			if load {
 				b.errorf(c.Columns[0].Pos, "columns applies to export; a load maps the file's header to the table's columns")
@@ -273,9 +315,24 @@ const exportBatch = 4096
 func exportBatches(ctx context.Context, rt *Runtime, j copyJob, st *Stats, table port.BatchScanner, w port.RowsWriter) error {
 	var block []any       // the projected rows' values
 	var proj []schema.Row // the projected rows
+	keep := j.filter()
+	var kept []schema.Row
 	return table.ScanBatches(ctx, exportBatch, func(rows []schema.Row) error {
 		st.In += int64(len(rows))
 		rt.Progress.Add(int64(len(rows)))
+		if keep != nil {
+			kept = kept[:0]
+			for _, r := range rows {
+				ok, err := keep(r)
+				if err != nil {
+					return err
+				}
+				if ok {
+					kept = append(kept, r)
+				}
+			}
+			rows = kept
+		}
 		out := rows
 		if j.cols != nil {
 			n := len(j.cols)
@@ -303,9 +360,16 @@ func exportBatches(ctx context.Context, rt *Runtime, j copyJob, st *Stats, table
 // exportRows writes the table's rows one by one.
 func exportRows(ctx context.Context, rt *Runtime, j copyJob, st *Stats, table rowSource, w port.RowWriter) error {
 	proj := make(schema.Row, len(j.cols))
+	keep := j.filter()
 	return table.Scan(ctx, func(r schema.Row) error {
 		st.In++
 		rt.Progress.Add(1)
+		if keep != nil {
+			ok, err := keep(r)
+			if err != nil || !ok {
+				return err
+			}
+		}
 		out := r
 		if j.cols != nil {
 			for i, c := range j.cols {

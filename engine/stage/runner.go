@@ -64,6 +64,10 @@ type Runtime struct {
 	// Written; `pipeline diff`). Batch steps then run row by row, never as
 	// one set-based update. It must be safe for concurrent use.
 	Wrote func(Written)
+	// Fault, when set, is called at named points of delicate work (the
+	// Fault* constants: between a commit and the publishing of its outbox
+	// records), for fault tests to stop the process there. It may block.
+	Fault func(point string)
 }
 
 // Decided is one record's decision, for Runtime.Decided.

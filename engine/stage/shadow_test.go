@@ -14,14 +14,21 @@ import (
 // new pairs) applied to its text, as if the file were in configs/.
 func buildVariant(t *testing.T, edits ...string) (*Plan, error) {
 	t.Helper()
-	b, err := os.ReadFile("../../configs/banking-shadow.yaml")
+	return buildConfigVariant(t, "banking-shadow.yaml", edits...)
+}
+
+// buildConfigVariant builds configs/name with each of edits (old, new
+// pairs) applied to its text, as configs/variant.yaml.
+func buildConfigVariant(t *testing.T, name string, edits ...string) (*Plan, error) {
+	t.Helper()
+	b, err := os.ReadFile("../../configs/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	text := string(b)
 	for i := 0; i+1 < len(edits); i += 2 {
 		if !strings.Contains(text, edits[i]) {
-			t.Fatalf("%q is not in banking-shadow.yaml", edits[i])
+			t.Fatalf("%q is not in %s", edits[i], name)
 		}
 		text = strings.Replace(text, edits[i], edits[i+1], 1)
 	}

@@ -98,6 +98,11 @@ type streamStage struct {
 	// cur holds the rules the stage decides with: rules and shadow as
 	// built, until Reload swaps in others (reload.go).
 	cur *atomic.Pointer[stageRules]
+
+	// sinks are the outputs after the first of a to that is a list
+	// (sink.go); topicSinks says whether some is a topic.
+	sinks      []*sink
+	topicSinks bool
 }
 
 func (s *streamStage) Name() string { return s.name }
@@ -171,8 +176,15 @@ func (b *builder) streamStage(st *spec.Stage) Runner {
 	}
 	s.outSchema = outSchema
 	s.idCol = s.tspec.Schema.Index(outSchema.KeyName())
-	s.emit = b.emitRules(s, st)
-	for _, e := range st.Emit {
+	emit, ok := b.firstSink(st)
+	if !ok {
+		return nil
+	}
+	s.emit = b.emitRules(s, st, emit)
+	if s.emit != nil && !b.sinks(s, st, emit) {
+		return nil
+	}
+	for _, e := range emit {
 		switch strings.TrimSpace(e.Value.Value) {
 		case decisionVar + ".version", decisionVar + ".hash":
 			continue // provenance
@@ -259,29 +271,8 @@ func (b *builder) lookup(sc *scope, e yamldoc.Entry[spec.Lookup], save bool) (lo
 
 // emitRules compiles the output row: emit expressions, and every output
 // column named like a column of the record copied from it.
-func (b *builder) emitRules(s *streamStage, st *spec.Stage) *bound {
-	rec := s.sc.names[0]
-	var set yamldoc.Map[yamldoc.String]
-	for _, e := range st.Emit {
-		if s.outSchema.Index(e.Key) < 0 {
-			b.errorf(e.Pos, "emit %s: table %s has no such column (columns: %s)", e.Key, s.outSchema.Name, joinNames(s.outSchema.Names()))
-			continue
-		}
-		set = append(set, yamldoc.Entry[yamldoc.String]{Key: outVar + "." + e.Key, Pos: e.Pos, Value: e.Value})
-	}
-	for _, c := range s.outSchema.Columns {
-		if _, ok := st.Emit.Get(c.Name); ok {
-			continue
-		}
-		if s.tspec.Schema.Index(c.Name) >= 0 {
-			set = append(set, yamldoc.Entry[yamldoc.String]{Key: outVar + "." + c.Name, Pos: st.Pos,
-				Value: yamldoc.String{Value: rec + "." + c.Name, Pos: st.Pos}})
-			continue
-		}
-		if !c.Type.Nullable {
-			b.errorf(st.Pos, "column %s.%s is not nullable, and neither emit nor %s gives it a value", s.outSchema.Name, c.Name, rec)
-		}
-	}
+func (b *builder) emitRules(s *streamStage, st *spec.Stage, emit yamldoc.Map[yamldoc.String]) *bound {
+	set := b.emitSet(s, s.outSchema, emit, st.Pos, "", "")
 	def := func(set yamldoc.Map[yamldoc.String]) *bound {
 		return b.define(s.sc, rules.Definition{Name: s.name + " emit",
 			Inputs: []rules.Input{
@@ -308,6 +299,36 @@ func (b *builder) emitRules(s *streamStage, st *spec.Stage) *bound {
 		}
 	}
 	return whole
+}
+
+// emitSet returns the assignments of an emit making rows of out: emit's
+// expressions, and every column of out named like a column of the record
+// copied from it. what prefixes messages (a sink's "to db:reviews: "), and
+// hint ends those about emit's columns.
+func (b *builder) emitSet(s *streamStage, out *schema.Schema, emit yamldoc.Map[yamldoc.String], pos yamldoc.Pos, what, hint string) yamldoc.Map[yamldoc.String] {
+	rec := s.sc.names[0]
+	var set yamldoc.Map[yamldoc.String]
+	for _, e := range emit {
+		if out.Index(e.Key) < 0 {
+			b.errorf(e.Pos, "%semit %s: table %s has no such column (columns: %s)%s", what, e.Key, out.Name, joinNames(out.Names()), hint)
+			continue
+		}
+		set = append(set, yamldoc.Entry[yamldoc.String]{Key: outVar + "." + e.Key, Pos: e.Pos, Value: e.Value})
+	}
+	for _, c := range out.Columns {
+		if _, ok := emit.Get(c.Name); ok {
+			continue
+		}
+		if s.tspec.Schema.Index(c.Name) >= 0 {
+			set = append(set, yamldoc.Entry[yamldoc.String]{Key: outVar + "." + c.Name, Pos: pos,
+				Value: yamldoc.String{Value: rec + "." + c.Name, Pos: pos}})
+			continue
+		}
+		if !c.Type.Nullable {
+			b.errorf(pos, "%scolumn %s.%s is not nullable, and neither emit nor %s gives it a value", what, out.Name, c.Name, rec)
+		}
+	}
+	return set
 }
 
 // emitCopy returns the assignment e of emit (_out.column: expression) as a
@@ -374,6 +395,10 @@ type streamRun struct {
 	outs    []schema.Row
 	// shadowOuts are the rows of the shadow decisions table, one per output row.
 	shadowOuts []schema.Row
+	// sinkOuts are the rows of each sink (streamStage.sinks), and relay
+	// publishes those of topic sinks from the outbox (nil without any).
+	sinkOuts [][]sinkRow
+	relay    *relay
 	// store, when the output table's connector commits batches with their
 	// offsets, makes the stage effectively-once (see port.Committer).
 	store port.Committer
@@ -461,6 +486,8 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 		}
 		w.useShadow(r.using.shadow)
 		w.windows = s.newWindowDeciders()
+		w.sinks = s.newSinkDeciders()
+		w.sinkOuts = make([][]sinkRow, len(s.sinks))
 		r.workers = append(r.workers, w)
 	}
 	topic, err := rt.Resources.Topic(ctx, s.topic, s.tspec)
@@ -483,6 +510,12 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	}
 	if s.shadowSchema != nil {
 		tables, schemas = append(tables, s.shadowOut), append(schemas, s.shadowSchema)
+	}
+	r.sinkOuts = make([][]sinkRow, len(s.sinks))
+	for _, k := range s.sinks {
+		if k.topic == nil {
+			tables, schemas = append(tables, k.ref), append(schemas, k.out)
+		}
 	}
 	for i, ref := range tables {
 		if r.tables[ref.String()] != nil {
@@ -518,9 +551,25 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 			opts.Flush = r.flush
 		}
 	}
+	if s.topicSinks {
+		if r.relay, err = r.newRelay(ctx, rt); err != nil {
+			return st, err
+		}
+		// Records a run before committed and did not publish (it
+		// stopped, or was killed, in between) go first.
+		if err := r.relay.drain(ctx); err != nil {
+			return st, err
+		}
+		r.relay.start(ctx)
+	}
 	err = topic.Consume(ctx, opts, r.batch)
 	if ferr := r.flush(ctx); ferr != nil && err == nil { // nothing stays in flight, whatever the topic did
 		err = ferr
+	}
+	if r.relay != nil {
+		if rerr := r.relay.stop(ctx); rerr != nil && err == nil {
+			err = rerr
+		}
 	}
 	st.Elapsed = time.Since(start)
 	return st, err
@@ -613,6 +662,11 @@ func (s *streamStage) chunkSize() int {
 // but the last is, which the topic finishes with flush before it
 // rebalances or returns.
 func (r *streamRun) batch(ctx context.Context, msgs []port.Message) error {
+	if r.relay != nil {
+		if err := r.relay.failed(); err != nil {
+			return err
+		}
+	}
 	if r.store == nil {
 		r.useLatest()
 		if err := r.prepare(ctx, msgs); err != nil {
@@ -659,6 +713,9 @@ func (r *streamRun) handle(ctx context.Context, msgs []port.Message, final bool)
 		if err == nil {
 			r.conflicts = 0
 			r.st.Out += int64(prev.outs)
+			if prev.outbox && r.relay != nil {
+				r.relay.notify()
+			}
 			if r.deadLetter != nil {
 				for _, d := range prev.dead {
 					r.deadLetter(d)
@@ -913,6 +970,14 @@ func (r *streamRun) take() (port.Batch, map[any]bool, int, []port.DeadLetter) {
 		b.Writes = append(b.Writes, port.TableWrite{Table: r.s.shadowSchema.Name, Rows: r.shadowOuts})
 		r.shadowOuts = make([]schema.Row, 0, cap(r.shadowOuts))
 	}
+	if len(r.s.sinks) > 0 {
+		// Table sinks are upserted, keyed: a record decided again (after
+		// a conflict) replaces its row, which was never committed. Topic
+		// sinks' records go to the outbox in the same commit (relay.go).
+		writes, entries := r.takeSinks()
+		b.Writes = append(b.Writes, writes...)
+		b.Outbox = entries
+	}
 	var ids map[any]bool
 	if r.s.idCol >= 0 {
 		ids = make(map[any]bool, len(r.outs))
@@ -951,10 +1016,11 @@ func (r *streamRun) take() (port.Batch, map[any]bool, int, []port.DeadLetter) {
 
 // pendingCommit is a chunk being committed by the store.
 type pendingCommit struct {
-	done chan struct{}
-	err  error
-	outs int
-	dead []port.DeadLetter // for the runtime's sink once committed
+	done   chan struct{}
+	err    error
+	outs   int
+	outbox bool              // the batch has outbox entries
+	dead   []port.DeadLetter // for the runtime's sink once committed
 }
 
 // wait returns the outcome of the commit.
@@ -966,7 +1032,7 @@ func (p *pendingCommit) wait() error {
 // startCommit commits b in the background: its output rows, changed state
 // and offsets in one commit of the store, all of it or none, and never twice.
 func (r *streamRun) startCommit(ctx context.Context, b port.Batch, outs int, dead []port.DeadLetter) *pendingCommit {
-	p := &pendingCommit{done: make(chan struct{}), outs: outs, dead: dead}
+	p := &pendingCommit{done: make(chan struct{}), outs: outs, dead: dead, outbox: len(b.Outbox) > 0}
 	go func() {
 		defer close(p.done)
 		if err := r.store.Commit(ctx, b); err != nil {
@@ -1139,6 +1205,9 @@ type decider struct {
 	shadowOuts  []schema.Row
 	shadowBlock []any
 	heldTrace   *Trace // the shadow's explanation of a traced record, sent after the live one's
+
+	sinks    []sinkDecider // per sink of the stage
+	sinkOuts [][]sinkRow   // per sink, the rows made
 }
 
 // parallel reports whether records may be decided on several CPUs: every
@@ -1195,6 +1264,7 @@ func (r *streamRun) decideAll(msgs []port.Message) {
 	wg.Wait()
 	r.sendDead()
 	r.gatherWindows()
+	r.gatherSinks()
 	r.outs = r.outs[:0]
 	r.shadowOuts = r.shadowOuts[:0]
 	for _, w := range ws {
@@ -1314,6 +1384,12 @@ func (d *decider) decide(i int, m port.Message, vars []any) {
 			return
 		}
 	}
+	if len(s.sinks) > 0 {
+		if err := d.decideSinks(i, vars); err != nil {
+			d.deadLetter(i, m.Source, messagePayload(s.tspec.Schema, m), err.Error())
+			return
+		}
+	}
 	if kw != nil {
 		if err := d.windowsAfter(vars, d.dec); err != nil {
 			d.deadLetter(i, m.Source, messagePayload(s.tspec.Schema, m), err.Error())
@@ -1405,6 +1481,20 @@ func (r *streamRun) write(ctx context.Context) error {
 			return fmt.Errorf("stage %s: writing %s: %w", r.s.name, r.s.shadowOut, err)
 		}
 		r.shadowOuts = make([]schema.Row, 0, cap(r.shadowOuts))
+	}
+	if len(r.s.sinks) > 0 {
+		writes, entries := r.takeSinks()
+		for _, w := range writes {
+			if err := r.tables[r.s.sinkTable(w.Table)].Upsert(ctx, w.Rows); err != nil {
+				return fmt.Errorf("stage %s: writing %s: %w", r.s.name, w.Table, err)
+			}
+		}
+		if len(entries) > 0 {
+			if err := r.relay.box.AddOutbox(ctx, entries); err != nil {
+				return fmt.Errorf("stage %s: writing %d records to the outbox: %w", r.s.name, len(entries), err)
+			}
+			r.relay.notify()
+		}
 	}
 	for id, rows := range r.dirty {
 		if len(rows) == 0 {
