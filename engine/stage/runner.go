@@ -64,6 +64,12 @@ type Runtime struct {
 	// Written; `pipeline diff`). Batch steps then run row by row, never as
 	// one set-based update. It must be safe for concurrent use.
 	Wrote func(Written)
+	// Monitor, when set, receives what the stages do as they do it
+	// (metrics, readiness). It must be safe for concurrent use.
+	Monitor Monitor
+	// StatusEvery is how often a stage following its topic (Follow) logs
+	// its status while it is idle or behind; DefaultStatusEvery when 0.
+	StatusEvery time.Duration
 }
 
 // Decided is one record's decision, for Runtime.Decided.
