@@ -77,7 +77,7 @@ func New() *Metrics {
 	m.dup = counter("records_duplicate_total", "Records a stage skipped as decided before (the summary's dup column).", "stage")
 	m.decisions = counter("decisions_total", "Decisions committed by a stream stage, by ruleset, deciding rule (or default) and outcome.", "stage", "ruleset", "rule", "outcome")
 	m.decideTime = histogram("decision_latency_seconds", "Seconds a stream stage took to decide one chunk of records: duplicates, lookups, windows, rules and output rows.", "stage")
-	m.commitTime = histogram("commit_latency_seconds", "Seconds one commit of a chunk took: its rows, state and offsets in one transaction.", "stage")
+	m.commitTime = histogram("commit_latency_seconds", "Seconds one commit of a chunk took: its rows, state and offsets committed together.", "stage")
 	m.committed = counter("batches_committed_total", "Chunks of records a stream stage committed with their offsets.", "stage")
 	m.retried = counter("batches_retried_total", "Chunks a stream stage decided again, by reason: conflict (a table it read changed) or exists (a record was decided meanwhile).", "stage", "reason")
 	m.lag = gauge("consumer_lag", "Records of a partition past the stage's committed position: the topic's end offset minus the next offset to decide.", "stage", "topic", "partition")
