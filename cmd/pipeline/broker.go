@@ -25,6 +25,9 @@ in --data-dir, so a restarted broker finds them again. The topics of each SPEC
 (and each --topic) are created at start: old clients such as kafka-python ask
 for metadata in a way that does not create topics.
 
+--http ADDR serves /metrics (the process's), /healthz and /readyz (200 once
+the broker listens), with /ping and /ready as aliases.
+
 Example:
    pipeline broker --addr 127.0.0.1:9092 configs/NAME.yaml
    KAFKA_BROKERS=127.0.0.1:9092 pipeline run configs/NAME.yaml --stage validate`,
