@@ -111,6 +111,12 @@ type Options struct {
 	Wrote   func(stage.Written)
 	// Fault: see stage.Runtime (fault tests).
 	Fault func(point string)
+	// Monitor, when set, receives what the stages do as they do it, and
+	// each stage's start and end (engine/metrics; see stage.Monitor).
+	Monitor stage.Monitor
+	// StatusEvery: how often a following stage logs its status while idle
+	// or behind (stage.Runtime.StatusEvery); stage.DefaultStatusEvery when 0.
+	StatusEvery time.Duration
 }
 
 // Pipeline is an opened plan: its connectors, tables and topics.
@@ -323,7 +329,7 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 	}
 	rt := &stage.Runtime{Resources: p, Log: p.log, Follow: p.opts.Follow, Group: p.opts.Group, ExportDir: p.opts.ExportDir,
 		Trace: p.opts.Trace, TraceKey: p.opts.TraceKey, Decided: p.opts.Decided,
-		Observe: p.opts.Observe, Wrote: p.opts.Wrote, Fault: p.opts.Fault,
+		Observe: p.opts.Observe, Wrote: p.opts.Wrote, Fault: p.opts.Fault, Monitor: p.opts.Monitor, StatusEvery: p.opts.StatusEvery,
 		DeadLetter: func(d port.DeadLetter) {
 			p.mu.Lock()
 			p.dead = append(p.dead, d)
@@ -366,7 +372,7 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 		held = nil
 		heldMu.Unlock()
 		sum.Stages[b.at].Stats = st
-		p.logDone(b.name, st, err)
+		p.logDone(b.name, b.stage.Kind(), st, err)
 		if err != nil {
 			// Run in order, the stages after it would not have run.
 			sum.Stages = sum.Stages[:b.at+1]
@@ -386,6 +392,9 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 			}
 		}
 		p.log.Info("stage starting", "stage", r.Name(), "kind", r.Kind())
+		if p.opts.Monitor != nil {
+			p.opts.Monitor.StageStarted(r.Name(), r.Kind())
+		}
 		_, follower := r.(stage.BackgroundFollower)
 		if b, ok := r.(stage.Background); ok && bg == nil && (!p.opts.Follow || follower) && i+1 < len(run) && b.Overlaps(run[i+1]) {
 			local := *rt // its own progress counter, which nobody watches
@@ -393,7 +402,7 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 			finish, ok, err := b.Start(ctx, &local)
 			if err != nil {
 				sum.Stages = append(sum.Stages, StageResult{Name: r.Name(), Kind: r.Kind()})
-				p.logDone(r.Name(), stage.Stats{}, err)
+				p.logDone(r.Name(), r.Kind(), stage.Stats{}, err)
 				return p.finish(ctx, &sum, start, &StageError{Stage: r.Name(), Err: err})
 			}
 			if ok {
@@ -423,13 +432,13 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 		if err == nil && ctx.Err() != nil && p.opts.Follow {
 			// Interrupted while following: the stage stopped cleanly with
 			// its batch committed; that is how a following run ends.
-			p.logDone(r.Name(), st, nil)
+			p.logDone(r.Name(), r.Kind(), st, nil)
 			break
 		}
 		if err == nil {
 			err = ctx.Err()
 		}
-		p.logDone(r.Name(), st, err)
+		p.logDone(r.Name(), r.Kind(), st, err)
 		if err != nil {
 			err = &StageError{Stage: r.Name(), Err: err}
 			if jerr := join(); jerr != nil {
@@ -462,9 +471,12 @@ func (b *background) run(finish func() (stage.Stats, error)) {
 
 // logDone logs what a stage did: "stage done", or "stage failed" with the
 // error that ended it (at the same level, so that -v shows both; the
-// command reports the error itself).
-func (p *Pipeline) logDone(name string, st stage.Stats, err error) {
-	args := []any{"stage", name, "in", st.In, "out", st.Out, "dead", st.Dead, "duplicates", st.Dup,
+// command reports the error itself), and tells the Monitor.
+func (p *Pipeline) logDone(name, kind string, st stage.Stats, err error) {
+	if p.opts.Monitor != nil {
+		p.opts.Monitor.StageEnded(name, st, err)
+	}
+	args := []any{"stage", name, "kind", kind, "in", st.In, "out", st.Out, "dead", st.Dead, "duplicates", st.Dup,
 		"seconds", fmt.Sprintf("%.3f", st.Elapsed.Seconds()), "records_per_s", int64(st.Rate())}
 	if err != nil {
 		p.log.Info("stage failed", append(args, "error", err.Error())...)
@@ -527,3 +539,22 @@ func (e *StageError) Error() string { return "stage " + e.Stage + ": " + e.Err.E
 
 // Unwrap returns what stopped the stage.
 func (e *StageError) Unwrap() error { return e.Err }
+
+// Ping checks the services behind the connectors opened so far (those
+// that implement port.Pinger: a database, a broker) and returns what does
+// not answer, one problem per connector, for readiness; none when all
+// answer. Connectors no stage has opened yet are not asked.
+func (p *Pipeline) Ping(ctx context.Context) []string {
+	var problems []string
+	for _, c := range p.plan.Spec.Connectors {
+		conn := p.opened(c.Key)
+		pg, ok := conn.(port.Pinger)
+		if !ok {
+			continue
+		}
+		if err := pg.Ping(ctx); err != nil {
+			problems = append(problems, fmt.Sprintf("connector %s: %v", c.Key, err))
+		}
+	}
+	return problems
+}

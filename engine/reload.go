@@ -157,6 +157,9 @@ func (rl *reloader) reload(path string) {
 	case errors.Is(err, errUnchanged):
 		return
 	case err != nil:
+		if rl.p.opts.Monitor != nil {
+			rl.p.opts.Monitor.Reloaded(path, false)
+		}
 		rl.log.Warn("rule file change refused: the stages go on with the rules they have",
 			"file", path, "ruleset", old.Name, "version", old.Version, "hash", old.Hash, "error", err.Error())
 		return
@@ -167,6 +170,9 @@ func (rl *reloader) reload(path string) {
 		s.swap()
 	}
 	rl.current[path] = rs
+	if rl.p.opts.Monitor != nil {
+		rl.p.opts.Monitor.Reloaded(path, true)
+	}
 	rl.log.Info("rule file reloaded: its stages decide with it from their next batch",
 		"file", path, "ruleset", rs.Name, "version", rs.Version, "hash", rs.Hash,
 		"was_version", old.Version, "was_hash", old.Hash, "tests", rs.NumTests(), "stages", strings.Join(names, ", "))

@@ -34,14 +34,17 @@ func loadPlanAt(c *cli.Context, path string) (*stage.Plan, error) {
 	return plan, nil
 }
 
-// logger logs to the app's error output (stderr, with secrets hidden):
-// stage events with -v, warnings otherwise.
+// logger logs to the app's error output (stderr, with secrets hidden), as
+// --log-format and --log-level say (serve.go): stage events with -v or as
+// a service, warnings otherwise. It is also the default logger, which
+// connectors log to. A bad flag value was refused in the app's Before.
 func logger(c *cli.Context) *slog.Logger {
-	level := slog.LevelWarn
-	if c.Bool("verbose") {
-		level = slog.LevelInfo
+	log, err := newLogger(c)
+	if err != nil {
+		log = slog.New(slog.NewTextHandler(errWriter(c.App), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	return slog.New(slog.NewTextHandler(errWriter(c.App), &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(log)
+	return log
 }
 
 // printSummary prints one line per stage and the dead letters.

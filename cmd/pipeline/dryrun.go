@@ -10,6 +10,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"pipeline/engine"
+	"pipeline/engine/metrics"
+	"pipeline/engine/stage"
 	"pipeline/engine/stats"
 )
 
@@ -123,6 +125,14 @@ both pass is it taken, between two batches; otherwise the stage goes on with
 the rules it has and the reason is logged. Every decision records the
 version and content hash of the rule file that made it. -v logs each reload.
 
+As a service (see the README, "Running it as a service"): --http ADDR
+serves Prometheus metrics on /metrics, /healthz (alive) and /readyz (200 once
+connected to the broker and the database with partitions assigned, else 503
+saying what is missing), with /ping and /ready as aliases; the address it
+listens on is logged. Logs go to stderr, as text or JSON lines
+(--log-format), at info level under --follow or --http; a following stage
+logs its lag and idle time every --status-every while idle or behind.
+
 MySQL: MYSQL_DSN (or MYSQL_HOST, MYSQL_USER, MYSQL_PASSWORD, MYSQL_DATABASE),
 default root at 127.0.0.1:3306; the database and tables are created when
 missing. Kafka: KAFKA_BROKERS, default an embedded broker with its data under
@@ -131,6 +141,7 @@ missing. Kafka: KAFKA_BROKERS, default an embedded broker with its data under
 Examples:
    pipeline run configs/NAME.yaml
    pipeline run configs/NAME.yaml --stage validate --follow
+   pipeline run configs/NAME.yaml --stage validate --follow --http 127.0.0.1:4195 --log-format json
    KAFKA_BROKERS=127.0.0.1:9092 pipeline run configs/NAME.yaml --stage publish`,
 		Flags: []cli.Flag{
 			stageFlag(),
@@ -138,10 +149,14 @@ Examples:
 			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep stream and rekey stages consuming until interrupted"},
 			&cli.StringFlag{Name: "group", Usage: "consumer group `NAME` for stream and rekey stages (default: the spec's)"},
 			&cli.BoolFlag{Name: "reload", Value: true, Usage: "with --follow, watch the stream stages' rule files and take a changed one between two batches, once it lints and passes its tests (--reload=false: never)"},
+			httpFlag(),
+			&cli.DurationFlag{Name: "status-every", Value: stage.DefaultStatusEvery, Usage: "with --follow, log each following stage's lag and idle time every `DURATION` while it is idle or behind"},
+			logFlags()[0],
+			logFlags()[1],
 		},
 		Action: func(c *cli.Context) error {
 			tuneGC(runGCPercent)
-			return runSpec(c, engine.Options{Follow: c.Bool("follow"), Group: c.String("group"), Reload: c.Bool("reload")})
+			return runSpec(c, engine.Options{Follow: c.Bool("follow"), Group: c.String("group"), Reload: c.Bool("reload"), StatusEvery: statusEvery(c)})
 		},
 	}
 }
@@ -160,10 +175,22 @@ func runSpec(c *cli.Context, opts engine.Options) error {
 	if err != nil {
 		return err
 	}
+	log, err := newLogger(c)
+	if err != nil {
+		return err
+	}
 	opts.Registry = registry()
 	opts.Log = logger(c)
 	opts.Progress = os.Stderr
 	opts.Fault = faultHook(os.Getenv("PIPELINE_FAULT"), os.Stderr)
+	if jsonLogs(c) {
+		opts.Progress = nil // a plain line among JSON lines; the stage lines say as much
+	}
+	var m *metrics.Metrics
+	if c.String("http") != "" {
+		m = metrics.New()
+		opts.Monitor = m
+	}
 	var collect *stats.Collector
 	if c.Bool("stats") || c.String("stats-json") != "" || c.String("report") != "" {
 		collect = stats.New(plan)
@@ -174,6 +201,13 @@ func runSpec(c *cli.Context, opts engine.Options) error {
 		return err
 	}
 	defer p.Close()
+	if m != nil {
+		stop, err := serveHTTP(c, log, m, readiness(p.Ping, m))
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	sum, err := p.Run(c.Context, c.StringSlice("stage"))
 	printSummary(c.App.Writer, sum)
 	if err != nil {

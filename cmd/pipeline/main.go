@@ -105,9 +105,14 @@ Typical day:
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log each stage as it starts and ends"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile to `FILE` (for performance work)"},
 			&cli.StringFlag{Name: "memprofile", Usage: "write an allocation profile to `FILE` at exit (for performance work)"},
+			logFlags()[0],
+			logFlags()[1],
 		},
 		Before: func(c *cli.Context) error {
 			hideSecrets(c)
+			if _, err := newLogger(c); err != nil {
+				return err
+			}
 			return startProfile(c)
 		},
 		After: stopProfile,

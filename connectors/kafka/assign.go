@@ -34,6 +34,7 @@ func (c *consumer) startAlone(ctx context.Context, b map[int32]bounds) (map[int3
 		c.parts[p] = &partition{ready: true, next: next, end: b[p].end}
 	}
 	c.assigned = true
+	c.owned()
 	return offsets, nil
 }
 
@@ -54,7 +55,12 @@ func (b bounds) startAt(o int64, ok bool) (kgo.Offset, int64) {
 
 // bounds lists the first and end offsets of the topic's partitions.
 func (c *consumer) bounds(ctx context.Context) (map[int32]bounds, error) {
-	adm, name := c.topic.conn.admin, c.topic.name
+	return c.topic.bounds(ctx)
+}
+
+// bounds lists the first and end offsets of the topic's partitions.
+func (t *Topic) bounds(ctx context.Context) (map[int32]bounds, error) {
+	adm, name := t.conn.admin, t.name
 	ends, err := adm.ListEndOffsets(ctx, name)
 	if err == nil {
 		err = ends.Error()
@@ -91,7 +97,22 @@ func (c *consumer) onAssigned(_ context.Context, _ *kgo.Client, assigned map[str
 		}
 	}
 	c.assigned = true
+	c.owned()
 	c.signal()
+}
+
+// owned tells opts.Assigned, when set, the partitions this consumer owns.
+// The caller holds c.mu, or is the only goroutine using c.
+func (c *consumer) owned() {
+	if c.opts.Assigned == nil {
+		return
+	}
+	ps := make([]int32, 0, len(c.parts))
+	for p := range c.parts {
+		ps = append(ps, p)
+	}
+	slices.Sort(ps)
+	c.opts.Assigned(ps)
 }
 
 // onRevoked forgets partitions this member no longer owns, once the
@@ -109,6 +130,7 @@ func (c *consumer) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[str
 	for _, p := range revoked[c.topic.name] {
 		delete(c.parts, p)
 	}
+	c.owned()
 	c.signal()
 }
 

@@ -48,6 +48,9 @@ type BrokerOptions struct {
 	// Partitions is the partition count of topics created without one
 	// (TopicSpec.Partitions 0); 0 means DefaultPartitions (6).
 	Partitions int
+	// Listening, when set, is called with the address the broker listens
+	// on once it does (readiness).
+	Listening func(addr string)
 	// MaxRecordBytes is the largest record, key and value, that the
 	// topics of Topics take (see Options.MaxRecordBytes): their
 	// max.message.bytes is set to take a record of that size alone in a
@@ -73,6 +76,9 @@ func RunBroker(ctx context.Context, opts BrokerOptions) error {
 		return err
 	}
 	log.Info("broker listening on "+b.addr, "addr", b.addr, "data_dir", b.dataDir)
+	if opts.Listening != nil {
+		opts.Listening(b.addr)
+	}
 	<-ctx.Done()
 	b.close()
 	log.Info("broker stopped", "addr", b.addr)

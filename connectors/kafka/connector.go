@@ -317,6 +317,19 @@ func (c *Connector) begin() error {
 }
 
 // errClosed is returned by operations on a closed connector.
+var _ port.Pinger = (*Connector)(nil)
+
+// Ping checks that a broker answers. It implements port.Pinger.
+func (c *Connector) Ping(ctx context.Context) error {
+	if err := c.check(); err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
+	if err := c.client.Ping(ctx); err != nil {
+		return fmt.Errorf("kafka: brokers %s do not answer: %w", strings.Join(c.brokers, ","), err)
+	}
+	return nil
+}
+
 var errClosed = errors.New("connector is closed")
 
 // closeWait bounds how long Close waits for running Publish and Consume calls.

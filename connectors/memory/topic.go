@@ -322,6 +322,14 @@ func (t *Topic) Consume(ctx context.Context, opts port.ConsumeOptions, handle fu
 	} else {
 		c.group = l.group(opts.Group)
 	}
+	if opts.Assigned != nil {
+		// Every consumer serves every partition, a batch at a time.
+		all := make([]int32, n)
+		for p := range all {
+			all[p] = int32(p)
+		}
+		opts.Assigned(all)
+	}
 	stop := func(err error) error {
 		if opts.Follow {
 			return nil
@@ -461,4 +469,20 @@ func (t *Topic) Truncate(ctx context.Context) error {
 	l.signal()
 	l.mu.Unlock()
 	return nil
+}
+
+var _ port.Watermarks = (*Topic)(nil)
+
+// Watermarks returns, for every partition, its first offset (0: a
+// truncated memory topic starts again at 0) and the number of rows it holds.
+// It implements port.Watermarks.
+func (t *Topic) Watermarks(context.Context) (map[int32]port.Watermark, error) {
+	l := t.log
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[int32]port.Watermark, len(l.parts))
+	for p, rows := range l.parts {
+		out[int32(p)] = port.Watermark{High: int64(len(rows))}
+	}
+	return out, nil
 }

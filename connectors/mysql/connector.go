@@ -217,6 +217,16 @@ func (c *Connector) lookup(name string) (*Table, bool) {
 	return t, ok
 }
 
+var _ port.Pinger = (*Connector)(nil)
+
+// Ping checks that the server answers. It implements port.Pinger.
+func (c *Connector) Ping(ctx context.Context) error {
+	if err := c.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("mysql on %s does not answer: %w", c.where, err)
+	}
+	return nil
+}
+
 // Close closes the connection pool. Tables of the connector are unusable afterwards.
 func (c *Connector) Close() error {
 	if c.db == nil {

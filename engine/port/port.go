@@ -104,6 +104,31 @@ type ConsumeOptions struct {
 	// topic may hand out the same slice, refilled, batch after batch
 	// instead of a new one, and its keys in a reused buffer.
 	Reuse bool
+	// Assigned, when set, is called with every partition this consumer
+	// owns, in ascending order, whenever that set changes: at start and
+	// at every assignment, revocation or loss in a group (none, during a
+	// rebalance or with more members than partitions). It must be quick
+	// and safe for concurrent use. Metrics and readiness read it
+	// (docs/ARCHITECTURE.md, Observability).
+	Assigned func(partitions []int32)
+}
+
+// Watermark is where a partition of a topic stands: Low is the offset of
+// its first record, High the offset its next record will get (its end).
+type Watermark struct{ Low, High int64 }
+
+// Watermarks is implemented by topics that can tell where each of their
+// partitions ends, for consumer lag (High minus the consumer's position).
+type Watermarks interface {
+	// Watermarks returns the watermarks of every partition of the topic.
+	Watermarks(ctx context.Context) (map[int32]Watermark, error)
+}
+
+// Pinger is implemented by connectors that can check, cheaply, that the
+// service behind them answers (a database, a broker): readiness asks it.
+type Pinger interface {
+	// Ping returns nil when the service answers, else why not.
+	Ping(ctx context.Context) error
 }
 
 // Flusher is implemented by topics whose Consume calls ConsumeOptions.Flush

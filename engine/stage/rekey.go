@@ -161,6 +161,10 @@ type rekeyRun struct {
 	vars   [][]any             // per message: the record, its lookups, the output row
 	ok     []bool
 	dead   []rekeyDead
+	// watch and reported are what the run reports to the runtime's
+	// Monitor: where it stands in its topic, and the counts so far.
+	watch    *consumerWatch
+	reported Stats
 }
 
 // rekeyDead is a dead letter of a batch, with its message's index.
@@ -220,7 +224,10 @@ func (s *rekeyStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	}
 	// Without Positions the topic commits each batch's offsets to the group
 	// once batch has returned, that is once its records are produced.
-	err = in.Consume(ctx, port.ConsumeOptions{Group: group, BatchSize: s.batchSize, Follow: rt.Follow}, r.batch)
+	r.watch = newConsumerWatch(rt, s.name, s.in.Name, in)
+	stopWatch := r.watch.start(ctx)
+	err = in.Consume(ctx, port.ConsumeOptions{Group: group, BatchSize: s.batchSize, Follow: rt.Follow, Assigned: r.watch.assigned}, r.batch)
+	stopWatch()
 	st.Elapsed = time.Since(start)
 	return st, err
 }
@@ -230,6 +237,7 @@ func (s *rekeyStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 // it cannot re-key go to the dead letters, kept for good before it returns.
 func (r *rekeyRun) batch(ctx context.Context, msgs []port.Message) error {
 	s := r.s
+	r.watch.arrived()
 	r.rt.Progress.Add(int64(len(msgs)))
 	r.st.In += int64(len(msgs))
 	nv := len(s.sc.names) // the output row's variable
@@ -280,7 +288,13 @@ func (r *rekeyRun) batch(ctx context.Context, msgs []port.Message) error {
 		}
 		r.st.Out += int64(len(rows) - len(rejected))
 	}
-	return r.sendDead(ctx)
+	if err := r.sendDead(ctx); err != nil {
+		return err
+	}
+	r.rt.monitor().Counted(s.name, Stats{In: r.st.In - r.reported.In, Out: r.st.Out - r.reported.Out, Dead: r.st.Dead - r.reported.Dead})
+	r.reported = *r.st
+	r.watch.committed(batchOffsets(nil, msgs))
+	return nil
 }
 
 // fill makes out the output row of record rec: its columns copied by name,

@@ -68,6 +68,12 @@ type Runtime struct {
 	// Fault* constants: between a commit and the publishing of its outbox
 	// records), for fault tests to stop the process there. It may block.
 	Fault func(point string)
+	// Monitor, when set, receives what the stages do as they do it
+	// (metrics, readiness). It must be safe for concurrent use.
+	Monitor Monitor
+	// StatusEvery is how often a stage following its topic (Follow) logs
+	// its status while it is idle or behind; DefaultStatusEvery when 0.
+	StatusEvery time.Duration
 }
 
 // Decided is one record's decision, for Runtime.Decided.

@@ -446,6 +446,8 @@ type streamRun struct {
 	held    *heldCommit
 	mu      sync.Mutex // one batch or flush at a time: flush runs on the topic's goroutine
 	flushed error      // the first error flush met, returned by every later one
+	// obs is what the run reports to the runtime's Monitor (monitor.go).
+	obs streamObs
 }
 
 // heldCommit is the last chunk of a batch, committing after the batch returned.
@@ -488,6 +490,9 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 		w.windows = s.newWindowDeciders()
 		w.sinks = s.newSinkDeciders()
 		w.sinkOuts = make([][]sinkRow, len(s.sinks))
+		if rt.Monitor != nil {
+			w.tally, r.obs.tally = Tally{}, Tally{}
+		}
 		r.workers = append(r.workers, w)
 	}
 	topic, err := rt.Resources.Topic(ctx, s.topic, s.tspec)
@@ -503,6 +508,7 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 		defer r.lists.stop()
 		defer cancel()
 	}
+	r.obs.watch = newConsumerWatch(rt, s.name, s.tspec.Name, topic)
 	tables := []spec.Ref{s.out}
 	schemas := []*schema.Schema{s.outSchema}
 	for _, l := range s.lookups {
@@ -535,7 +541,7 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	}
 	// batch keeps no message slice past its call: the rows are kept, and
 	// sources copied into dead letters.
-	opts := port.ConsumeOptions{Group: r.group, BatchSize: s.batchSize, Follow: rt.Follow, Reuse: true}
+	opts := port.ConsumeOptions{Group: r.group, BatchSize: s.batchSize, Follow: rt.Follow, Reuse: true, Assigned: r.obs.watch.assigned}
 	if r.store = r.committer(rt); r.store != nil {
 		for _, l := range s.lookups {
 			if l.ref.Connector == s.out.Connector && !slices.Contains(r.reads, l.schema.Name) {
@@ -562,6 +568,7 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 		}
 		r.relay.start(ctx)
 	}
+	stopWatch := r.obs.watch.start(ctx)
 	err = topic.Consume(ctx, opts, r.batch)
 	if ferr := r.flush(ctx); ferr != nil && err == nil { // nothing stays in flight, whatever the topic did
 		err = ferr
@@ -571,6 +578,7 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 			err = rerr
 		}
 	}
+	stopWatch()
 	st.Elapsed = time.Since(start)
 	return st, err
 }
@@ -623,6 +631,7 @@ func (r *streamRun) positions(ctx context.Context, parts []int32) (map[int32]int
 			out[p] = o
 		}
 	}
+	r.obs.watch.positioned(out)
 	return out, nil
 }
 
@@ -667,6 +676,7 @@ func (r *streamRun) batch(ctx context.Context, msgs []port.Message) error {
 			return err
 		}
 	}
+	r.obs.watch.arrived()
 	if r.store == nil {
 		r.useLatest()
 		if err := r.prepare(ctx, msgs); err != nil {
@@ -716,6 +726,7 @@ func (r *streamRun) handle(ctx context.Context, msgs []port.Message, final bool)
 			if prev.outbox && r.relay != nil {
 				r.relay.notify()
 			}
+			r.landed(prev.obs, prev.outs)
 			if r.deadLetter != nil {
 				for _, d := range prev.dead {
 					r.deadLetter(d)
@@ -755,6 +766,7 @@ func (r *streamRun) handle(ctx context.Context, msgs []port.Message, final bool)
 					return errors.Join(err, wait())
 				}
 				if again {
+					r.rt.monitor().Retried(r.s.name, "exists")
 					err := wait()
 					if err != nil && !errors.Is(err, port.ErrExists) && !errors.Is(err, port.ErrConflict) {
 						return err
@@ -774,12 +786,14 @@ func (r *streamRun) handle(ctx context.Context, msgs []port.Message, final bool)
 				// A table the chunk in flight read changed meanwhile.
 				// Nothing of it was written: decide it and what follows
 				// again, on fresh rows.
+				r.rt.monitor().Retried(r.s.name, "conflict")
 				if err := r.conflicted(err, prevLo, prepared, mark); err != nil {
 					return err
 				}
 			case errors.Is(err, port.ErrExists):
 				// Some record of the chunk in flight was decided before.
 				// Nothing of it was written: decide it and what follows again.
+				r.rt.monitor().Retried(r.s.name, "exists")
 				r.careful(prevLo, prepared, mark)
 			default:
 				return err
@@ -810,6 +824,7 @@ func (r *streamRun) careful(from, to int, mark counts) {
 func (r *streamRun) undo(from, to int, mark counts) {
 	r.st.In, r.st.Dup, r.st.Dead = mark.in, mark.dup, mark.dead
 	r.rt.Progress.Add(int64(from - to))
+	clear(r.obs.tally)
 	r.forget()
 }
 
@@ -879,6 +894,7 @@ func (r *streamRun) counts() counts { return counts{r.st.In, r.st.Dup, r.st.Dead
 // leaves the output rows, changed state and offsets in r.
 func (r *streamRun) prepare(ctx context.Context, msgs []port.Message) error {
 	s := r.s
+	began := time.Now()
 	n := len(s.sc.names) + 2
 	for len(r.vars) < len(msgs) {
 		r.vars = append(r.vars, make([]any, n))
@@ -924,6 +940,7 @@ func (r *streamRun) prepare(ctx context.Context, msgs []port.Message) error {
 	}
 	r.decideAll(msgs)
 	r.offsets = batchOffsets(r.offsets[:0], msgs)
+	r.rt.monitor().DecideTime(s.name, time.Since(began))
 	return nil
 }
 
@@ -1021,6 +1038,7 @@ type pendingCommit struct {
 	outs   int
 	outbox bool              // the batch has outbox entries
 	dead   []port.DeadLetter // for the runtime's sink once committed
+	obs    observed          // for the runtime's Monitor once committed
 }
 
 // wait returns the outcome of the commit.
@@ -1032,10 +1050,13 @@ func (p *pendingCommit) wait() error {
 // startCommit commits b in the background: its output rows, changed state
 // and offsets in one commit of the store, all of it or none, and never twice.
 func (r *streamRun) startCommit(ctx context.Context, b port.Batch, outs int, dead []port.DeadLetter) *pendingCommit {
-	p := &pendingCommit{done: make(chan struct{}), outs: outs, dead: dead, outbox: len(b.Outbox) > 0}
+	p := &pendingCommit{done: make(chan struct{}), outs: outs, dead: dead, outbox: len(b.Outbox) > 0, obs: r.committing(b.Offsets)}
 	go func() {
 		defer close(p.done)
-		if err := r.store.Commit(ctx, b); err != nil {
+		began := time.Now()
+		err := r.store.Commit(ctx, b)
+		p.obs.took = time.Since(began)
+		if err != nil {
 			p.err = fmt.Errorf("stage %s: committing a batch of %d records: %w", r.s.name, outs, err)
 		}
 	}()
@@ -1180,6 +1201,7 @@ type decider struct {
 	dirty  map[string][]schema.Row
 	marked map[string]*keyMap[bool]
 	todo   []int // indexes of the batch's messages this decider takes
+	tally  Tally // the decisions it made, with a Monitor
 	// dead holds the dead letters of the records decided, in order, and
 	// deadAt the index of each one's message in the batch, so that they
 	// reach the sink in record order whatever the timing of the deciders.
@@ -1263,6 +1285,7 @@ func (r *streamRun) decideAll(msgs []port.Message) {
 	}
 	wg.Wait()
 	r.sendDead()
+	r.gather()
 	r.gatherWindows()
 	r.gatherSinks()
 	r.outs = r.outs[:0]
@@ -1398,6 +1421,9 @@ func (d *decider) decide(i int, m port.Message, vars []any) {
 		d.windowsEnter(m, kw)
 	}
 	d.outs = append(d.outs, out)
+	if d.tally != nil {
+		d.tally.add(d.rules.bd.rs.Name, dec)
+	}
 	if s.shadowSchema != nil {
 		d.shadowOuts = append(d.shadowOuts, d.shadowRow(m, sdec, serr))
 	}
@@ -1469,6 +1495,7 @@ func (d *decider) markDirty(l lookup, row schema.Row) {
 // write writes the batch's output rows and changed state, without a store.
 func (r *streamRun) write(ctx context.Context) error {
 	r.takeWindows() // without a store, window state lives in the cache
+	outs := len(r.outs)
 	if len(r.outs) > 0 {
 		if err := r.tables[r.s.out.String()].Upsert(ctx, r.outs); err != nil {
 			return fmt.Errorf("stage %s: writing %s: %w", r.s.name, r.s.out, err)
@@ -1516,5 +1543,6 @@ func (r *streamRun) write(ctx context.Context) error {
 		r.dirty[id] = rows[:0]
 	}
 	r.dead = r.dead[:0] // the engine writes them when the run ends
+	r.wrote(outs, r.offsets)
 	return nil
 }
