@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"path/filepath"
 	"sync"
 	"time"
@@ -299,6 +300,8 @@ type StageResult struct {
 
 // Summary is what a run did, stage by stage.
 type Summary struct {
+	// RunID identifies the run: its dead letters carry it (port.DeadLetter.Run).
+	RunID       string
 	Stages      []StageResult
 	DeadLetters []port.DeadLetter
 	Elapsed     time.Duration
@@ -314,15 +317,19 @@ func (s Summary) Dead() int { return len(s.DeadLetters) }
 // returns positioned errors naming each such file.
 func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 	start := time.Now()
-	var sum Summary
+	runID := newRunID(start)
+	sum := Summary{RunID: runID}
 	run, err := p.selectStages(names)
 	if err != nil {
 		return sum, err
 	}
 	rt := &stage.Runtime{Resources: p, Log: p.log, Follow: p.opts.Follow, Group: p.opts.Group, ExportDir: p.opts.ExportDir,
 		Trace: p.opts.Trace, TraceKey: p.opts.TraceKey, Decided: p.opts.Decided,
-		Observe: p.opts.Observe, Wrote: p.opts.Wrote,
+		Observe: p.opts.Observe, Wrote: p.opts.Wrote, RunID: runID,
 		DeadLetter: func(d port.DeadLetter) {
+			if d.Run == "" {
+				d.Run = runID
+			}
 			p.mu.Lock()
 			p.dead = append(p.dead, d)
 			p.mu.Unlock()
@@ -440,6 +447,13 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 		return p.finish(ctx, &sum, start, err)
 	}
 	return p.finish(ctx, &sum, start, nil)
+}
+
+// newRunID returns an identity for a run started at start: its time in
+// UTC and 4 random hex digits, "20261202T131718Z-3f9a", which sorts as
+// the runs started.
+func newRunID(start time.Time) string {
+	return fmt.Sprintf("%s-%04x", start.UTC().Format("20060102T150405Z"), rand.Uint32()&0xffff)
 }
 
 // background is a stage finishing in the background, at index at of the summary's stages.

@@ -183,7 +183,7 @@ func deadLetterFile(t *testing.T, path string) string {
 		return ""
 	}
 	rows := readCSV(t, path)
-	if len(rows) == 0 || strings.Join(rows[0], ",") != "id,stage,source,reason,payload,time" {
+	if len(rows) == 0 || strings.Join(rows[0], ",") != "id,stage,source,reason,payload,time,run_id" {
 		t.Fatalf("%s: header %v", path, rows)
 	}
 	var b strings.Builder

@@ -256,11 +256,16 @@ type DeadLetter struct {
 	Reason  string
 	Payload string
 	Time    time.Time
+	// Run identifies the run (one command) that found it: the letters of
+	// a state are those of every run since the last reset, and Run tells
+	// them apart.
+	Run string
 }
 
 // DeadLetterColumns are the columns of a dead-letter file, table or topic.
 // The id (stage, source and a hash of the reason) makes writing the same
-// letter twice harmless.
+// letter twice harmless; run_id is the run that found it last (nullable,
+// so that a table made before it existed takes it as a new column).
 var DeadLetterColumns = []schema.Column{
 	{Name: "id", Type: schema.StringType},
 	{Name: "stage", Type: schema.StringType},
@@ -268,6 +273,7 @@ var DeadLetterColumns = []schema.Column{
 	{Name: "reason", Type: schema.StringType},
 	{Name: "payload", Type: schema.StringType},
 	{Name: "time", Type: schema.DateTimeType},
+	{Name: "run_id", Type: schema.Type{Kind: schema.String, Nullable: true}},
 }
 
 // MaxTablePayload bounds the payload a dead-letter table row keeps; files keep it whole.
@@ -284,5 +290,9 @@ func (d DeadLetter) Row(maxPayload int) schema.Row {
 	h := fnv.New32a()
 	h.Write([]byte(d.Reason))
 	id := fmt.Sprintf("%s %s %08x", d.Stage, src, h.Sum32())
-	return schema.Row{id, d.Stage, src, d.Reason, payload, d.Time.Truncate(time.Second)}
+	var run any
+	if d.Run != "" {
+		run = d.Run
+	}
+	return schema.Row{id, d.Stage, src, d.Reason, payload, d.Time.Truncate(time.Second), run}
 }

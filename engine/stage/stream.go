@@ -1190,7 +1190,7 @@ func (r *streamRun) sendDead() {
 
 // deadLetter keeps a dead letter for the message at index i of the batch, to be sent by sendDead.
 func (d *decider) deadLetter(i int, src port.Source, payload, reason string) {
-	d.dead = append(d.dead, port.DeadLetter{Stage: d.r.s.name, Source: src, Reason: reason, Payload: payload, Time: time.Now().UTC()})
+	d.dead = append(d.dead, port.DeadLetter{Stage: d.r.s.name, Source: src, Reason: reason, Payload: payload, Time: time.Now().UTC(), Run: d.r.rt.RunID})
 	d.deadAt = append(d.deadAt, i)
 }
 
