@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -436,7 +437,7 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 		}
 		p.logDone(r.Name(), st, err)
 		if err != nil {
-			err = &StageError{Stage: r.Name(), Err: err}
+			err = &StageError{Stage: r.Name(), Err: p.resetHint(err)}
 			if jerr := join(); jerr != nil {
 				err = jerr // the earlier stage's error
 			}
@@ -454,6 +455,25 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 // the runs started.
 func newRunID(start time.Time) string {
 	return fmt.Sprintf("%s-%04x", start.UTC().Format("20060102T150405Z"), rand.Uint32()&0xffff)
+}
+
+// resetHint adds to err, when it says that stored offsets belong to
+// another topic (port.ErrOtherTopic), the options that run the spec's
+// reset stages: what starts over.
+func (p *Pipeline) resetHint(err error) error {
+	if !errors.Is(err, port.ErrOtherTopic) {
+		return err
+	}
+	var names []string
+	for _, s := range p.plan.Stages {
+		if r, ok := s.(interface{ Topics() []spec.Ref }); ok && s.Kind() == "reset" && len(r.Topics()) > 0 {
+			names = append(names, "--stage "+s.Name())
+		}
+	}
+	if len(names) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w (%s)", err, strings.Join(names, " "))
 }
 
 // background is a stage finishing in the background, at index at of the summary's stages.

@@ -60,12 +60,13 @@ type Connector struct {
 	database    string // the database's name, for lock names
 	packetLimit int    // the largest packet a statement may be sent in (see readPacketLimit); 0 if unknown
 
-	mu            sync.Mutex
-	tables        map[string]*Table    // by name, as opened by Table; Commit writes to these
-	offsetsReady  bool                 // the offsets table exists
-	versionsReady bool                 // the versions table exists
-	stateReady    bool                 // the state table exists
-	stmts         map[string]*sql.Stmt // prepared statements by SQL text (see prepared)
+	mu             sync.Mutex
+	tables         map[string]*Table    // by name, as opened by Table; Commit writes to these
+	offsetsReady   bool                 // the offsets table exists
+	offsetIDsReady bool                 // the offsets table has its topic_id column
+	versionsReady  bool                 // the versions table exists
+	stateReady     bool                 // the state table exists
+	stmts          map[string]*sql.Stmt // prepared statements by SQL text (see prepared)
 }
 
 // Compile-time checks of the interfaces Connector implements.

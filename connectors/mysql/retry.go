@@ -28,6 +28,7 @@ const (
 	errConnKilled     = 1927 // MariaDB: connection was killed
 	errAccessDeniedDB = 1044 // access denied to a database (e.g. for CREATE DATABASE)
 	errDupKey         = 1062 // duplicate entry for a key
+	errDupColumn      = 1060 // duplicate column name
 )
 
 // transientError marks an error from the database that a retry of the whole

@@ -139,6 +139,23 @@ type Topic interface {
 	Truncate(ctx context.Context) error
 }
 
+// TopicInfo is what a topic tells of itself (Describer).
+type TopicInfo struct {
+	// ID identifies the topic: two topics of one name (on two brokers,
+	// or one deleted and created again) have different IDs. Kafka's
+	// topic ID; "" when the topic has none.
+	ID string
+	// Start and End are, by partition, the offset of the first record the
+	// topic holds and the offset after its last.
+	Start, End map[int32]int64
+}
+
+// Describer is implemented by topics that can describe themselves.
+type Describer interface {
+	// Describe returns the topic's ID and the bounds of its partitions now.
+	Describe(ctx context.Context) (TopicInfo, error)
+}
+
 // PublishSessions is implemented by topics whose consumers may start while
 // a publisher is still appending, and get the very batches they would get
 // had they started once it finished.

@@ -25,6 +25,9 @@ type resetStage struct {
 }
 
 func (s *resetStage) Name() string { return s.name }
+
+// Topics returns the topics the stage empties.
+func (s *resetStage) Topics() []spec.Ref { return s.topics }
 func (s *resetStage) Kind() string { return "reset" }
 
 func (b *builder) resetStage(st *spec.Stage) Runner {

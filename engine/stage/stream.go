@@ -359,6 +359,9 @@ type streamRun struct {
 	dead    []port.DeadLetter
 	group   string
 	offsets []port.Offset
+	// topicID is the ID of the topic consumed (port.TopicInfo.ID), which
+	// the offsets carry to the store.
+	topicID string
 	// inflight holds the record ids of the chunk being committed while the
 	// next one is decided: they count as decided already.
 	inflight map[any]bool
@@ -483,6 +486,9 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 			r.hold = true
 			opts.Flush = r.flush
 		}
+	}
+	if err := r.checkTopic(ctx, topic); err != nil {
+		return st, err
 	}
 	err = topic.Consume(ctx, opts, r.batch)
 	if ferr := r.flush(ctx); ferr != nil && err == nil { // nothing stays in flight, whatever the topic did
@@ -832,6 +838,9 @@ func (r *streamRun) prepare(ctx context.Context, msgs []port.Message) error {
 	}
 	r.decideAll(msgs)
 	r.offsets = batchOffsets(r.offsets[:0], msgs)
+	for i := range r.offsets {
+		r.offsets[i].TopicID = r.topicID
+	}
 	return nil
 }
 
