@@ -85,6 +85,9 @@ func (p *Pipeline) writeDeadLetters(ctx context.Context, dead []port.DeadLetter)
 		if err := p.deadLettersToFile(ctx, t.ref, rows); err != nil {
 			return fmt.Errorf("dead letters to %s: %w", t.ref, err)
 		}
+		p.mu.Lock()
+		p.deadFiles = append(p.deadFiles, t.ref)
+		p.mu.Unlock()
 	}
 	return nil
 }

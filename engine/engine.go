@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -126,6 +127,10 @@ type Pipeline struct {
 	tables map[string]port.Table
 	topics map[string]port.Topic
 	dead   []port.DeadLetter
+	// deadFiles are the dead-letter files written.
+	deadFiles []spec.Ref
+	// running names the stages Run runs, in order.
+	running []string
 }
 
 // lazyConn is a connector of the spec, opened on first use.
@@ -306,6 +311,18 @@ type Summary struct {
 	Stages      []StageResult
 	DeadLetters []port.DeadLetter
 	Elapsed     time.Duration
+	// Places says where the data of the connectors the run opened lives
+	// (those that can tell, port.Located), in the spec's order.
+	Places []Place
+	// Folders are the folders the run's export stages and dead-letter
+	// files wrote to.
+	Folders []string
+}
+
+// Place is where one connector's data lives.
+type Place struct {
+	Connector string
+	Where     string
 }
 
 // Dead returns the number of dead letters.
@@ -323,6 +340,10 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 	run, err := p.selectStages(names)
 	if err != nil {
 		return sum, err
+	}
+	p.running = p.running[:0]
+	for _, r := range run {
+		p.running = append(p.running, r.Name())
 	}
 	rt := &stage.Runtime{Resources: p, Log: p.log, Follow: p.opts.Follow, Group: p.opts.Group, ExportDir: p.opts.ExportDir,
 		Trace: p.opts.Trace, TraceKey: p.opts.TraceKey, Decided: p.opts.Decided,
@@ -515,7 +536,47 @@ func (p *Pipeline) finish(ctx context.Context, sum *Summary, start time.Time, ru
 	if err := p.writeDeadLetters(ctx, sum.DeadLetters); err != nil && runErr == nil {
 		runErr = err
 	}
+	p.places(sum)
+	var se *StageError
+	if errors.As(runErr, &se) {
+		if i := slices.Index(p.running, se.Stage); i >= 0 {
+			se.Rest = slices.Clone(p.running[i:])
+		}
+	}
 	return *sum, runErr
+}
+
+// places fills in where the run's data went: the opened connectors that
+// can tell (port.Located), and the folders of the files the export stages
+// that ran and the dead-letter files wrote.
+func (p *Pipeline) places(sum *Summary) {
+	for _, c := range p.plan.Spec.Connectors {
+		if l, ok := p.opened(c.Key).(port.Located); ok {
+			sum.Places = append(sum.Places, Place{Connector: c.Key, Where: l.Where()})
+		}
+	}
+	var refs []spec.Ref
+	for _, st := range sum.Stages {
+		if w, ok := p.plan.Stage(st.Name).(interface{ Writes() []spec.Ref }); ok {
+			refs = append(refs, w.Writes()...)
+		}
+	}
+	p.mu.Lock()
+	refs = append(refs, p.deadFiles...)
+	p.mu.Unlock()
+	for _, ref := range refs {
+		dir := p.opts.ExportDir
+		if dir == "" {
+			path := ref.Name
+			if f, ok := p.opened(ref.Connector).(interface{ Path(string) string }); ok {
+				path = f.Path(path)
+			}
+			dir = filepath.Dir(filepath.Clean(path))
+		}
+		if !slices.Contains(sum.Folders, dir) {
+			sum.Folders = append(sum.Folders, dir)
+		}
+	}
 }
 
 func (p *Pipeline) selectStages(names []string) ([]stage.Runner, error) {
@@ -553,6 +614,9 @@ func (p *Pipeline) deadLetters() []port.DeadLetter {
 type StageError struct {
 	Stage string
 	Err   error
+	// Rest names the stages of the run from this one on, in order: those
+	// left to run to go on.
+	Rest []string
 }
 
 func (e *StageError) Error() string { return "stage " + e.Stage + ": " + e.Err.Error() }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"strings"
 	"database/sql"
 	"path/filepath"
 	"slices"
@@ -54,7 +56,15 @@ func TestDeadLettersAcrossRuns(t *testing.T) {
 	}))
 	file := filepath.Join(results, "dead_letters.csv")
 
-	mustPipeline(t, "run", "../../configs/banking.yaml")
+	out := mustPipeline(t, "run", "../../configs/banking.yaml")
+	// The summary says where things went: the database, the broker and
+	// the folder of the files written.
+	var dbName string
+	if err := db.QueryRow("SELECT DATABASE()").Scan(&dbName); err != nil {
+		t.Fatal(err)
+	}
+	out = strings.NewReplacer(dbName, "$DATABASE", results, "$RESULTS", filepath.Clean(os.Getenv("KAFKA_DATA_DIR")), "$KAFKA_DATA_DIR").Replace(withoutTimings(out))
+	golden(t, filepath.Join("testdata", "state", "summary.golden"), out)
 	table, inFile := deadLetterRows(t, db, file)
 	if len(table) != 1 || !slices.Equal(table, inFile) {
 		t.Fatalf("after a whole run: table %q, file %q; want the same one letter", table, inFile)

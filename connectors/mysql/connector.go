@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -228,3 +229,12 @@ func (c *Connector) Close() error {
 	}
 	return nil
 }
+
+// Where names the database and the server: "MySQL database D at
+// user@host:port". It implements port.Located.
+func (c *Connector) Where() string {
+	at, _ := strings.CutSuffix(c.where, "/"+c.database)
+	return "MySQL database " + c.database + " at " + at
+}
+
+var _ port.Located = (*Connector)(nil)

@@ -237,6 +237,12 @@ type TopicSpec struct {
 	Partitions int    // partitions to create a missing topic with
 }
 
+// Located is implemented by connectors that can say where their data
+// lives, for the summary of a run: "MySQL database D at user@host:port".
+type Located interface {
+	Where() string
+}
+
 // Connector is an instance of a connector kind, configured by a spec.
 // It implements one or more of Tables, Topics and Files.
 type Connector interface {
