@@ -1,11 +1,11 @@
 package main
 
 import (
-	"os"
-	"strings"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 

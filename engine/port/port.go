@@ -188,6 +188,14 @@ type RowReader interface {
 	Close() error
 }
 
+// ReadProgress is implemented by row readers that know how far through
+// their input they are, for a progress display.
+type ReadProgress interface {
+	// ReadProgress returns the bytes read so far and the input's size (0
+	// when unknown). It is safe to call while another goroutine reads.
+	ReadProgress() (read, size int64)
+}
+
 // RowWriter writes typed rows to a file. Close flushes and reports the first write error.
 type RowWriter interface {
 	Write(schema.Row) error

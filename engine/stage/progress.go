@@ -1,6 +1,10 @@
 package stage
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"pipeline/engine/port"
+)
 
 // Counter counts the records a running stage has handled so far. It is
 // safe for concurrent use: the stage adds, a progress display reads.
@@ -31,16 +35,17 @@ func (c *Counter) SetTotal(total int64, done func() int64) {
 }
 
 // Progress returns how far the stage is and how far it goes (0 when
-// unknown), in records or in the units SetTotal was given.
-func (c *Counter) Progress() (done, total int64) {
+// unknown): in records when records is true, else in the units SetTotal
+// was given with its done.
+func (c *Counter) Progress() (done, total int64, records bool) {
 	if c == nil {
-		return 0, 0
+		return 0, 0, true
 	}
 	total = c.total.Load()
 	if f := c.done.Load(); f != nil {
-		return (*f)(), total
+		return (*f)(), total, false
 	}
-	return c.n.Load(), total
+	return c.n.Load(), total, true
 }
 
 // SetStep says which step the stage is at.
@@ -74,4 +79,19 @@ func (c *Counter) Load() int64 {
 		return 0
 	}
 	return c.n.Load()
+}
+
+// fileProgress makes c's progress the bytes r has read of its file, when
+// r can tell (port.ReadProgress) and the file's size is known.
+func fileProgress(c *Counter, r port.RowReader) {
+	rp, ok := r.(port.ReadProgress)
+	if !ok {
+		return
+	}
+	if _, size := rp.ReadProgress(); size > 0 {
+		c.SetTotal(size, func() int64 {
+			n, _ := rp.ReadProgress()
+			return n
+		})
+	}
 }

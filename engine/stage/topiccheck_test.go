@@ -1,6 +1,7 @@
 package stage
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -44,5 +45,39 @@ func TestOtherTopic(t *testing.T) {
 				t.Errorf("error %q does not start by naming the store, group and topic", err)
 			}
 		})
+	}
+}
+
+// described is a topic that only describes itself.
+type described struct {
+	port.Topic
+	info port.TopicInfo
+}
+
+func (d described) Describe(context.Context) (port.TopicInfo, error) { return d.info, nil }
+
+// TestProgressTotalFromEndOffsets: a stream stage that does not follow
+// tells its progress counter the records between where it starts and the
+// topic's end offsets, and keeps the topic's ID for its commits.
+func TestProgressTotalFromEndOffsets(t *testing.T) {
+	topic := described{info: port.TopicInfo{ID: "AAA", Start: map[int32]int64{0: 2, 1: 0, 2: 7}, End: map[int32]int64{0: 10, 1: 5, 2: 7}}}
+	for _, follow := range []bool{false, true} {
+		c := &Counter{}
+		r := &streamRun{s: &streamStage{name: "s"}, rt: &Runtime{Progress: c, Follow: follow}}
+		if err := r.checkTopic(context.Background(), topic); err != nil {
+			t.Fatal(err)
+		}
+		c.Add(3)
+		done, total, records := c.Progress()
+		want := int64(13)
+		if follow {
+			want = 0 // a followed topic has no end
+		}
+		if done != 3 || total != want || !records {
+			t.Errorf("follow %v: progress %d of %d (records %v), want 3 of %d records", follow, done, total, records, want)
+		}
+		if r.topicID != "AAA" {
+			t.Errorf("topic ID %q, want AAA", r.topicID)
+		}
 	}
 }
