@@ -22,22 +22,26 @@ func (r *streamRun) checkTopic(ctx context.Context, topic port.Topic) error {
 	if !ok {
 		return nil
 	}
+	// The stored offsets first, the topic's ends after: offsets are only
+	// stored once consumed, so ones of this topic are then never past the
+	// ends read, even while other members commit and a publisher appends.
+	var stored map[int32]port.StoredOffset
+	origins, check := r.store.(port.OffsetOrigins)
+	if check {
+		var err error
+		if stored, err = origins.StoredOffsets(ctx, r.group, r.s.tspec.Name); err != nil {
+			return fmt.Errorf("reading committed offsets: %w", err)
+		}
+	}
 	info, err := d.Describe(ctx)
 	if err != nil {
-		return fmt.Errorf("stage %s: %w", r.s.name, err)
+		return err
 	}
 	r.topicID = info.ID
-	origins, ok := r.store.(port.OffsetOrigins)
-	if r.store == nil || !ok {
-		r.total(info, nil)
-		return nil
-	}
-	stored, err := origins.StoredOffsets(ctx, r.group, r.s.tspec.Name)
-	if err != nil {
-		return fmt.Errorf("stage %s: reading committed offsets: %w", r.s.name, err)
-	}
-	if err := otherTopic(r.s.out.Connector, r.s.topic.String(), r.group, info, stored); err != nil {
-		return err
+	if check {
+		if err := otherTopic(r.s.out.Connector, r.s.topic.String(), r.group, info, stored); err != nil {
+			return err
+		}
 	}
 	r.total(info, stored)
 	return nil
