@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 
 	"pipeline/engine/port"
 	"pipeline/engine/schema"
@@ -14,11 +15,20 @@ import (
 var DeadLetterSchema = schema.MustNew("dead_letters", port.DeadLetterColumns, "id")
 
 // writeDeadLetters writes the run's dead letters to each target the spec's
-// dead_letters names: a table (rows upserted by id), a file (replaced) or a
-// topic (appended, keyed by id).
+// dead_letters names: a table (rows upserted by id), a topic (appended,
+// keyed by id) or a file. The file is the current state's letters: with a
+// table among the targets it is written again from all of the table's rows
+// (the letters of every run since the last reset, see docs/RELIABILITY.md),
+// so a run of one stage does not blank the letters an earlier one found;
+// without one, it holds this run's letters.
 func (p *Pipeline) writeDeadLetters(ctx context.Context, dead []port.DeadLetter) error {
-	for _, target := range p.plan.Spec.DeadLetters {
-		ref, err := spec.ParseRef(target)
+	type target struct {
+		ref  spec.Ref
+		conn port.Connector
+	}
+	var tables, files, topics []target
+	for _, name := range p.plan.Spec.DeadLetters {
+		ref, err := spec.ParseRef(name)
 		if err != nil {
 			return err
 		}
@@ -33,22 +43,117 @@ func (p *Pipeline) writeDeadLetters(ctx context.Context, dead []port.DeadLetter)
 				return fmt.Errorf("dead letters to %s: %w", ref, err)
 			}
 		}
-		// A connector that holds several kinds of things (memory) gets a topic.
-		switch conn.(type) {
-		case port.Files:
-			err = p.deadLettersToFile(ctx, ref, dead)
-		case port.Topics:
-			err = p.deadLettersToTopic(ctx, ref, dead)
-		case port.Tables:
-			err = p.deadLettersToTable(ctx, ref, dead)
+		switch p.deadLetterKind(ref.Connector, conn) {
+		case "file":
+			files = append(files, target{ref, conn})
+		case "topic":
+			topics = append(topics, target{ref, conn})
+		case "table":
+			tables = append(tables, target{ref, conn})
 		default:
-			err = fmt.Errorf("connector %s holds no tables, files or topics", ref.Connector)
-		}
-		if err != nil {
-			return fmt.Errorf("dead letters to %s: %w", ref, err)
+			return fmt.Errorf("dead letters to %s: connector %s holds no tables, files or topics", ref, ref.Connector)
 		}
 	}
+	for _, t := range tables {
+		if err := p.deadLettersToTable(ctx, t.ref, dead); err != nil {
+			return fmt.Errorf("dead letters to %s: %w", t.ref, err)
+		}
+	}
+	for _, t := range topics {
+		if err := p.deadLettersToTopic(ctx, t.ref, dead); err != nil {
+			return fmt.Errorf("dead letters to %s: %w", t.ref, err)
+		}
+	}
+	if len(files) == 0 {
+		return nil
+	}
+	rows := make([]schema.Row, len(dead))
+	for i, d := range dead {
+		rows[i] = d.Row(0)
+	}
+	if len(tables) > 0 {
+		var err error
+		if rows, err = p.stateDeadLetters(ctx, tables[0].ref, rows); err != nil {
+			return fmt.Errorf("dead letters from %s: %w", tables[0].ref, err)
+		}
+	} else if p.declaresTableTarget() {
+		// The state's table was not opened (a run that touched no table
+		// and found no letter): the state is unchanged, and so is the file.
+		return nil
+	}
+	for _, t := range files {
+		if err := p.deadLettersToFile(ctx, t.ref, rows); err != nil {
+			return fmt.Errorf("dead letters to %s: %w", t.ref, err)
+		}
+		p.mu.Lock()
+		p.deadFiles = append(p.deadFiles, t.ref)
+		p.mu.Unlock()
+	}
 	return nil
+}
+
+// deadLetterKind says what the connector conn, called name, takes dead
+// letters as: "file", "topic", "table", or "" when it takes none. A
+// connector that holds both tables and topics (memory, in place of a
+// database or a broker in a dry-run) takes a topic when the spec's stages
+// use it for topics, else a table.
+func (p *Pipeline) deadLetterKind(name string, conn port.Connector) string {
+	_, files := conn.(port.Files)
+	_, topics := conn.(port.Topics)
+	_, tables := conn.(port.Tables)
+	switch {
+	case files:
+		return "file"
+	case topics && (!tables || p.plan.TopicConnectors[name]):
+		return "topic"
+	case tables:
+		return "table"
+	}
+	return ""
+}
+
+// declaresTableTarget reports whether one of the spec's dead-letter targets
+// is on a service connector that holds tables or whose kind is not known
+// before it is opened; such a target keeps the state's letters.
+func (p *Pipeline) declaresTableTarget() bool {
+	for _, name := range p.plan.Spec.DeadLetters {
+		ref, err := spec.ParseRef(name)
+		if err != nil {
+			continue
+		}
+		if p.isService(ref.Connector) && !p.plan.TopicConnectors[ref.Connector] {
+			return true
+		}
+	}
+	return false
+}
+
+// stateDeadLetters returns the rows of the dead-letter table ref, which
+// holds the letters of every run since the last reset: the earlier runs'
+// letters first, by time, then this run's (rows, whole: the table keeps
+// payloads cut) in the order they were found.
+func (p *Pipeline) stateDeadLetters(ctx context.Context, ref spec.Ref, rows []schema.Row) ([]schema.Row, error) {
+	t, err := p.Table(ctx, ref, schema.MustNew(ref.Name, DeadLetterSchema.Columns, "id"))
+	if err != nil {
+		return nil, err
+	}
+	mine := make(map[any]bool, len(rows))
+	for _, r := range rows {
+		mine[r[0]] = true
+	}
+	var earlier []schema.Row
+	err = t.Scan(ctx, func(r schema.Row) error {
+		if !mine[r[0]] {
+			earlier = append(earlier, r.Clone())
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	at := DeadLetterSchema.Index("time")
+	slices.SortStableFunc(earlier, func(a, b schema.Row) int { return schema.Compare(a[at], b[at]) })
+	return append(earlier, rows...), nil
 }
 
 func (p *Pipeline) deadLettersToTable(ctx context.Context, ref spec.Ref, dead []port.DeadLetter) error {
@@ -67,7 +172,7 @@ func (p *Pipeline) deadLettersToTable(ctx context.Context, ref spec.Ref, dead []
 	return t.Upsert(ctx, rows)
 }
 
-func (p *Pipeline) deadLettersToFile(ctx context.Context, ref spec.Ref, dead []port.DeadLetter) error {
+func (p *Pipeline) deadLettersToFile(ctx context.Context, ref spec.Ref, rows []schema.Row) error {
 	files, err := p.Files(ctx, ref)
 	if err != nil {
 		return err
@@ -80,8 +185,8 @@ func (p *Pipeline) deadLettersToFile(ctx context.Context, ref spec.Ref, dead []p
 	if err != nil {
 		return err
 	}
-	for _, d := range dead {
-		if err := w.Write(d.Row(0)); err != nil {
+	for _, r := range rows {
+		if err := w.Write(r); err != nil {
 			w.Close()
 			return err
 		}

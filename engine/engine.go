@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -132,6 +135,10 @@ type Pipeline struct {
 	tables map[string]port.Table
 	topics map[string]port.Topic
 	dead   []port.DeadLetter
+	// deadFiles are the dead-letter files written.
+	deadFiles []spec.Ref
+	// running names the stages Run runs, in order.
+	running []string
 }
 
 // lazyConn is a connector of the spec, opened on first use.
@@ -307,9 +314,23 @@ type StageResult struct {
 
 // Summary is what a run did, stage by stage.
 type Summary struct {
+	// RunID identifies the run: its dead letters carry it (port.DeadLetter.Run).
+	RunID       string
 	Stages      []StageResult
 	DeadLetters []port.DeadLetter
 	Elapsed     time.Duration
+	// Places says where the data of the connectors the run opened lives
+	// (those that can tell, port.Located), in the spec's order.
+	Places []Place
+	// Folders are the folders the run's export stages and dead-letter
+	// files wrote to.
+	Folders []string
+}
+
+// Place is where one connector's data lives.
+type Place struct {
+	Connector string
+	Where     string
 }
 
 // Dead returns the number of dead letters.
@@ -322,15 +343,24 @@ func (s Summary) Dead() int { return len(s.DeadLetters) }
 // returns positioned errors naming each such file.
 func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 	start := time.Now()
-	var sum Summary
+	runID := newRunID(start)
+	sum := Summary{RunID: runID}
 	run, err := p.selectStages(names)
 	if err != nil {
 		return sum, err
 	}
+	p.running = p.running[:0]
+	for _, r := range run {
+		p.running = append(p.running, r.Name())
+	}
 	rt := &stage.Runtime{Resources: p, Log: p.log, Follow: p.opts.Follow, Group: p.opts.Group, ExportDir: p.opts.ExportDir,
 		Trace: p.opts.Trace, TraceKey: p.opts.TraceKey, Decided: p.opts.Decided,
 		Observe: p.opts.Observe, Wrote: p.opts.Wrote, Fault: p.opts.Fault, Monitor: p.opts.Monitor, StatusEvery: p.opts.StatusEvery,
+		RunID: runID,
 		DeadLetter: func(d port.DeadLetter) {
+			if d.Run == "" {
+				d.Run = runID
+			}
 			p.mu.Lock()
 			p.dead = append(p.dead, d)
 			p.mu.Unlock()
@@ -440,7 +470,7 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 		}
 		p.logDone(r.Name(), r.Kind(), st, err)
 		if err != nil {
-			err = &StageError{Stage: r.Name(), Err: err}
+			err = &StageError{Stage: r.Name(), Err: p.resetHint(err)}
 			if jerr := join(); jerr != nil {
 				err = jerr // the earlier stage's error
 			}
@@ -451,6 +481,32 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 		return p.finish(ctx, &sum, start, err)
 	}
 	return p.finish(ctx, &sum, start, nil)
+}
+
+// newRunID returns an identity for a run started at start: its time in
+// UTC and 4 random hex digits, "20261202T131718Z-3f9a", which sorts as
+// the runs started.
+func newRunID(start time.Time) string {
+	return fmt.Sprintf("%s-%04x", start.UTC().Format("20060102T150405Z"), rand.Uint32()&0xffff)
+}
+
+// resetHint adds to err, when it says that stored offsets belong to
+// another topic (port.ErrOtherTopic), the options that run the spec's
+// reset stages: what starts over.
+func (p *Pipeline) resetHint(err error) error {
+	if !errors.Is(err, port.ErrOtherTopic) {
+		return err
+	}
+	var names []string
+	for _, s := range p.plan.Stages {
+		if r, ok := s.(interface{ Topics() []spec.Ref }); ok && s.Kind() == "reset" && len(r.Topics()) > 0 {
+			names = append(names, "--stage "+s.Name())
+		}
+	}
+	if len(names) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w (%s)", err, strings.Join(names, " "))
 }
 
 // background is a stage finishing in the background, at index at of the summary's stages.
@@ -495,7 +551,47 @@ func (p *Pipeline) finish(ctx context.Context, sum *Summary, start time.Time, ru
 	if err := p.writeDeadLetters(ctx, sum.DeadLetters); err != nil && runErr == nil {
 		runErr = err
 	}
+	p.places(sum)
+	var se *StageError
+	if errors.As(runErr, &se) {
+		if i := slices.Index(p.running, se.Stage); i >= 0 {
+			se.Rest = slices.Clone(p.running[i:])
+		}
+	}
 	return *sum, runErr
+}
+
+// places fills in where the run's data went: the opened connectors that
+// can tell (port.Located), and the folders of the files the export stages
+// that ran and the dead-letter files wrote.
+func (p *Pipeline) places(sum *Summary) {
+	for _, c := range p.plan.Spec.Connectors {
+		if l, ok := p.opened(c.Key).(port.Located); ok {
+			sum.Places = append(sum.Places, Place{Connector: c.Key, Where: l.Where()})
+		}
+	}
+	var refs []spec.Ref
+	for _, st := range sum.Stages {
+		if w, ok := p.plan.Stage(st.Name).(interface{ Writes() []spec.Ref }); ok {
+			refs = append(refs, w.Writes()...)
+		}
+	}
+	p.mu.Lock()
+	refs = append(refs, p.deadFiles...)
+	p.mu.Unlock()
+	for _, ref := range refs {
+		dir := p.opts.ExportDir
+		if dir == "" {
+			path := ref.Name
+			if f, ok := p.opened(ref.Connector).(interface{ Path(string) string }); ok {
+				path = f.Path(path)
+			}
+			dir = filepath.Dir(filepath.Clean(path))
+		}
+		if !slices.Contains(sum.Folders, dir) {
+			sum.Folders = append(sum.Folders, dir)
+		}
+	}
 }
 
 func (p *Pipeline) selectStages(names []string) ([]stage.Runner, error) {
@@ -533,6 +629,9 @@ func (p *Pipeline) deadLetters() []port.DeadLetter {
 type StageError struct {
 	Stage string
 	Err   error
+	// Rest names the stages of the run from this one on, in order: those
+	// left to run to go on.
+	Rest []string
 }
 
 func (e *StageError) Error() string { return "stage " + e.Stage + ": " + e.Err.Error() }

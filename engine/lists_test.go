@@ -2,7 +2,6 @@ package engine_test
 
 import (
 	"context"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +11,6 @@ import (
 	"pipeline/engine/yamldoc"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // TestOptionalLookupsAndLists runs testdata/lists: optional lookups in a
 // rekey stage (an order with no account is keyed by its own column), a
@@ -123,7 +121,7 @@ func TestLintOptionalAndLists(t *testing.T) {
 		b.WriteString("# " + c.name + "\n" + strings.ReplaceAll(yamldoc.Details(err), dir+string(filepath.Separator), "") + "\n")
 	}
 	golden := "testdata/lists/lint.golden"
-	if *update {
+	if *engine.Update {
 		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
 			t.Fatal(err)
 		}

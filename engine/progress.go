@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"pipeline/engine/stage"
@@ -51,7 +52,7 @@ func (p *progress) watch(name string, c *stage.Counter) (stop func()) {
 				n := c.Load()
 				rate := float64(n) / time.Since(start).Seconds()
 				if p.tty {
-					fmt.Fprintf(p.w, "\r\033[K%s %s %s records  %s/s  %s", spinner(time.Since(start)), name, thousands(n), thousands(int64(rate)), time.Since(start).Truncate(time.Second))
+					fmt.Fprint(p.w, "\r\033[K"+liveLine(name, c, time.Since(start)))
 				} else {
 					fmt.Fprintf(p.w, "stage %s: %s records so far, %s/s\n", name, thousands(n), thousands(int64(rate)))
 				}
@@ -79,4 +80,57 @@ func thousands(n int64) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// liveLine is the terminal's live line for the named stage, elapsed after
+// its start: its count and rate and, when the stage says how far it goes
+// (stage.Counter.SetTotal), the total, the share done and the time left at
+// the rate so far; a stage of steps shows the step it is at.
+func liveLine(name string, c *stage.Counter, elapsed time.Duration) string {
+	n := c.Load()
+	secs := elapsed.Seconds()
+	rate := 0.0
+	if secs > 0 {
+		rate = float64(n) / secs
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s", spinner(elapsed), name)
+	if st, ok := c.Step(); ok {
+		fmt.Fprintf(&b, " step %d/%d %s,", st.Index, st.Of, st.Name)
+	}
+	done, total, records := c.Progress()
+	switch {
+	case total > 0 && records:
+		fmt.Fprintf(&b, " %s of %s records (%s)", thousands(n), thousands(total), percent(done, total))
+	case total > 0: // bytes of a file
+		fmt.Fprintf(&b, " %s records, %s of %s", thousands(n), percent(done, total), bytesText(total))
+	default:
+		fmt.Fprintf(&b, " %s records", thousands(n))
+	}
+	fmt.Fprintf(&b, "  %s/s  %s", thousands(int64(rate)), elapsed.Truncate(time.Second))
+	if total > 0 && done > 0 && done < total {
+		if left := time.Duration(float64(elapsed) * float64(total-done) / float64(done)).Round(time.Second); left > 0 {
+			fmt.Fprintf(&b, ", about %s left", left)
+		}
+	}
+	return b.String()
+}
+
+// percent formats done/total as a whole percentage, at most 100%.
+func percent(done, total int64) string {
+	return fmt.Sprintf("%d%%", min(done*100/total, 100))
+}
+
+// bytesText formats a size in bytes, kB, MB or GB (powers of 1000), with
+// one decimal past kB.
+func bytesText(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.1f GB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

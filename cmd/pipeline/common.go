@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
@@ -47,7 +48,8 @@ func logger(c *cli.Context) *slog.Logger {
 	return log
 }
 
-// printSummary prints one line per stage and the dead letters.
+// printSummary prints one line per stage, the dead letters, and where the
+// data went: each connector's place and the folders files were written to.
 func printSummary(w io.Writer, sum engine.Summary) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "stage\tkind\tin\tout\tdead\tdup\tseconds\trecords/s\t")
@@ -64,6 +66,12 @@ func printSummary(w io.Writer, sum engine.Summary) {
 			}
 			fmt.Fprintf(w, "  %s [%s]: %s\n", d.Source, d.Stage, d.Reason)
 		}
+	}
+	for _, pl := range sum.Places {
+		fmt.Fprintf(w, "%s: %s\n", pl.Connector, pl.Where)
+	}
+	if len(sum.Folders) > 0 {
+		fmt.Fprintf(w, "files written to %s\n", strings.Join(sum.Folders, ", "))
 	}
 }
 

@@ -211,6 +211,9 @@ func runSpec(c *cli.Context, opts engine.Options) error {
 	sum, err := p.Run(c.Context, c.StringSlice("stage"))
 	printSummary(c.App.Writer, sum)
 	if err != nil {
+		if !opts.DryRun {
+			err = withGoOn(c, err)
+		}
 		return err
 	}
 	if collect != nil {

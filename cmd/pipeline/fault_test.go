@@ -1027,7 +1027,7 @@ func interruptedAs(t *testing.T, p *proc, err error, follow bool, stage string) 
 	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
 		t.Errorf("a run ended by SIGINT during stage %s: %s, want exit status 130", stage, exitText(err))
 	}
-	want := "pipeline: interrupted by SIGINT during stage " + stage + ": what was committed is kept and nothing is half-written; run it again to go on"
+	want := "pipeline: interrupted by SIGINT during stage " + stage + ": what was committed is kept and nothing is half-written; to go on, run: pipeline run "
 	if !strings.Contains(p.out.String(), want) {
 		t.Errorf("a run ended by SIGINT during stage %s does not say %q:\n%s", stage, want, tail(p.out.String()))
 	}

@@ -72,7 +72,12 @@ func report(w io.Writer, err error, cause error) int {
 		if errors.As(err, &se) {
 			where = " during stage " + se.Stage
 		}
-		fmt.Fprintf(w, "pipeline: %s%s: what was committed is kept and nothing is half-written; run it again to go on\n", intr, where)
+		how := "run it again to go on"
+		var g *goOn
+		if errors.As(err, &g) {
+			how = "to go on, run: " + g.cmd
+		}
+		fmt.Fprintf(w, "pipeline: %s%s: what was committed is kept and nothing is half-written; %s\n", intr, where, how)
 		if n, ok := intr.sig.(syscall.Signal); ok {
 			return 128 + int(n)
 		}

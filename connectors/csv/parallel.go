@@ -233,7 +233,9 @@ func (r *Reader) readParallel() (schema.Row, port.Source, error) {
 	p := r.par
 	for {
 		if p.seq != nil {
-			return p.seq.Read()
+			row, src, err := p.seq.Read()
+			r.read.Store(p.seq.read.Load())
+			return row, src, err
 		}
 		if p.cur == nil {
 			c, ok := <-p.order
@@ -246,6 +248,7 @@ func (r *Reader) readParallel() (schema.Row, port.Source, error) {
 				continue
 			}
 			p.cur, p.next, p.row = c, 0, 0
+			r.read.Store(c.off)
 		}
 		c := p.cur
 		if p.next == len(c.srcs) {

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	stdcsv "encoding/csv"
 
@@ -45,6 +46,11 @@ type Reader struct {
 	names []string      // name of each header field
 
 	err error // the error that ended reading
+
+	// size is the file's size, 0 when unknown (not a regular file); read
+	// is how far reading has got, in bytes (see ReadProgress).
+	size int64
+	read atomic.Int64
 }
 
 var _ port.RowReader = (*Reader)(nil)
@@ -83,9 +89,12 @@ func NewReader(r io.Reader, name string, s *schema.Schema) (*Reader, error) {
 	if err := rd.readHeader(s); err != nil {
 		return nil, err
 	}
-	if f, ok := r.(interface{ Stat() (fs.FileInfo, error) }); ok && rd.at != nil {
+	if f, ok := r.(interface{ Stat() (fs.FileInfo, error) }); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
-			rd.goParallel(fi.Size())
+			rd.size = fi.Size()
+			if rd.at != nil {
+				rd.goParallel(fi.Size())
+			}
 		}
 	}
 	return rd, nil
@@ -165,6 +174,15 @@ func (r *Reader) readHeader(s *schema.Schema) error {
 // last row, and *port.RowError for a row that is not valid csv, has the wrong
 // number of fields or has a field that does not parse; reading then goes on
 // with the next row. Any other error ends reading.
+// ReadProgress returns how many bytes of the file reading has got past,
+// and the file's size (0 when it is not a regular file). It is safe to
+// call while another goroutine reads. It implements port.ReadProgress.
+func (r *Reader) ReadProgress() (read, size int64) {
+	return r.read.Load(), r.size
+}
+
+var _ port.ReadProgress = (*Reader)(nil)
+
 func (r *Reader) Read() (schema.Row, port.Source, error) {
 	if r.err != nil {
 		return nil, port.Source{File: r.name}, r.err
@@ -173,6 +191,7 @@ func (r *Reader) Read() (schema.Row, port.Source, error) {
 		return r.readParallel()
 	}
 	start := r.cr.InputOffset()
+	r.read.Store(r.base + start)
 	rec, err := r.cr.Read()
 	if err != nil {
 		return r.fail(err, start, rec)

@@ -370,3 +370,14 @@ func (c *Connector) stopBroker() {
 		c.embedded.close()
 	}
 }
+
+// Where names the brokers, or the embedded broker and its data folder. It
+// implements port.Located.
+func (c *Connector) Where() string {
+	if c.embedded != nil {
+		return "embedded Kafka broker, its data in " + filepath.Clean(c.embedded.dataDir)
+	}
+	return "Kafka brokers " + strings.Join(c.brokers, ",")
+}
+
+var _ port.Located = (*Connector)(nil)

@@ -2,8 +2,11 @@ package kafka
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"sync/atomic"
+
+	"github.com/twmb/franz-go/pkg/kadm"
 
 	"pipeline/engine/port"
 	"pipeline/engine/schema"
@@ -79,3 +82,38 @@ func (t *Topic) Watermarks(ctx context.Context) (map[int32]port.Watermark, error
 	}
 	return out, nil
 }
+
+// Describe returns the topic's ID, as Kafka tools print it (base64url of
+// its 16 bytes; "" when the broker gives none), and the first and end
+// offsets of its partitions. It implements port.Describer.
+func (t *Topic) Describe(ctx context.Context) (port.TopicInfo, error) {
+	if err := t.conn.check(); err != nil {
+		return port.TopicInfo{}, fmt.Errorf("kafka topic %s: describe: %w", t.name, err)
+	}
+	details, err := t.conn.admin.ListTopics(ctx, t.name)
+	if err != nil {
+		return port.TopicInfo{}, fmt.Errorf("kafka topic %s: describe: %w", t.name, err)
+	}
+	d, ok := details[t.name]
+	if !ok {
+		return port.TopicInfo{}, fmt.Errorf("kafka topic %s: describe: the broker does not list it", t.name)
+	}
+	if d.Err != nil {
+		return port.TopicInfo{}, fmt.Errorf("kafka topic %s: describe: %w", t.name, d.Err)
+	}
+	info := port.TopicInfo{Start: map[int32]int64{}, End: map[int32]int64{}}
+	if d.ID != (kadm.TopicID{}) {
+		info.ID = base64.RawURLEncoding.EncodeToString(d.ID[:])
+	}
+	c := &consumer{topic: t}
+	b, err := c.bounds(ctx)
+	if err != nil {
+		return port.TopicInfo{}, err
+	}
+	for p, pb := range b {
+		info.Start[p], info.End[p] = pb.start, pb.end
+	}
+	return info, nil
+}
+
+var _ port.Describer = (*Topic)(nil)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -747,5 +748,39 @@ func testFlushTwoConsumers(t *testing.T, committed bool) {
 	checkEvents(t, sortBySource(st.handled), "flushed", n, keys)
 	if _, ok := any(tp).(port.Flusher); !ok {
 		t.Error("a kafka topic is not a port.Flusher")
+	}
+}
+
+// TestDescribe: a topic's ID is Kafka's (as its tools print it), the same
+// for every handle and after a truncation, and its end offsets count what
+// was published.
+func TestDescribe(t *testing.T) {
+	ctx := context.Background()
+	c := newConnector(t)
+	tp := openTopic(t, c, "described", 3)
+	publish(t, tp, eventRows(90, 9))
+	info, err := tp.Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info.ID) != 22 {
+		t.Errorf("ID %q, want 22 characters of base64url", info.ID)
+	}
+	var n int64
+	for p, end := range info.End {
+		n += end - info.Start[p]
+	}
+	if len(info.End) != 3 || n != 90 {
+		t.Errorf("ends %v, starts %v: want 3 partitions holding 90 records", info.End, info.Start)
+	}
+	if err := tp.Truncate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	again, err := openTopic(t, c, "described", 3).Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.ID != info.ID || !maps.Equal(again.End, info.End) || !maps.Equal(again.Start, info.End) {
+		t.Errorf("after truncating: %+v, want ID %s, starts and ends at %v", again, info.ID, info.End)
 	}
 }

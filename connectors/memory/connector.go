@@ -121,3 +121,8 @@ func (c *Connector) topic(spec port.TopicSpec) (*Topic, error) {
 // Close releases nothing: tables and topics stay readable after Close, so a
 // dry-run can report on them. It always returns nil.
 func (c *Connector) Close() error { return nil }
+
+// Where says that the data is in memory. It implements port.Located.
+func (c *Connector) Where() string { return "in memory, gone when the run ends" }
+
+var _ port.Located = (*Connector)(nil)

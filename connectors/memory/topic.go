@@ -486,3 +486,22 @@ func (t *Topic) Watermarks(context.Context) (map[int32]port.Watermark, error) {
 	}
 	return out, nil
 }
+
+// Describe returns the bounds of the topic's partitions: each starts at 0
+// and ends after its last row. Memory topics have no ID. It implements
+// port.Describer.
+func (t *Topic) Describe(ctx context.Context) (port.TopicInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return port.TopicInfo{}, err
+	}
+	l := t.log
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	info := port.TopicInfo{Start: map[int32]int64{}, End: map[int32]int64{}}
+	for p, rows := range l.parts {
+		info.Start[int32(p)], info.End[int32(p)] = 0, int64(len(rows))
+	}
+	return info, nil
+}
+
+var _ port.Describer = (*Topic)(nil)

@@ -11,8 +11,9 @@ import (
 )
 
 // OffsetsTable is the table, in the connector's database, that holds the
-// committed next offset of each consumer group, topic and partition. It is
-// created on first use.
+// committed next offset of each consumer group, topic and partition, and
+// the ID of the topic it was taken on (port.Offset.TopicID). It is created
+// on first use; a table made before topic IDs were kept is given the column.
 const OffsetsTable = "_pipeline_offsets"
 
 const createOffsetsSQL = "CREATE TABLE IF NOT EXISTS " + "`" + OffsetsTable + "`" + ` (
@@ -21,17 +22,53 @@ const createOffsetsSQL = "CREATE TABLE IF NOT EXISTS " + "`" + OffsetsTable + "`
 	part INT NOT NULL,
 	next_offset BIGINT NOT NULL,
 	updated_at DATETIME NOT NULL,
+	topic_id VARCHAR(64) NULL,
 	PRIMARY KEY (group_name, topic, part)
 ) ` + tableOptions
 
 // offsetsInsert upserts rows of the offsets table.
 var offsetsInsert = newInsertSQL(OffsetsTable,
-	[]string{"group_name", "topic", "part", "next_offset", "updated_at"},
+	[]string{"group_name", "topic", "part", "next_offset", "updated_at", "topic_id"},
 	[]string{"group_name", "topic", "part"})
 
-// ensureOffsets creates the offsets table once per connector.
+// addTopicIDSQL gives an offsets table made before topic IDs were kept its column.
+const addTopicIDSQL = "ALTER TABLE `" + OffsetsTable + "` ADD COLUMN topic_id VARCHAR(64) NULL"
+
+// ensureOffsets creates the offsets table once per connector, or adds its
+// topic_id column to an older one.
 func (c *Connector) ensureOffsets(ctx context.Context) error {
-	return c.ensureOnce(ctx, &c.offsetsReady, OffsetsTable, createOffsetsSQL)
+	if err := c.ensureOnce(ctx, &c.offsetsReady, OffsetsTable, createOffsetsSQL); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	done := c.offsetIDsReady
+	c.mu.Unlock()
+	if done {
+		return nil
+	}
+	err := retry(ctx, retryBudget, func(ctx context.Context) error {
+		cols, err := readColumns(ctx, c.db, OffsetsTable)
+		if err != nil {
+			return err
+		}
+		for _, col := range cols {
+			if strings.EqualFold(col.name, "topic_id") {
+				return nil
+			}
+		}
+		_, err = c.db.ExecContext(ctx, addTopicIDSQL)
+		if mysqlErrNo(err) == errDupColumn { // added meanwhile by another process
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("add topic_id to %s: %w", OffsetsTable, err)
+	}
+	c.mu.Lock()
+	c.offsetIDsReady = true
+	c.mu.Unlock()
+	return nil
 }
 
 // ensureOnce runs create, the CREATE TABLE IF NOT EXISTS of the
@@ -166,7 +203,7 @@ func (c *Connector) commit(ctx context.Context, b port.Batch) error {
 		}
 	}
 	return c.runTx(ctx, func(ctx context.Context, q querier) error {
-		apply, err := checkOffsets(ctx, q, b.Group, offs)
+		apply, err := checkOffsets(ctx, q, b.Group, offs, c.where)
 		if err != nil || !apply {
 			return err
 		}
@@ -200,9 +237,13 @@ func (c *Connector) commit(ctx context.Context, b port.Batch) error {
 			return nil
 		}
 		now := time.Now().UTC().Truncate(time.Second)
-		args := make([]any, 0, len(offs)*5)
+		args := make([]any, 0, len(offs)*6)
 		for _, o := range offs {
-			args = append(args, b.Group, o.Topic, o.Partition, o.Next, now)
+			var id any
+			if o.TopicID != "" {
+				id = o.TopicID
+			}
+			args = append(args, b.Group, o.Topic, o.Partition, o.Next, now, id)
 		}
 		if err := offsetsInsert.exec(ctx, c, q, args); err != nil {
 			return fmt.Errorf("store offsets: %w", err)
@@ -214,8 +255,10 @@ func (c *Connector) commit(ctx context.Context, b port.Batch) error {
 // checkOffsets locks and reads the stored next offsets of offs (sorted, of
 // group) and reports whether the batch is to be applied: false with a nil
 // error when it was applied before, an error wrapping port.ErrStale when
-// another consumer moved a partition on.
-func checkOffsets(ctx context.Context, q querier, group string, offs []port.Offset) (apply bool, err error) {
+// another consumer moved a partition on, and one wrapping
+// port.ErrOtherTopic when a partition's offset was stored with another
+// topic ID than the batch's. where names the database, for messages.
+func checkOffsets(ctx context.Context, q querier, group string, offs []port.Offset, where string) (apply bool, err error) {
 	if len(offs) == 0 {
 		return true, nil
 	}
@@ -229,7 +272,7 @@ func checkOffsets(ctx context.Context, q querier, group string, offs []port.Offs
 		cond.WriteString("(topic = ? AND part = ?)")
 		args = append(args, o.Topic, o.Partition)
 	}
-	rows, err := q.QueryContext(ctx, "SELECT topic, part, next_offset FROM `"+OffsetsTable+
+	rows, err := q.QueryContext(ctx, "SELECT topic, part, next_offset, COALESCE(topic_id, '') FROM `"+OffsetsTable+
 		"` WHERE group_name = ? AND ("+cond.String()+") ORDER BY topic, part FOR UPDATE", args...)
 	if err != nil {
 		return false, fmt.Errorf("read offsets: %w", err)
@@ -239,20 +282,27 @@ func checkOffsets(ctx context.Context, q querier, group string, offs []port.Offs
 		part  int32
 	}
 	stored := make(map[tp]int64, len(offs))
+	ids := make(map[tp]string, len(offs))
 	for rows.Next() {
 		var k tp
 		var next int64
-		if err := rows.Scan(&k.topic, &k.part, &next); err != nil {
+		var id string
+		if err := rows.Scan(&k.topic, &k.part, &next, &id); err != nil {
 			rows.Close()
 			return false, fmt.Errorf("read offsets: %w", err)
 		}
-		stored[k] = next
+		stored[k], ids[k] = next, id
 	}
 	if err := rows.Close(); err != nil {
 		return false, fmt.Errorf("read offsets: %w", err)
 	}
 	if err := rows.Err(); err != nil {
 		return false, fmt.Errorf("read offsets: %w", err)
+	}
+	for _, o := range offs {
+		if id := ids[tp{o.Topic, o.Partition}]; id != "" && o.TopicID != "" && id != o.TopicID {
+			return false, &OtherTopicError{Database: where, Group: group, Topic: o.Topic, Stored: id, Now: o.TopicID}
+		}
 	}
 	atFrom, atNext := true, true
 	for _, o := range offs {
@@ -307,6 +357,54 @@ func (c *Connector) Offsets(ctx context.Context, group, topic string) (map[int32
 	}
 	return out, nil
 }
+
+// StoredOffsets returns the committed next offsets of group for topic, by
+// partition, with the ID of the topic each was taken on ("" for offsets
+// stored before IDs were kept). It implements port.OffsetOrigins.
+func (c *Connector) StoredOffsets(ctx context.Context, group, topic string) (map[int32]port.StoredOffset, error) {
+	if err := c.ensureOffsets(ctx); err != nil {
+		return nil, fmt.Errorf("mysql offsets of group %q on %s: %w", group, c.where, err)
+	}
+	out := map[int32]port.StoredOffset{}
+	err := c.run(ctx, func(ctx context.Context, q querier) error {
+		clear(out)
+		rows, err := q.QueryContext(ctx, "SELECT part, next_offset, COALESCE(topic_id, '') FROM `"+OffsetsTable+"` WHERE group_name = ? AND topic = ?", group, topic)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var p int32
+			var o port.StoredOffset
+			if err := rows.Scan(&p, &o.Next, &o.TopicID); err != nil {
+				return err
+			}
+			out[p] = o
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mysql offsets of group %q topic %s on %s: %w", group, topic, c.where, err)
+	}
+	return out, nil
+}
+
+var _ port.OffsetOrigins = (*Connector)(nil)
+
+// OtherTopicError is a commit refused because the partition's offset was
+// stored with another topic ID than the batch's. It wraps port.ErrOtherTopic.
+type OtherTopicError struct {
+	Database, Group, Topic string
+	Stored, Now            string // the topic IDs
+}
+
+// Error says what was stored and what the batch carries.
+func (e *OtherTopicError) Error() string {
+	return fmt.Sprintf("the offsets of group %q for topic %s in %s were taken on the topic with ID %s, but the batch comes from the topic with ID %s", e.Group, e.Topic, e.Database, e.Stored, e.Now)
+}
+
+// Unwrap returns port.ErrOtherTopic.
+func (e *OtherTopicError) Unwrap() error { return port.ErrOtherTopic }
 
 // ResetOffsets forgets every group's committed offsets and state for
 // topic, and the outbox records of the stages that consumed it, in one tx.

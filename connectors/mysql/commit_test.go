@@ -196,3 +196,53 @@ func TestCommitInsert(t *testing.T) {
 		t.Fatalf("Offsets = %v, %v; want partition 0 at 2", got, err)
 	}
 }
+
+// TestCommitTopicIDs: offsets are stored with the ID of the topic they were
+// taken on; a batch of another topic of the same name is refused, writing
+// nothing, and an offsets table made before IDs were kept gets the column.
+func TestCommitTopicIDs(t *testing.T) {
+	c, _ := openTest(t)
+	ctx := context.Background()
+	// An offsets table as older versions made it, with a row.
+	if _, err := c.db.ExecContext(ctx, "CREATE TABLE `"+OffsetsTable+"` (group_name VARCHAR(255) NOT NULL, topic VARCHAR(255) NOT NULL, "+
+		"part INT NOT NULL, next_offset BIGINT NOT NULL, updated_at DATETIME NOT NULL, PRIMARY KEY (group_name, topic, part))"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.db.ExecContext(ctx, "INSERT INTO `"+OffsetsTable+"` VALUES ('g', 'events', 1, 7, NOW())"); err != nil {
+		t.Fatal(err)
+	}
+	items := openTable(t, c, itemSchema("items"))
+	batch := func(id string, part int32, from, next int64, row schema.Row) port.Batch {
+		return port.Batch{Group: "g", Writes: []port.TableWrite{{Table: "items", Rows: []schema.Row{row}}},
+			Offsets: []port.Offset{{Topic: "events", Partition: part, From: from, Next: next, TopicID: id}}}
+	}
+	if err := c.Commit(ctx, batch("AAA", 0, 0, 2, item(1, "one", "1"))); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if err := c.Commit(ctx, batch("AAA", 1, 7, 8, item(2, "two", "2"))); err != nil {
+		t.Fatalf("Commit after an offset stored without an ID: %v", err)
+	}
+	got, err := c.StoredOffsets(ctx, "g", "events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int32]port.StoredOffset{0: {Next: 2, TopicID: "AAA"}, 1: {Next: 8, TopicID: "AAA"}}
+	if !maps.Equal(got, want) {
+		t.Errorf("StoredOffsets = %v, want %v", got, want)
+	}
+	err = c.Commit(ctx, batch("BBB", 0, 2, 3, item(3, "three", "3")))
+	var other *OtherTopicError
+	if !errors.Is(err, port.ErrOtherTopic) || !errors.As(err, &other) {
+		t.Fatalf("Commit of another topic: %v, want an OtherTopicError", err)
+	}
+	if want := `the offsets of group "g" for topic events in ` + other.Database + ` were taken on the topic with ID AAA, but the batch comes from the topic with ID BBB`; other.Error() != want {
+		t.Errorf("error %q, want %q", other.Error(), want)
+	}
+	checkRows(t, "after the refused commit", scanAll(t, ctx, items), []schema.Row{item(1, "one", "1"), item(2, "two", "2")})
+	if err := c.ResetOffsets(ctx, "events"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Commit(ctx, batch("BBB", 0, 0, 1, item(3, "three", "3"))); err != nil {
+		t.Fatalf("Commit after a reset: %v", err)
+	}
+}

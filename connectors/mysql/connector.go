@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -60,13 +61,14 @@ type Connector struct {
 	database    string // the database's name, for lock names
 	packetLimit int    // the largest packet a statement may be sent in (see readPacketLimit); 0 if unknown
 
-	mu            sync.Mutex
-	tables        map[string]*Table    // by name, as opened by Table; Commit writes to these
-	offsetsReady  bool                 // the offsets table exists
-	versionsReady bool                 // the versions table exists
-	stateReady    bool                 // the state table exists
-	outboxReady   bool                 // the outbox table exists
-	stmts         map[string]*sql.Stmt // prepared statements by SQL text (see prepared)
+	mu             sync.Mutex
+	tables         map[string]*Table    // by name, as opened by Table; Commit writes to these
+	offsetsReady   bool                 // the offsets table exists
+	offsetIDsReady bool                 // the offsets table has its topic_id column
+	versionsReady  bool                 // the versions table exists
+	stateReady     bool                 // the state table exists
+	outboxReady    bool                 // the outbox table exists
+	stmts          map[string]*sql.Stmt // prepared statements by SQL text (see prepared)
 }
 
 // Compile-time checks of the interfaces Connector implements.
@@ -238,3 +240,12 @@ func (c *Connector) Close() error {
 	}
 	return nil
 }
+
+// Where names the database and the server: "MySQL database D at
+// user@host:port". It implements port.Located.
+func (c *Connector) Where() string {
+	at, _ := strings.CutSuffix(c.where, "/"+c.database)
+	return "MySQL database " + c.database + " at " + at
+}
+
+var _ port.Located = (*Connector)(nil)

@@ -29,6 +29,7 @@ const (
 	errAccessDeniedDB = 1044 // access denied to a database (e.g. for CREATE DATABASE)
 	errDupKey         = 1062 // duplicate entry for a key
 	errNoSuchTable    = 1146 // table doesn't exist
+	errDupColumn      = 1060 // duplicate column name
 )
 
 // transientError marks an error from the database that a retry of the whole

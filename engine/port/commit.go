@@ -14,7 +14,35 @@ type Offset struct {
 	Partition int32
 	From      int64
 	Next      int64
+	// TopicID identifies the topic the batch was consumed from
+	// (TopicInfo.ID), "" when unknown. A store that records it
+	// (OffsetOrigins) refuses a batch of another topic of the same name.
+	TopicID string
 }
+
+// StoredOffset is a committed next offset and the ID of the topic it was
+// taken on ("" when none was recorded).
+type StoredOffset struct {
+	Next    int64
+	TopicID string
+}
+
+// OffsetOrigins is implemented by Committers that store, beside each
+// committed offset, the ID of the topic it was taken on (Offset.TopicID),
+// so that offsets and a topic that do not belong together are told apart
+// (a broker's data from another run, a topic deleted and created again).
+type OffsetOrigins interface {
+	// StoredOffsets returns the committed next offsets of group for topic,
+	// by partition, with the topic ID each was taken on. A Commit whose
+	// Offsets carry a TopicID other than the one stored for a partition
+	// fails with an error wrapping ErrOtherTopic, writing nothing.
+	StoredOffsets(ctx context.Context, group, topic string) (map[int32]StoredOffset, error)
+}
+
+// ErrOtherTopic says that stored offsets were taken on another topic than
+// the one at hand: another of the same name (on another broker, or the
+// topic deleted and created again since), or one that ends before them.
+var ErrOtherTopic = errors.New("the stored offsets were taken on another topic of that name")
 
 // ErrStale is returned by Committer.Commit when the stored offset of a
 // partition is neither the batch's From (apply) nor its Next (already

@@ -164,6 +164,23 @@ type Topic interface {
 	Truncate(ctx context.Context) error
 }
 
+// TopicInfo is what a topic tells of itself (Describer).
+type TopicInfo struct {
+	// ID identifies the topic: two topics of one name (on two brokers,
+	// or one deleted and created again) have different IDs. Kafka's
+	// topic ID; "" when the topic has none.
+	ID string
+	// Start and End are, by partition, the offset of the first record the
+	// topic holds and the offset after its last.
+	Start, End map[int32]int64
+}
+
+// Describer is implemented by topics that can describe themselves.
+type Describer interface {
+	// Describe returns the topic's ID and the bounds of its partitions now.
+	Describe(ctx context.Context) (TopicInfo, error)
+}
+
 // PublishSessions is implemented by topics whose consumers may start while
 // a publisher is still appending, and get the very batches they would get
 // had they started once it finished.
@@ -194,6 +211,14 @@ func (e *RowError) Unwrap() error { return e.Err }
 type RowReader interface {
 	Read() (schema.Row, Source, error)
 	Close() error
+}
+
+// ReadProgress is implemented by row readers that know how far through
+// their input they are, for a progress display.
+type ReadProgress interface {
+	// ReadProgress returns the bytes read so far and the input's size (0
+	// when unknown). It is safe to call while another goroutine reads.
+	ReadProgress() (read, size int64)
 }
 
 // RowWriter writes typed rows to a file. Close flushes and reports the first write error.
@@ -245,6 +270,12 @@ type TopicSpec struct {
 	Partitions int    // partitions to create a missing topic with
 }
 
+// Located is implemented by connectors that can say where their data
+// lives, for the summary of a run: "MySQL database D at user@host:port".
+type Located interface {
+	Where() string
+}
+
 // Connector is an instance of a connector kind, configured by a spec.
 // It implements one or more of Tables, Topics and Files.
 type Connector interface {
@@ -281,11 +312,16 @@ type DeadLetter struct {
 	Reason  string
 	Payload string
 	Time    time.Time
+	// Run identifies the run (one command) that found it: the letters of
+	// a state are those of every run since the last reset, and Run tells
+	// them apart.
+	Run string
 }
 
 // DeadLetterColumns are the columns of a dead-letter file, table or topic.
 // The id (stage, source and a hash of the reason) makes writing the same
-// letter twice harmless.
+// letter twice harmless; run_id is the run that found it last (nullable,
+// so that a table made before it existed takes it as a new column).
 var DeadLetterColumns = []schema.Column{
 	{Name: "id", Type: schema.StringType},
 	{Name: "stage", Type: schema.StringType},
@@ -293,6 +329,7 @@ var DeadLetterColumns = []schema.Column{
 	{Name: "reason", Type: schema.StringType},
 	{Name: "payload", Type: schema.StringType},
 	{Name: "time", Type: schema.DateTimeType},
+	{Name: "run_id", Type: schema.Type{Kind: schema.String, Nullable: true}},
 }
 
 // MaxTablePayload bounds the payload a dead-letter table row keeps; files keep it whole.
@@ -309,5 +346,9 @@ func (d DeadLetter) Row(maxPayload int) schema.Row {
 	h := fnv.New32a()
 	h.Write([]byte(d.Reason))
 	id := fmt.Sprintf("%s %s %08x", d.Stage, src, h.Sum32())
-	return schema.Row{id, d.Stage, src, d.Reason, payload, d.Time.Truncate(time.Second)}
+	var run any
+	if d.Run != "" {
+		run = d.Run
+	}
+	return schema.Row{id, d.Stage, src, d.Reason, payload, d.Time.Truncate(time.Second), run}
 }

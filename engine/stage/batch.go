@@ -257,7 +257,8 @@ func (s *batchStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 				return nil
 			}
 		}
-		for _, p := range s.steps {
+		for i, p := range s.steps {
+			rt.Progress.SetStep(i+1, len(s.steps), p.name)
 			if err := p.run(ctx, &local, s.name, &st); err != nil {
 				return fmt.Errorf("stage %s, step %s: %w", s.name, p.name, err)
 			}

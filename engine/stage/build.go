@@ -21,6 +21,10 @@ type Plan struct {
 	Topics   map[string]port.TopicSpec
 	Stages   []Runner
 	Rulesets []*rules.Ruleset // every rule file the stages use, in first-use order
+	// TopicConnectors are the connectors some stage uses for topics: a
+	// connector that holds tables and topics alike (memory) takes dead
+	// letters as a topic when it is one of them, as a table otherwise.
+	TopicConnectors map[string]bool
 }
 
 // Stage returns the named stage, or nil.
@@ -62,7 +66,7 @@ var namePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // reported as a positioned error; lint is Build with nothing run after it.
 func Build(s *spec.Spec, opts ...BuildOption) (*Plan, error) {
 	b := &builder{spec: s, f: s.File, rulesets: map[string]*rules.Ruleset{}, load: rules.Load, absent: map[*rules.Ruleset]bool{},
-		plan: &Plan{Spec: s, Tables: map[string]*schema.Schema{}, Topics: map[string]port.TopicSpec{}}}
+		plan: &Plan{Spec: s, Tables: map[string]*schema.Schema{}, Topics: map[string]port.TopicSpec{}, TopicConnectors: map[string]bool{}}}
 	for _, o := range opts {
 		o(b)
 	}
@@ -197,6 +201,7 @@ func (b *builder) topicRef(s yamldoc.String, what string) (spec.Ref, port.TopicS
 	if !b.connector(r) {
 		return r, port.TopicSpec{}, false
 	}
+	b.plan.TopicConnectors[r.Connector] = true
 	t, ok := b.plan.Topics[r.Name]
 	if !ok {
 		b.errorf(s.Pos, "%s: no topic named %q under topics", what, r.Name)

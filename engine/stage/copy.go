@@ -64,6 +64,18 @@ type copyStage struct {
 
 func (s *copyStage) Name() string { return s.name }
 
+// Writes returns the files an export stage writes (none for a load).
+func (s *copyStage) Writes() []spec.Ref {
+	if s.load {
+		return nil
+	}
+	out := make([]spec.Ref, len(s.jobs))
+	for i, j := range s.jobs {
+		out[i] = j.file
+	}
+	return out
+}
+
 func (s *copyStage) Kind() string {
 	if s.load {
 		return "load"

@@ -110,6 +110,7 @@ func (s *copyStage) loadOne(ctx context.Context, rt *Runtime, j copyJob, files p
 		return fmt.Errorf("load %s: %w", j.file, err)
 	}
 	defer r.Close()
+	fileProgress(rt.Progress, r)
 	if err := table.Truncate(ctx); err != nil {
 		return fmt.Errorf("load %s: emptying table %s: %w", j.file, j.table, err)
 	}

@@ -55,6 +55,7 @@ func (s *publishStage) open(ctx context.Context, rt *Runtime) (port.Topic, port.
 	if err != nil {
 		return nil, nil, fmt.Errorf("publish %s: %w", s.file, err)
 	}
+	fileProgress(rt.Progress, r)
 	return topic, r, nil
 }
 

@@ -362,7 +362,7 @@ func (r *rekeyRun) fetch(ctx context.Context, li int, l lookup, msgs []port.Mess
 
 // deadLetter keeps a dead letter for the message at index i of the batch.
 func (r *rekeyRun) deadLetter(i int, m port.Message, reason string) {
-	r.dead = append(r.dead, rekeyDead{at: i, d: port.DeadLetter{Stage: r.s.name, Source: m.Source, Reason: reason,
+	r.dead = append(r.dead, rekeyDead{at: i, d: port.DeadLetter{Stage: r.s.name, Source: m.Source, Reason: reason, Run: r.rt.RunID,
 		Payload: messagePayload(r.s.in.Schema, m), Time: time.Now().UTC()}})
 }
 

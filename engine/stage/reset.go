@@ -13,7 +13,9 @@ import (
 // resetStage empties tables and topics so that a run starts from a clean
 // state: running the same spec twice gives the same results. The stores of
 // the tables it empties also forget the consumers' offsets of its topics
-// (port.Committer), which would otherwise point past a recreated topic.
+// (port.Committer), which would otherwise point past a recreated topic,
+// and their dead-letter tables (Runtime.DeadLetterTables) are emptied: the
+// letters kept are those of the runs since the last reset.
 type resetStage struct {
 	name   string
 	tables []spec.Ref
@@ -23,7 +25,10 @@ type resetStage struct {
 }
 
 func (s *resetStage) Name() string { return s.name }
-func (s *resetStage) Kind() string { return "reset" }
+
+// Topics returns the topics the stage empties.
+func (s *resetStage) Topics() []spec.Ref { return s.topics }
+func (s *resetStage) Kind() string       { return "reset" }
 
 func (b *builder) resetStage(st *spec.Stage) Runner {
 	s := &resetStage{name: st.Name.Value}
@@ -61,6 +66,9 @@ func (s *resetStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 		}
 		st.Out++
 	}
+	if err := s.emptyDeadLetters(ctx, rt); err != nil {
+		return st, err
+	}
 	stores := map[string]port.Committer{}
 	for _, ref := range s.tables {
 		if c, ok := rt.Resources.Connector(ref).(port.Committer); ok {
@@ -84,4 +92,26 @@ func (s *resetStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	}
 	st.Elapsed = time.Since(start)
 	return st, nil
+}
+
+// emptyDeadLetters empties the dead-letter table of each connector whose
+// tables the stage empties.
+func (s *resetStage) emptyDeadLetters(ctx context.Context, rt *Runtime) error {
+	done := map[string]bool{}
+	for _, ref := range s.tables {
+		name := rt.DeadLetterTables[ref.Connector]
+		if name == "" || done[ref.Connector] {
+			continue
+		}
+		done[ref.Connector] = true
+		dl := spec.Ref{Connector: ref.Connector, Name: name}
+		t, err := rt.Resources.Table(ctx, dl, schema.MustNew(name, port.DeadLetterColumns, "id"))
+		if err != nil {
+			return err
+		}
+		if err := t.Truncate(ctx); err != nil {
+			return fmt.Errorf("emptying the dead letters %s: %w", dl, err)
+		}
+	}
+	return nil
 }

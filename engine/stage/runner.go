@@ -30,7 +30,10 @@ type Runtime struct {
 	Resources Resources
 	// DeadLetter receives records a stage could not process. It must be safe for concurrent use.
 	DeadLetter func(port.DeadLetter)
-	Log        *slog.Logger
+	// RunID identifies the run; stages that write dead letters to a table
+	// themselves (port.DeadLetter.Run) stamp them with it.
+	RunID string
+	Log   *slog.Logger
 	// Follow keeps stream and rekey stages consuming until ctx ends instead of stopping when drained.
 	Follow bool
 	// Group overrides the consumer group of stream and rekey stages ("" keeps the spec's).

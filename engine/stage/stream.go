@@ -407,6 +407,9 @@ type streamRun struct {
 	dead    []port.DeadLetter
 	group   string
 	offsets []port.Offset
+	// topicID is the ID of the topic consumed (port.TopicInfo.ID), which
+	// the offsets carry to the store.
+	topicID string
 	// inflight holds the record ids of the chunk being committed while the
 	// next one is decided: they count as decided already.
 	inflight map[any]bool
@@ -556,6 +559,9 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 			r.hold = true
 			opts.Flush = r.flush
 		}
+	}
+	if err := r.checkTopic(ctx, topic); err != nil {
+		return st, err
 	}
 	if s.topicSinks {
 		if r.relay, err = r.newRelay(ctx, rt); err != nil {
@@ -941,6 +947,9 @@ func (r *streamRun) prepare(ctx context.Context, msgs []port.Message) error {
 	r.decideAll(msgs)
 	r.offsets = batchOffsets(r.offsets[:0], msgs)
 	r.rt.monitor().DecideTime(s.name, time.Since(began))
+	for i := range r.offsets {
+		r.offsets[i].TopicID = r.topicID
+	}
 	return nil
 }
 
@@ -1332,7 +1341,7 @@ func (r *streamRun) sendDead() {
 
 // deadLetter keeps a dead letter for the message at index i of the batch, to be sent by sendDead.
 func (d *decider) deadLetter(i int, src port.Source, payload, reason string) {
-	d.dead = append(d.dead, port.DeadLetter{Stage: d.r.s.name, Source: src, Reason: reason, Payload: payload, Time: time.Now().UTC()})
+	d.dead = append(d.dead, port.DeadLetter{Stage: d.r.s.name, Source: src, Reason: reason, Payload: payload, Time: time.Now().UTC(), Run: d.r.rt.RunID})
 	d.deadAt = append(d.deadAt, i)
 }
 

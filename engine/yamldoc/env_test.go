@@ -32,6 +32,8 @@ func TestExpand(t *testing.T) {
 		{in: "${NOPE:-${NADA:-x}}", want: "x"},
 		{in: "${A:-${NADA}}", want: "a"}, // an unused default is not expanded
 		{in: "${NOPE:-${NADA:-${B}}}!", want: "bee!"},
+		{in: "${NOPE:-../dir/${NADA:-x}}", want: "../dir/x"}, // text and a reference in one default
+		{in: "${NOPE:-../dir/${B:-x}}/y", want: "../dir/bee/y"},
 		{in: "${NOPE:-{x}}", want: "{x}"},
 		{in: "${DOLLAR}", want: "$X"}, // values are not expanded again
 		{in: "${REF}", want: "${A}"},
