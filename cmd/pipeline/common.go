@@ -46,6 +46,9 @@ func logger(c *cli.Context) *slog.Logger {
 
 // printSummary prints one line per stage and the dead letters.
 func printSummary(w io.Writer, sum engine.Summary) {
+	if len(sum.Stages) == 0 {
+		return // no stage ran: the error says why
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "stage\tkind\tin\tout\tdead\tdup\tseconds\trecords/s\t")
 	for _, s := range sum.Stages {

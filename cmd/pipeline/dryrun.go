@@ -136,7 +136,7 @@ Examples:
 			stageFlag(),
 			strictFlag(),
 			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep stream and rekey stages consuming until interrupted"},
-			&cli.StringFlag{Name: "group", Usage: "consumer group `NAME` for stream and rekey stages (default: the spec's)"},
+			&cli.StringFlag{Name: "group", Usage: "consumer group `NAME` for stream and rekey stages", DefaultText: "each stage's group: in the spec"},
 			&cli.BoolFlag{Name: "reload", Value: true, Usage: "with --follow, watch the stream stages' rule files and take a changed one between two batches, once it lints and passes its tests (--reload=false: never)"},
 		},
 		Action: func(c *cli.Context) error {
