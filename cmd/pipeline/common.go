@@ -55,6 +55,11 @@ func printSummary(w io.Writer, sum engine.Summary) {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.3f\t%.0f\t\n", s.Name, s.Kind, s.Stats.In, s.Stats.Out, s.Stats.Dead, s.Stats.Dup, s.Stats.Elapsed.Seconds(), s.Stats.Rate())
 	}
 	tw.Flush()
+	for _, s := range sum.Stages {
+		if s.Stats.Note != "" {
+			fmt.Fprintf(w, "%s: %s\n", s.Name, s.Stats.Note)
+		}
+	}
 	if n := sum.Dead(); n > 0 {
 		fmt.Fprintf(w, "%s:\n", plural(n, "dead letter"))
 		for i, d := range sum.DeadLetters {

@@ -1,6 +1,10 @@
 package rules
 
-import "fmt"
+import (
+	"fmt"
+
+	"pipeline/engine/schema"
+)
 
 // Explanation is how a ruleset evaluated one record: the values it saw, the
 // result of every let and every rule's condition, the decision and the
@@ -28,6 +32,9 @@ type Value struct {
 	Name  string
 	Value any
 	Err   error
+	// Type is the declared type of what the value is assigned to, when it
+	// is one: a decimal prints with the type's scale (2800.00 for money).
+	Type schema.Type
 }
 
 // String formats the value as a person reads it: "null" for nil, decimals
@@ -39,6 +46,12 @@ func (v Value) String() string {
 	}
 	if s, ok := v.Value.(string); ok {
 		return fmt.Sprintf("%q", s)
+	}
+	if v.Type.Kind == schema.Decimal && v.Type.Scale != schema.AnyScale {
+		switch v.Value.(type) {
+		case Dec, int:
+			return v.Type.Format(v.Value)
+		}
 	}
 	return formatValue(v.Value)
 }
@@ -105,7 +118,7 @@ func (e *Evaluator) Explain(vals []any) Explanation {
 	}
 	for _, sets := range [][]assign{e.last.sets, rs.then} {
 		for _, a := range sets {
-			v := Value{Name: a.target}
+			v := Value{Name: a.target, Type: a.typ}
 			if a.input >= 0 {
 				v.Value = e.rows[a.input][e.cols[a.input][a.field]]
 			} else {

@@ -3,6 +3,7 @@ package stage
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"pipeline/engine/port"
@@ -14,6 +15,8 @@ import (
 // state: running the same spec twice gives the same results. The stores of
 // the tables it empties also forget the consumers' offsets of its topics
 // (port.Committer), which would otherwise point past a recreated topic.
+// Its out count is the number of tables and topics emptied; its note names
+// them.
 type resetStage struct {
 	name   string
 	tables []spec.Ref
@@ -83,5 +86,23 @@ func (s *resetStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 		st.Out++
 	}
 	st.Elapsed = time.Since(start)
+	st.Note = "emptied " + refList(s.tables, "table") + " and " + refList(s.topics, "topic")
+	if len(s.topics) == 0 {
+		st.Note = "emptied " + refList(s.tables, "table")
+	} else if len(s.tables) == 0 {
+		st.Note = "emptied " + refList(s.topics, "topic")
+	}
 	return st, nil
+}
+
+// refList writes refs for a person: "2 topics (bus:orders, bus:intake)".
+func refList(refs []spec.Ref, thing string) string {
+	names := make([]string, len(refs))
+	for i, r := range refs {
+		names[i] = r.String()
+	}
+	if len(refs) != 1 {
+		thing += "s"
+	}
+	return fmt.Sprintf("%d %s (%s)", len(refs), thing, strings.Join(names, ", "))
 }
