@@ -128,6 +128,7 @@ Typical day:
 			brokerCommand(),
 			connectorsCommand(),
 			versionCommand(),
+			completionCommand(),
 		},
 		// main reports errors and picks the exit status; the library must not exit.
 		ExitErrHandler:       func(*cli.Context, error) {},
