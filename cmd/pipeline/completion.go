@@ -102,6 +102,7 @@ _pipeline() {
 		fmt.Fprintf(&b, "            if [[ \"$cur\" == -* ]]; then\n                COMPREPLY=($(compgen -W \"%s\" -- \"$cur\"))\n                return\n            fi\n", strings.Join(words, " "))
 		fmt.Fprintf(&b, "            %s\n            ;;\n", positional(cmd, verbs))
 	}
+	fmt.Fprintf(&b, "        help)\n            COMPREPLY=($(compgen -W \"%s\" -- \"$cur\"))\n            ;;\n", strings.Join(verbs[1:], " "))
 	b.WriteString("    esac\n}\n\ncomplete -F _pipeline pipeline\n")
 	_, err := io.WriteString(w, b.String())
 	return err
