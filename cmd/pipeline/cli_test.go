@@ -156,7 +156,7 @@ func TestInterspersed(t *testing.T) {
 		{"help connectors", "connectors --help"},
 		{"rn spec.yaml -v", "rn spec.yaml -v"}, // left to the app's answer
 		{"run spec.yaml --stgae validate", "run --stgae spec.yaml validate"},
-		{"explain spec.yaml --id", "explain --id"},  // no argument taken for a value
+		{"explain spec.yaml --id", "explain --id"}, // no argument taken for a value
 		{"run spec.yaml --env-file", "--env-file"}, // likewise for the app's flag
 		{"run spec.yaml -- -v", "run spec.yaml -- -v"},
 		{"connectors kafka csv", "connectors kafka csv"},
