@@ -594,19 +594,30 @@ func (p *Pipeline) places(sum *Summary) {
 	}
 }
 
+// CheckStages returns an error naming the first of names that is not a
+// stage of plan, and the stages plan has, or nil.
+func CheckStages(plan *stage.Plan, names []string) error {
+	for _, n := range names {
+		if plan.Stage(n) == nil {
+			var all []string
+			for _, s := range plan.Stages {
+				all = append(all, s.Name())
+			}
+			return fmt.Errorf("no stage named %q (stages: %s)", n, strings.Join(all, ", "))
+		}
+	}
+	return nil
+}
+
 func (p *Pipeline) selectStages(names []string) ([]stage.Runner, error) {
 	if len(names) == 0 {
 		return p.plan.Stages, nil
 	}
+	if err := CheckStages(p.plan, names); err != nil {
+		return nil, err
+	}
 	want := map[string]bool{}
 	for _, n := range names {
-		if p.plan.Stage(n) == nil {
-			var all []string
-			for _, s := range p.plan.Stages {
-				all = append(all, s.Name())
-			}
-			return nil, fmt.Errorf("no stage named %q (stages: %v)", n, all)
-		}
 		want[n] = true
 	}
 	var run []stage.Runner

@@ -11,7 +11,6 @@ import (
 	"pipeline/engine/yamldoc"
 )
 
-
 // TestOptionalLookupsAndLists runs testdata/lists: optional lookups in a
 // rekey stage (an order with no account is keyed by its own column), a
 // stream stage (no account, no owner: null records the rules decide on)

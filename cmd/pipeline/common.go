@@ -51,12 +51,20 @@ func logger(c *cli.Context) *slog.Logger {
 // printSummary prints one line per stage, the dead letters, and where the
 // data went: each connector's place and the folders files were written to.
 func printSummary(w io.Writer, sum engine.Summary) {
+	if len(sum.Stages) == 0 {
+		return // no stage ran: the error says why
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "stage\tkind\tin\tout\tdead\tdup\tseconds\trecords/s\t")
 	for _, s := range sum.Stages {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.3f\t%.0f\t\n", s.Name, s.Kind, s.Stats.In, s.Stats.Out, s.Stats.Dead, s.Stats.Dup, s.Stats.Elapsed.Seconds(), s.Stats.Rate())
 	}
 	tw.Flush()
+	for _, s := range sum.Stages {
+		if s.Stats.Note != "" {
+			fmt.Fprintf(w, "%s: %s\n", s.Name, s.Stats.Note)
+		}
+	}
 	if n := sum.Dead(); n > 0 {
 		fmt.Fprintf(w, "%s:\n", plural(n, "dead letter"))
 		for i, d := range sum.DeadLetters {

@@ -39,9 +39,9 @@ Examples:
    pipeline diff configs/NAME.yaml --base HEAD --report /tmp/diff.html
    DATASET=/data/big pipeline diff configs/NAME.yaml --base v1.4.0`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "base", Required: true, Usage: "git revision (commit, branch, tag) holding the rules to compare with"},
+			&cli.StringFlag{Name: "base", Required: true, Usage: "git revision `REV` (commit, branch, tag) holding the rules to compare with"},
 			&cli.IntFlag{Name: "limit", Value: 50, Usage: "list at most `N` changed records per stage (0: all); JSON lists all unless it is given"},
-			&cli.StringFlag{Name: "format", Value: "text", Usage: "`text` for people, json for machines"},
+			&cli.StringFlag{Name: "format", Value: "text", Usage: "output `FORMAT`: text for people, json for machines"},
 			&cli.BoolFlag{Name: "exit-code", Usage: "exit with status 1 when any record changed, as git diff --exit-code"},
 			&cli.StringFlag{Name: "report", Usage: "also write the changes as an HTML report to `FILE`: transitions as bar charts, changed columns, the changed records searchable"},
 		},
@@ -55,7 +55,7 @@ func runDiff(c *cli.Context) error {
 	}
 	format := c.String("format")
 	if format != "text" && format != "json" {
-		return cli.Exit(fmt.Sprintf("pipeline: --format %s: want text or json", format), 2)
+		return cli.Exit(fmt.Sprintf("--format %s: want text or json", format), 2)
 	}
 	tuneGC(dryRunGCPercent) // two dry-runs
 	specPath := c.Args().First()

@@ -3,16 +3,21 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"pipeline/connectors/csv"
 	"pipeline/engine"
 	"pipeline/engine/metrics"
+	enginespec "pipeline/engine/spec"
 	"pipeline/engine/stage"
 	"pipeline/engine/stats"
+	"pipeline/engine/yamldoc"
 )
 
 func dryRunCommand() *cli.Command {
@@ -147,7 +152,7 @@ Examples:
 			stageFlag(),
 			strictFlag(),
 			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep stream and rekey stages consuming until interrupted"},
-			&cli.StringFlag{Name: "group", Usage: "consumer group `NAME` for stream and rekey stages (default: the spec's)"},
+			&cli.StringFlag{Name: "group", Usage: "consumer group `NAME` for stream and rekey stages", DefaultText: "each stage's group: in the spec"},
 			&cli.BoolFlag{Name: "reload", Value: true, Usage: "with --follow, watch the stream stages' rule files and take a changed one between two batches, once it lints and passes its tests (--reload=false: never)"},
 			httpFlag(),
 			&cli.DurationFlag{Name: "status-every", Value: stage.DefaultStatusEvery, Usage: "with --follow, log each following stage's lag and idle time every `DURATION` while it is idle or behind"},
@@ -178,6 +183,11 @@ func runSpec(c *cli.Context, opts engine.Options) error {
 	log, err := newLogger(c)
 	if err != nil {
 		return err
+	}
+	if opts.DryRun && opts.ExportDir == "" {
+		if dirs := resultFolders(plan, c.StringSlice("stage")); len(dirs) > 0 {
+			fmt.Fprintf(errWriter(c.App), "dry-run: writing result files into %s, as the spec says (--out DIR writes them elsewhere)\n", strings.Join(dirs, ", "))
+		}
 	}
 	opts.Registry = registry()
 	opts.Log = logger(c)
@@ -225,4 +235,63 @@ func runSpec(c *cli.Context, opts engine.Options) error {
 		return cli.Exit(fmt.Sprintf("%s went to the dead letters (--strict)", plural(sum.Dead(), "record")), 1)
 	}
 	return nil
+}
+
+// resultFolders returns the folders the chosen stages (all when none is
+// named) export files into, and the folder of each dead-letter file, as
+// paths relative to the working directory when they are below it, with a
+// trailing slash: "results/". A file path is resolved against its
+// connector's dir option, itself resolved against the spec's folder, as
+// the csv kind does.
+func resultFolders(plan *stage.Plan, only []string) []string {
+	s := plan.Spec
+	folder := func(v yamldoc.String) string {
+		ref, err := enginespec.ParseRef(v)
+		if err != nil {
+			return ""
+		}
+		c, ok := s.Connectors.Get(ref.Connector)
+		if !ok || c.Kind.Value != csv.Kind().Name {
+			return ""
+		}
+		dir := filepath.Dir(s.File.Path)
+		if o, ok := c.Options.Get("dir"); ok && o.Value != "" {
+			if filepath.IsAbs(o.Value) {
+				dir = o.Value
+			} else {
+				dir = filepath.Join(dir, o.Value)
+			}
+		}
+		path := ref.Name
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(dir, path)
+		}
+		path = filepath.Dir(path)
+		if wd, err := os.Getwd(); err == nil {
+			if abs, err := filepath.Abs(path); err == nil {
+				if rel, err := filepath.Rel(wd, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+					path = rel
+				}
+			}
+		}
+		return strings.TrimSuffix(path, "/") + "/"
+	}
+	var dirs []string
+	add := func(d string) {
+		if d != "" && !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
+		}
+	}
+	for _, st := range s.Stages {
+		if st.Kind.Value != "export" || (len(only) > 0 && !slices.Contains(only, st.Name.Value)) {
+			continue
+		}
+		for _, cp := range st.Copy {
+			add(folder(cp.To))
+		}
+	}
+	for _, d := range s.DeadLetters {
+		add(folder(d))
+	}
+	return dirs
 }

@@ -36,7 +36,7 @@ Examples:
    pipeline explain configs/NAME.yaml --id 1 --stage settle
    DATASET=/data/big pipeline explain configs/NAME.yaml --id 123456`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "id", Required: true, Usage: "key of the record to explain, as written in the data (e.g. 45)"},
+			&cli.StringFlag{Name: "id", Required: true, Usage: "key `ID` of the record to explain, as written in the data (e.g. 45)"},
 			&cli.StringSliceFlag{Name: "stage", Aliases: []string{"s"}, Usage: "show only evaluations in stage `NAME` (repeatable); every stage still runs"},
 		},
 		Action: explain,
@@ -58,6 +58,9 @@ func explain(c *cli.Context) error {
 		traces []stage.Trace
 	)
 	only := c.StringSlice("stage")
+	if err := engine.CheckStages(plan, only); err != nil {
+		return err
+	}
 	opts := engine.Options{DryRun: true, ExportDir: out, Registry: registry(), Log: logger(c),
 		TraceKey: c.String("id"),
 		Trace: func(t stage.Trace) {

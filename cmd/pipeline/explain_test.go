@@ -25,6 +25,7 @@ func TestExplain(t *testing.T) {
 		{"legacy_45", []string{"explain", "../../configs/banking-legacy.yaml", "--id", "45"}, ""},
 		{"unknown_key", []string{"explain", "../../configs/banking.yaml", "--id", "nope"}, ""},
 		{"no_id", []string{"explain", "../../configs/banking.yaml"}, ""},
+		{"unknown_stage", []string{"explain", "../../configs/banking.yaml", "--id", "45", "--stage", "nosuch"}, ""},
 		{"velocity_5", []string{"explain", "../../configs/banking-velocity.yaml", "--id", "5", "--stage", "validate"}, "cmd/pipeline/testdata/velocity"},
 		{"velocity_10", []string{"explain", "../../configs/banking-velocity.yaml", "--id", "10", "--stage", "validate"}, "cmd/pipeline/testdata/velocity"},
 		{"shadow_75", []string{"explain", "../../configs/banking-shadow.yaml", "--id", "75", "--stage", "validate"}, ""},

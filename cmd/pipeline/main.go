@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -61,7 +62,7 @@ func report(w io.Writer, err error, cause error) int {
 	var exit cli.ExitCoder
 	if errors.As(err, &exit) {
 		if msg := exit.Error(); msg != "" {
-			fmt.Fprintln(w, msg)
+			fmt.Fprintln(w, prefixed(msg))
 		}
 		return exit.ExitCode()
 	}
@@ -83,13 +84,19 @@ func report(w io.Writer, err error, cause error) int {
 		}
 		return 1
 	}
-	fmt.Fprintln(w, "pipeline: "+yamldoc.Details(err))
+	fmt.Fprintln(w, prefixed(yamldoc.Details(err)))
 	return 1
+}
+
+// prefixed returns msg with "pipeline: " in front, once: every error the
+// command prints starts so, whichever part of it failed.
+func prefixed(msg string) string {
+	return "pipeline: " + strings.TrimPrefix(msg, "pipeline: ")
 }
 
 func newApp() *cli.App {
 	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
-	return &cli.App{
+	app := &cli.App{
 		Name:    "pipeline",
 		Usage:   "run declarative data pipelines: YAML specs, expr rules, CSV, Kafka and MySQL",
 		Version: version(),
@@ -131,10 +138,13 @@ Typical day:
 			brokerCommand(),
 			connectorsCommand(),
 			versionCommand(),
+			completionCommand(),
 		},
 		// main reports errors and picks the exit status; the library must not exit.
 		ExitErrHandler:       func(*cli.Context, error) {},
 		EnableBashCompletion: true,
 		HideHelpCommand:      true,
 	}
+	friendlyUsage(app)
+	return app
 }

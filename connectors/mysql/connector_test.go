@@ -34,18 +34,41 @@ func TestDriverConfig(t *testing.T) {
 		wantWhere string
 		wantNet   string
 		wantErr   string
+		wantPass  string // checked when not empty
 	}{
-		{"defaults", nil, "root@127.0.0.1:3306/pipeline", "tcp", ""},
+		{"defaults", nil, "root@127.0.0.1:3306/pipeline", "tcp", "", ""},
 		{"options", map[string]string{"host": "db.example", "user": "app", "password": "s3cret", "database": "banking_system"},
-			"app@db.example:3306/banking_system", "tcp", ""},
-		{"host with port", map[string]string{"host": "10.0.0.1:3307"}, "root@10.0.0.1:3307/pipeline", "tcp", ""},
-		{"ipv6 host", map[string]string{"host": "::1"}, "root@[::1]:3306/pipeline", "tcp", ""},
-		{"unix socket", map[string]string{"host": "/run/mysqld/mysqld.sock"}, "root@/run/mysqld/mysqld.sock/pipeline", "unix", ""},
+			"app@db.example:3306/banking_system", "tcp", "", ""},
+		{"host with port", map[string]string{"host": "10.0.0.1:3307"}, "root@10.0.0.1:3307/pipeline", "tcp", "", ""},
+		{"ipv6 host", map[string]string{"host": "::1"}, "root@[::1]:3306/pipeline", "tcp", "", ""},
+		{"unix socket", map[string]string{"host": "/run/mysqld/mysqld.sock"}, "root@/run/mysqld/mysqld.sock/pipeline", "unix", "", ""},
 		{"dsn wins", map[string]string{"dsn": "u:s3cret@tcp(h:1)/banking_system?parseTime=false&interpolateParams=true&multiStatements=true", "host": "other", "user": "x", "database": "y"},
-			"u@h:1/banking_system", "tcp", ""},
-		{"dsn without database", map[string]string{"dsn": "u@tcp(h:1)/", "database": "mine"}, "u@h:1/mine", "tcp", ""},
-		{"bad dsn", map[string]string{"dsn": "u:s3cret@tcp(h:1"}, "", "", "invalid DSN"},
-		{"bad database", map[string]string{"database": "x; DROP DATABASE y"}, "", "", "invalid identifier"},
+			"u@h:1/banking_system", "tcp", "", ""},
+		{"dsn without database", map[string]string{"dsn": "u@tcp(h:1)/", "database": "mine"}, "u@h:1/mine", "tcp", "", ""},
+		{"bad dsn", map[string]string{"dsn": "u:s3cret@tcp(h:1"}, "", "", "invalid DSN", ""},
+		{"bad database", map[string]string{"database": "x; DROP DATABASE y"}, "", "", "invalid identifier", ""},
+		{"url", map[string]string{"dsn": "mysql://app:s3cret@db.example:3307/banking_system"}, "app@db.example:3307/banking_system", "tcp", "", "s3cret"},
+		{"url without port", map[string]string{"dsn": "mysql://app:s3cret@db.example/banking_system"}, "app@db.example:3306/banking_system", "tcp", "", "s3cret"},
+		{"url without database", map[string]string{"dsn": "mysql://app@db.example:1/", "database": "mine"}, "app@db.example:1/mine", "tcp", "", ""},
+		{"url without host", map[string]string{"dsn": "mysql://app:s3cret@/banking_system"}, "app@127.0.0.1:3306/banking_system", "tcp", "", "s3cret"},
+		{"url ipv6", map[string]string{"dsn": "mysql://app:s3cret@[::1]:3307/x"}, "app@[::1]:3307/x", "tcp", "", "s3cret"},
+		{"mariadb url", map[string]string{"dsn": "mariadb://app:s3cret@h/x"}, "app@h:3306/x", "tcp", "", "s3cret"},
+		{"url escaped password", map[string]string{"dsn": "mysql://app:s3cret%40%3A%2F%3F%28%29%25%20x@h:1/x"}, "app@h:1/x", "tcp", "", "s3cret@:/?()% x"},
+		{"url escaped user", map[string]string{"dsn": "mysql://a%40pp:s3cret@h:1/x"}, "a@pp@h:1/x", "tcp", "", "s3cret"},
+		{"url bad port", map[string]string{"dsn": "mysql://app:s3cret@h:port/x"}, "", "", "mysql://user:password@host:3306/database", ""},
+		{"url bad escape", map[string]string{"dsn": "mysql://app:s3cret%zz@h/x"}, "", "", "not a valid URL", ""},
+		{"url bad param", map[string]string{"dsn": "mysql://app:s3cret@h/x?timeout=soon"}, "", "", "invalid duration \"soon\"", ""},
+		{"url other scheme", map[string]string{"dsn": "postgres://app:s3cret@h/x"}, "", "", "scheme \"postgres\", not mysql://", ""},
+		{"url path too long", map[string]string{"dsn": "mysql://app:s3cret@h/x/y"}, "", "", "more than a database", ""},
+		{"bad dsn shows the forms", map[string]string{"dsn": "app:s3cret@h:1/x"}, "", "", "mysql://user:password@host:3306/database", ""},
+	}
+	// A URL's parameters reach the driver as the driver's form's do.
+	mc, err := driverConfig(port.Config{Name: "db", Options: map[string]string{"dsn": "mysql://u@h/x?timeout=5s&sql_mode=%27ANSI%27&collation=utf8mb4_bin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mc.Timeout != 5*time.Second || mc.Params["sql_mode"] != "'ANSI'" || mc.Collation != "utf8mb4_bin" {
+		t.Errorf("url parameters: timeout %v, params %v; want 5s, sql_mode 'ANSI', collation utf8mb4_bin", mc.Timeout, mc.Params)
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,6 +91,9 @@ func TestDriverConfig(t *testing.T) {
 			}
 			if strings.Contains(where(mc), "s3cret") {
 				t.Errorf("where %q shows the password", where(mc))
+			}
+			if tc.wantPass != "" && mc.Passwd != tc.wantPass {
+				t.Errorf("password %q, want %q", mc.Passwd, tc.wantPass)
 			}
 		})
 	}

@@ -1,8 +1,10 @@
 package mysql
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"strings"
 	"time"
 
@@ -38,9 +40,8 @@ func driverConfig(cfg port.Config) (*mysql.Config, error) {
 	var mc *mysql.Config
 	if dsn := cfg.Get("dsn", ""); dsn != "" {
 		var err error
-		mc, err = mysql.ParseDSN(dsn)
+		mc, err = parseDSN(dsn)
 		if err != nil {
-			// The driver's message does not repeat the DSN, so it cannot leak the password.
 			return nil, fmt.Errorf("mysql connector %s: option dsn: %w", cfg.Name, err)
 		}
 		if mc.DBName == "" {
@@ -70,6 +71,59 @@ func driverConfig(cfg port.Config) (*mysql.Config, error) {
 		if _, set := mc.Params[k]; !set {
 			mc.Params[k] = v
 		}
+	}
+	return mc, nil
+}
+
+// dsnForms are the forms a dsn may take, for messages.
+const dsnForms = "write user:password@tcp(host:3306)/database?param=value, or mysql://user:password@host:3306/database?param=value with the password URL-escaped"
+
+// parseDSN reads dsn in the driver's form (user:password@tcp(host:3306)/db)
+// or as a URL (mysql://user:password@host:3306/db?params, the password
+// URL-escaped; mariadb:// too; the port is 3306 when omitted). Its errors
+// never repeat the dsn, so they cannot show the password, and they say the
+// forms it takes.
+func parseDSN(dsn string) (*mysql.Config, error) {
+	scheme, _, isURL := strings.Cut(dsn, "://")
+	if !isURL {
+		mc, err := mysql.ParseDSN(dsn)
+		if err != nil {
+			// The driver's message does not repeat the DSN.
+			return nil, fmt.Errorf("%w (%s)", err, dsnForms)
+		}
+		return mc, nil
+	}
+	if s := strings.ToLower(scheme); s != "mysql" && s != "mariadb" {
+		return nil, fmt.Errorf("a URL with scheme %q, not mysql:// (%s)", scheme, dsnForms)
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the URL, password and all
+		}
+		return nil, fmt.Errorf("not a valid URL: %v (%s)", err, dsnForms)
+	}
+	if u.Fragment != "" || u.Opaque != "" {
+		return nil, fmt.Errorf("not a valid URL: unexpected %q (%s)", "#", dsnForms)
+	}
+	// The query goes through the driver, which checks its parameters.
+	mc, err := mysql.ParseDSN("/?" + u.RawQuery)
+	if err != nil {
+		return nil, fmt.Errorf("%w (%s)", err, dsnForms)
+	}
+	mc.User = u.User.Username()
+	mc.Passwd, _ = u.User.Password()
+	mc.Net, mc.Addr = hostAddr(u.Host)
+	mc.DBName = strings.TrimPrefix(u.Path, "/")
+	if strings.Contains(mc.DBName, "/") {
+		return nil, fmt.Errorf("the URL's path names more than a database (%s)", dsnForms)
+	}
+	// Through the driver's form once more, so that it derives what it
+	// derives from the address (a TLS server name, for instance).
+	mc, err = mysql.ParseDSN(mc.FormatDSN())
+	if err != nil {
+		return nil, fmt.Errorf("%w (%s)", err, dsnForms)
 	}
 	return mc, nil
 }

@@ -89,7 +89,7 @@ func (rs *Ruleset) NewEvaluator(layouts map[string]*schema.Schema) (*Evaluator, 
 		for j, f := range in.Fields {
 			col, ok := layout.Column(f.Name)
 			if !ok {
-				return nil, fmt.Errorf("ruleset %s reads %s.%s, but %s has no column %q (columns: %v)", rs.Name, in.Name, f.Name, layout.Name, f.Name, layout.Names())
+				return nil, fmt.Errorf("ruleset %s reads %s.%s, but %s has no column %q (columns: %s)", rs.Name, in.Name, f.Name, layout.Name, f.Name, strings.Join(layout.Names(), ", "))
 			}
 			if !sameKind(f.Type, col.Type) {
 				return nil, fmt.Errorf("ruleset %s declares %s.%s as %s, but %s.%s is %s", rs.Name, in.Name, f.Name, f.Type, layout.Name, f.Name, col.Type)

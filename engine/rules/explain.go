@@ -3,6 +3,8 @@ package rules
 import (
 	"fmt"
 	"reflect"
+
+	"pipeline/engine/schema"
 )
 
 // Explanation is how a ruleset evaluated one record: the values it saw, the
@@ -31,6 +33,9 @@ type Value struct {
 	Name  string
 	Value any
 	Err   error
+	// Type is the declared type of what the value is assigned to, when it
+	// is one: a decimal prints with the type's scale (2800.00 for money).
+	Type schema.Type
 }
 
 // String formats the value as a person reads it: "null" for nil, decimals
@@ -45,6 +50,12 @@ func (v Value) String() string {
 		return fmt.Sprintf("%q", x)
 	case listSize:
 		return fmt.Sprintf("a list of %d", int(x))
+	}
+	if v.Type.Kind == schema.Decimal && v.Type.Scale != schema.AnyScale {
+		switch v.Value.(type) {
+		case Dec, int:
+			return v.Type.Format(v.Value)
+		}
 	}
 	return formatValue(v.Value)
 }
@@ -123,7 +134,7 @@ func (e *Evaluator) Explain(vals []any) Explanation {
 	}
 	for _, sets := range [][]assign{e.last.sets, rs.then} {
 		for _, a := range sets {
-			v := Value{Name: a.target}
+			v := Value{Name: a.target, Type: a.typ}
 			if a.input >= 0 {
 				v.Value = e.rows[a.input][e.cols[a.input][a.field]]
 			} else {

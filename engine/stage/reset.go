@@ -3,6 +3,7 @@ package stage
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"pipeline/engine/port"
@@ -15,7 +16,8 @@ import (
 // the tables it empties also forget the consumers' offsets of its topics
 // (port.Committer), which would otherwise point past a recreated topic,
 // and their dead-letter tables (Runtime.DeadLetterTables) are emptied: the
-// letters kept are those of the runs since the last reset.
+// letters kept are those of the runs since the last reset. Its out count is
+// the number of tables and topics emptied; its note names them.
 type resetStage struct {
 	name   string
 	tables []spec.Ref
@@ -91,6 +93,12 @@ func (s *resetStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 		st.Out++
 	}
 	st.Elapsed = time.Since(start)
+	st.Note = "emptied " + refList(s.tables, "table") + " and " + refList(s.topics, "topic")
+	if len(s.topics) == 0 {
+		st.Note = "emptied " + refList(s.tables, "table")
+	} else if len(s.tables) == 0 {
+		st.Note = "emptied " + refList(s.topics, "topic")
+	}
 	return st, nil
 }
 
@@ -114,4 +122,16 @@ func (s *resetStage) emptyDeadLetters(ctx context.Context, rt *Runtime) error {
 		}
 	}
 	return nil
+}
+
+// refList writes refs for a person: "2 topics (bus:orders, bus:intake)".
+func refList(refs []spec.Ref, thing string) string {
+	names := make([]string, len(refs))
+	for i, r := range refs {
+		names[i] = r.String()
+	}
+	if len(refs) != 1 {
+		thing += "s"
+	}
+	return fmt.Sprintf("%d %s (%s)", len(refs), thing, strings.Join(names, ", "))
 }

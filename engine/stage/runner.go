@@ -134,6 +134,9 @@ type Stats struct {
 	Dead    int64 // records sent to the dead-letter sink
 	Dup     int64 // records skipped because they were processed before (same id)
 	Elapsed time.Duration
+	// Note says what the stage did when its counts do not: "emptied 1
+	// table (db:orders) and 2 topics (bus:orders, bus:intake)".
+	Note string
 }
 
 // Rate returns records in per second.

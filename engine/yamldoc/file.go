@@ -81,7 +81,12 @@ func (f *File) syntaxError(err error) error {
 	case line == 0 && !yamlNoLine(msg):
 		line = 1 // yaml.v3 leaves out the line of a scanner error on the first line
 	}
-	e := f.Errorf(Pos{File: f.Path, Line: line, Col: 1}, "invalid YAML: %s", msg)
+	col := 1
+	hintLine, hint := f.indentHint(line, msg)
+	if hintLine > 0 {
+		line, col = hintLine, indentOf(f.Line(hintLine))+1
+	}
+	e := f.Errorf(Pos{File: f.Path, Line: line, Col: col}, "invalid YAML: %s%s", msg, hint)
 	if text := f.Line(line); strings.Contains(text, "?}") || strings.Contains(text, "?,") {
 		e.Msg += ` (inside {...} a trailing ? starts a YAML key: quote the value, e.g. "int?")`
 	}

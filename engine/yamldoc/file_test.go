@@ -13,6 +13,7 @@ import (
 
 func TestParse(t *testing.T) {
 	const hint = ` (inside {...} a trailing ? starts a YAML key: quote the value, e.g. "int?")`
+	const below = " (yaml reports this error at the line where the enclosing block starts: if this line looks right, check the indentation of the lines below it)"
 	tests := []struct {
 		name string
 		src  string
@@ -37,14 +38,57 @@ func TestParse(t *testing.T) {
 		{
 			name: "quote inside a quote",
 			src:  "name: x\nb: 2\nc: 'it's'\n",
-			err:  "t.yaml:3:1: invalid YAML: did not find expected key",
+			err:  "t.yaml:3:1: invalid YAML: did not find expected key" + below,
 			line: "c: 'it's'",
 		},
 		{
 			name: "list item in a mapping",
 			src:  "name: x\nc:\n  - 1\n  x: 2\n",
-			err:  "t.yaml:3:1: invalid YAML: did not find expected '-' indicator",
-			line: "  - 1",
+			err: "t.yaml:4:3: invalid YAML: did not find expected '-' indicator in the block that starts at line 3 (where yaml reports it); " +
+				"the likely cause is line 4: it is indented by 2 spaces like the list items above it, but is not one (a key of an item is indented like the item's first key)",
+			line: "  x: 2",
+		},
+		// yaml.v3 reports a misindented key or item at the start of the
+		// block that holds it: the line indented like no block is shown.
+		{
+			name: "key of a list item indented less than its first",
+			src:  "name: x\nstages:\n  - name: a\n    kind: b\n   from: c\n  - name: d\n",
+			err: "t.yaml:5:4: invalid YAML: did not find expected '-' indicator in the block that starts at line 3 (where yaml reports it); " +
+				"the likely cause is line 5: it is indented by 3 spaces, like no block it could belong to (those are indented by 0, 2 and 4 spaces)",
+			line: "   from: c",
+		},
+		{
+			name: "key of a mapping indented less than its siblings",
+			src:  "name: x\nconnectors:\n  db:\n    kind: mysql\n   dsn: x\n  bus:\n    kind: kafka\n",
+			err: "t.yaml:5:4: invalid YAML: did not find expected key in the block that starts at line 3 (where yaml reports it); " +
+				"the likely cause is line 5: it is indented by 3 spaces, like no block it could belong to (those are indented by 0, 2 and 4 spaces)",
+			line: "   dsn: x",
+		},
+		{
+			name: "item of a nested list indented less, after comments, a block scalar and flow items",
+			src: "name: x\nstages:\n  - name: a\n    # a comment\n\n    description: |\n      text\n        more: text\n" +
+				"    copy:\n      - {from: x, to: y}\n     - {from: z, to: w}\n",
+			err: "t.yaml:11:6: invalid YAML: did not find expected key in the block that starts at line 3 (where yaml reports it); " +
+				"the likely cause is line 11: it is indented by 5 spaces, like no block it could belong to (those are indented by 0, 2, 4 and 6 spaces)",
+			line: "     - {from: z, to: w}",
+		},
+		{
+			name: "key indented less than its siblings, reported where it is",
+			src:  "a:\n  b: 1\n c: 2\nd: 3\n",
+			err:  "t.yaml:3:1: invalid YAML: did not find expected key; it is indented by 1 space, like no block it could belong to (those are indented by 0 and 2 spaces)",
+			line: " c: 2",
+		},
+		{
+			name: "key indented deeper than a key with a value",
+			src:  "a:\n  b: 1\n    c: 2\n",
+			err:  "t.yaml:3:1: invalid YAML: mapping values are not allowed in this context; this line is indented deeper than line 2, which has a value already (only a key with no value, or a list item, opens a deeper block)",
+			line: "    c: 2",
+		},
+		{
+			name: "tab in the indentation",
+			src:  "name: x\n\tkind: load\n",
+			err:  "t.yaml:2:1: invalid YAML: found a tab character that violates indentation; YAML indents with spaces, not tabs",
+			line: "\tkind: load",
 		},
 		{
 			name: "undefined tag handle",
@@ -55,13 +99,13 @@ func TestParse(t *testing.T) {
 		{
 			name: "parser error found after the first line",
 			src:  "- a\nb: 1\n",
-			err:  "t.yaml:2:1: invalid YAML: did not find expected '-' indicator",
+			err:  "t.yaml:2:1: invalid YAML: did not find expected '-' indicator; it is indented by 0 spaces like the list items above it, but is not one (a key of an item is indented like the item's first key)",
 			line: "b: 1",
 		},
 		{
 			name: "scanner error",
 			src:  "name: x\nb: 2\nc: 3\n d: 4\n",
-			err:  "t.yaml:4:1: invalid YAML: mapping values are not allowed in this context",
+			err:  "t.yaml:4:1: invalid YAML: mapping values are not allowed in this context; this line is indented deeper than line 3, which has a value already (only a key with no value, or a list item, opens a deeper block)",
 			line: " d: 4",
 		},
 		{

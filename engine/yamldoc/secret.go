@@ -2,6 +2,7 @@ package yamldoc
 
 import (
 	"io"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,6 +58,10 @@ func (e Env) Redactor() *Redactor {
 		}
 		if pw := dsnPassword(name, v); pw != "" {
 			secrets = append(secrets, pw)
+			// A URL's password may be escaped (p%40ss): hide it decoded too.
+			if plain, err := url.PathUnescape(pw); err == nil && plain != pw {
+				secrets = append(secrets, plain)
+			}
 		}
 	}
 	return newRedactor(secrets)
