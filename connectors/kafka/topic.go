@@ -64,25 +64,6 @@ func (t *Topic) Truncate(ctx context.Context) error {
 	return nil
 }
 
-var _ port.Watermarks = (*Topic)(nil)
-
-// Watermarks returns the first and end offsets of every partition of the
-// topic, as the broker lists them. It implements port.Watermarks.
-func (t *Topic) Watermarks(ctx context.Context) (map[int32]port.Watermark, error) {
-	if err := t.conn.check(); err != nil {
-		return nil, fmt.Errorf("kafka topic %s: watermarks: %w", t.name, err)
-	}
-	b, err := t.bounds(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[int32]port.Watermark, len(b))
-	for p, x := range b {
-		out[p] = port.Watermark{Low: x.start, High: x.end}
-	}
-	return out, nil
-}
-
 // Describe returns the topic's ID, as Kafka tools print it (base64url of
 // its 16 bytes; "" when the broker gives none), and the first and end
 // offsets of its partitions. It implements port.Describer.

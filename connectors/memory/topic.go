@@ -471,22 +471,6 @@ func (t *Topic) Truncate(ctx context.Context) error {
 	return nil
 }
 
-var _ port.Watermarks = (*Topic)(nil)
-
-// Watermarks returns, for every partition, its first offset (0: a
-// truncated memory topic starts again at 0) and the number of rows it holds.
-// It implements port.Watermarks.
-func (t *Topic) Watermarks(context.Context) (map[int32]port.Watermark, error) {
-	l := t.log
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := make(map[int32]port.Watermark, len(l.parts))
-	for p, rows := range l.parts {
-		out[int32(p)] = port.Watermark{High: int64(len(rows))}
-	}
-	return out, nil
-}
-
 // Describe returns the bounds of the topic's partitions: each starts at 0
 // and ends after its last row. Memory topics have no ID. It implements
 // port.Describer.

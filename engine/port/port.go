@@ -115,13 +115,16 @@ type ConsumeOptions struct {
 
 // Watermark is where a partition of a topic stands: Low is the offset of
 // its first record, High the offset its next record will get (its end).
+// Consumer lag is High minus the consumer's position.
 type Watermark struct{ Low, High int64 }
 
-// Watermarks is implemented by topics that can tell where each of their
-// partitions ends, for consumer lag (High minus the consumer's position).
-type Watermarks interface {
-	// Watermarks returns the watermarks of every partition of the topic.
-	Watermarks(ctx context.Context) (map[int32]Watermark, error)
+// Watermarks gives the bounds of info's partitions as watermarks.
+func (info TopicInfo) Watermarks() map[int32]Watermark {
+	out := make(map[int32]Watermark, len(info.End))
+	for p, end := range info.End {
+		out[p] = Watermark{Low: info.Start[p], High: end}
+	}
+	return out
 }
 
 // Pinger is implemented by connectors that can check, cheaply, that the

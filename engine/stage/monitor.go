@@ -125,7 +125,7 @@ type consumerWatch struct {
 	rt      *Runtime
 	stage   string
 	topic   string
-	marks   port.Watermarks // nil when the topic cannot tell its end offsets
+	marks   port.Describer // nil when the topic cannot tell its end offsets
 	started time.Time
 
 	mu    sync.Mutex
@@ -138,7 +138,7 @@ type consumerWatch struct {
 // newConsumerWatch returns the watch of stage, consuming topic (its name).
 func newConsumerWatch(rt *Runtime, stage, topic string, t port.Topic) *consumerWatch {
 	w := &consumerWatch{rt: rt, stage: stage, topic: topic, started: time.Now(), pos: map[int32]int64{}}
-	w.marks, _ = t.(port.Watermarks)
+	w.marks, _ = t.(port.Describer)
 	return w
 }
 
@@ -244,10 +244,11 @@ func (w *consumerWatch) refresh(ctx context.Context) (map[int32]int64, error) {
 	}
 	rctx, cancel := context.WithTimeout(ctx, lagEvery)
 	defer cancel()
-	marks, err := w.marks.Watermarks(rctx)
+	info, err := w.marks.Describe(rctx)
 	if err != nil {
 		return nil, err
 	}
+	marks := info.Watermarks()
 	w.mu.Lock()
 	w.seen = marks
 	lag := Lag(w.owned, w.pos, marks)
