@@ -499,7 +499,7 @@ func (p *Pipeline) resetHint(err error) error {
 	}
 	var names []string
 	for _, s := range p.plan.Stages {
-		if r, ok := s.(interface{ Topics() []spec.Ref }); ok && s.Kind() == "reset" && len(r.Topics()) > 0 {
+		if r, ok := s.(interface{ Topics() []spec.Ref }); ok && s.Kind() == spec.KindReset && len(r.Topics()) > 0 {
 			names = append(names, "--stage "+s.Name())
 		}
 	}

@@ -283,7 +283,7 @@ func resultFolders(plan *stage.Plan, only []string) []string {
 		}
 	}
 	for _, st := range s.Stages {
-		if st.Kind.Value != "export" || (len(only) > 0 && !slices.Contains(only, st.Name.Value)) {
+		if st.Kind.Value != enginespec.KindExport || (len(only) > 0 && !slices.Contains(only, st.Name.Value)) {
 			continue
 		}
 		for _, cp := range st.Copy {

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"pipeline/engine/spec"
 	"pipeline/engine/stage"
 )
 
@@ -17,7 +18,7 @@ const Namespace = "pipeline"
 
 // consumerKinds are the stage kinds that consume a topic: readiness wants
 // each running one to own partitions.
-var consumerKinds = []string{"stream", "rekey"}
+var consumerKinds = []string{spec.KindStream, spec.KindRekey}
 
 // Metrics holds a Prometheus registry and the metrics of a pipeline's
 // stages. It implements stage.Monitor and is safe for concurrent use.

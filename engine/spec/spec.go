@@ -203,15 +203,28 @@ type Guard struct {
 	Pos   yamldoc.Pos    `yaml:"-"`
 }
 
+// The stage kinds, declared here once: the spec's keys per kind below, the
+// stage package's builders (engine/stage/build.go, which a test holds to
+// this list) and every check of a stage's kind use these names.
+const (
+	KindReset   = "reset"
+	KindLoad    = "load"
+	KindPublish = "publish"
+	KindRekey   = "rekey"
+	KindStream  = "stream"
+	KindBatch   = "batch"
+	KindExport  = "export"
+)
+
 // Stage kinds and the keys each accepts.
 var stageKeys = map[string][]string{
-	"load":    {"name", "kind", "copy"},
-	"export":  {"name", "kind", "copy"},
-	"publish": {"name", "kind", "from", "to"},
-	"stream":  {"name", "kind", "from", "as", "group", "lookup", "lists", "windows", "rules", "shadow", "shadow_to", "save", "to", "emit", "batch_size", "measure"},
-	"rekey":   {"name", "kind", "from", "as", "group", "lookup", "key", "to", "batch_size"},
-	"batch":   {"name", "kind", "steps", "only_if"},
-	"reset":   {"name", "kind", "tables", "topics"},
+	KindLoad:    {"name", "kind", "copy"},
+	KindExport:  {"name", "kind", "copy"},
+	KindPublish: {"name", "kind", "from", "to"},
+	KindStream:  {"name", "kind", "from", "as", "group", "lookup", "lists", "windows", "rules", "shadow", "shadow_to", "save", "to", "emit", "batch_size", "measure"},
+	KindRekey:   {"name", "kind", "from", "as", "group", "lookup", "key", "to", "batch_size"},
+	KindBatch:   {"name", "kind", "steps", "only_if"},
+	KindReset:   {"name", "kind", "tables", "topics"},
 }
 
 // StageKinds returns the stage kinds a spec may use.
@@ -254,7 +267,7 @@ func (s *Stage) UnmarshalNode(d *yamldoc.Decoder, n *yaml.Node) error {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if k := n.Content[i]; !slices.Contains(keys, k.Value) {
 			d.Errorf(k, "a %s stage has no key %q (keys: %s)", kind, k.Value, strings.Join(keys, ", "))
-		} else if k.Value == "to" && kind == "stream" && n.Content[i+1].Kind == yaml.SequenceNode {
+		} else if k.Value == "to" && kind == KindStream && n.Content[i+1].Kind == yaml.SequenceNode {
 			sinks = n.Content[i+1]
 		} else {
 			taken.Content = append(taken.Content, k, n.Content[i+1])

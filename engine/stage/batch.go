@@ -30,7 +30,7 @@ type guard struct {
 }
 
 func (s *batchStage) Name() string { return s.name }
-func (s *batchStage) Kind() string { return "batch" }
+func (s *batchStage) Kind() string { return spec.KindBatch }
 
 // TablesOnly reports true: a batch stage reads and writes tables only.
 func (s *batchStage) TablesOnly() bool { return true }

@@ -252,22 +252,20 @@ func (b *builder) ruleset(s yamldoc.String) *rules.Ruleset {
 	return rs
 }
 
+// builders builds each stage kind (spec.StageKinds; TestEveryKindBuilds).
+var builders = map[string]func(*builder, *spec.Stage) Runner{
+	spec.KindLoad:    func(b *builder, st *spec.Stage) Runner { return b.copyStage(st, true) },
+	spec.KindExport:  func(b *builder, st *spec.Stage) Runner { return b.copyStage(st, false) },
+	spec.KindPublish: (*builder).publishStage,
+	spec.KindStream:  (*builder).streamStage,
+	spec.KindRekey:   (*builder).rekeyStage,
+	spec.KindBatch:   (*builder).batchStage,
+	spec.KindReset:   (*builder).resetStage,
+}
+
 func (b *builder) stage(st *spec.Stage) Runner {
-	switch st.Kind.Value {
-	case "load":
-		return b.copyStage(st, true)
-	case "export":
-		return b.copyStage(st, false)
-	case "publish":
-		return b.publishStage(st)
-	case "stream":
-		return b.streamStage(st)
-	case "rekey":
-		return b.rekeyStage(st)
-	case "batch":
-		return b.batchStage(st)
-	case "reset":
-		return b.resetStage(st)
+	if build, ok := builders[st.Kind.Value]; ok {
+		return build(b, st)
 	}
 	b.errorf(st.Kind.Pos, "unknown stage kind %q (one of %s)", st.Kind.Value, joinNames(spec.StageKinds()))
 	return nil

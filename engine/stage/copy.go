@@ -78,9 +78,9 @@ func (s *copyStage) Writes() []spec.Ref {
 
 func (s *copyStage) Kind() string {
 	if s.load {
-		return "load"
+		return spec.KindLoad
 	}
-	return "export"
+	return spec.KindExport
 }
 
 func (b *builder) copyStage(st *spec.Stage, load bool) Runner {

@@ -19,7 +19,7 @@ type publishStage struct {
 }
 
 func (s *publishStage) Name() string { return s.name }
-func (s *publishStage) Kind() string { return "publish" }
+func (s *publishStage) Kind() string { return spec.KindPublish }
 
 func (b *builder) publishStage(st *spec.Stage) Runner {
 	s := &publishStage{name: st.Name.Value}

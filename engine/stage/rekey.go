@@ -50,7 +50,7 @@ type rekeyCopy struct {
 }
 
 func (s *rekeyStage) Name() string { return s.name }
-func (s *rekeyStage) Kind() string { return "rekey" }
+func (s *rekeyStage) Kind() string { return spec.KindRekey }
 
 func (b *builder) rekeyStage(st *spec.Stage) Runner {
 	s := &rekeyStage{name: st.Name.Value, group: st.Group.Value, batchSize: st.BatchSize, sc: &scope{}}

@@ -30,7 +30,7 @@ func (s *resetStage) Name() string { return s.name }
 
 // Topics returns the topics the stage empties.
 func (s *resetStage) Topics() []spec.Ref { return s.topics }
-func (s *resetStage) Kind() string       { return "reset" }
+func (s *resetStage) Kind() string       { return spec.KindReset }
 
 func (b *builder) resetStage(st *spec.Stage) Runner {
 	s := &resetStage{name: st.Name.Value}

@@ -209,18 +209,18 @@ func (b *builder) connectorUse(conn string) (tables, topics bool) {
 			tables = tables || on(l.Value.From)
 		}
 		switch st.Kind.Value {
-		case "publish":
+		case spec.KindPublish:
 			topics = topics || on(st.To)
-		case "rekey":
+		case spec.KindRekey:
 			topics = topics || on(st.From) || on(st.To)
-		case "stream":
+		case spec.KindStream:
 			topics = topics || on(st.From)
 			tables = tables || on(st.To) || on(st.ShadowTo)
-		case "load":
+		case spec.KindLoad:
 			for _, c := range st.Copy {
 				tables = tables || on(c.To)
 			}
-		case "export":
+		case spec.KindExport:
 			for _, c := range st.Copy {
 				tables = tables || on(c.From)
 			}

@@ -106,7 +106,7 @@ type streamStage struct {
 }
 
 func (s *streamStage) Name() string { return s.name }
-func (s *streamStage) Kind() string { return "stream" }
+func (s *streamStage) Kind() string { return spec.KindStream }
 
 func (b *builder) streamStage(st *spec.Stage) Runner {
 	s := &streamStage{name: st.Name.Value, group: st.Group.Value, batchSize: st.BatchSize, sc: &scope{}}
