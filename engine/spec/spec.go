@@ -141,15 +141,21 @@ type plainLookup Lookup
 // UnmarshalNode takes a lookup as written (a scalar) or a mapping with from
 // and optional.
 func (l *Lookup) UnmarshalNode(d *yamldoc.Decoder, n *yaml.Node) error {
-	l.Pos = d.File.Pos(n)
+	defer func() { l.Pos = d.File.Pos(n) }()
+	return shortOrLong(d, n, &l.From, (*plainLookup)(l), "lookup has no \"from\" (e.g. from: db:accounts[order.account_id])")
+}
+
+// shortOrLong decodes a thing written short, as its from reference alone
+// (a scalar), or long, as a mapping into long whose from must be given
+// (missing says what to write then).
+func shortOrLong(d *yamldoc.Decoder, n *yaml.Node, from *yamldoc.String, long any, missing string) error {
 	if n.Kind != yaml.MappingNode {
-		_ = d.Decode(n, &l.From)
+		_ = d.Decode(n, from)
 		return nil
 	}
-	_ = d.Decode(n, (*plainLookup)(l))
-	l.Pos = d.File.Pos(n)
-	if !l.From.Set() {
-		return d.File.Errorf(l.Pos, "lookup has no \"from\" (e.g. from: db:accounts[order.account_id])")
+	_ = d.Decode(n, long)
+	if !from.Set() {
+		return d.File.Errorf(d.File.Pos(n), "%s", missing)
 	}
 	return nil
 }
@@ -169,17 +175,8 @@ type plainList List
 // UnmarshalNode takes a table reference (a scalar) or a mapping with from
 // and refresh.
 func (l *List) UnmarshalNode(d *yamldoc.Decoder, n *yaml.Node) error {
-	l.Pos = d.File.Pos(n)
-	if n.Kind != yaml.MappingNode {
-		_ = d.Decode(n, &l.From)
-		return nil
-	}
-	_ = d.Decode(n, (*plainList)(l))
-	l.Pos = d.File.Pos(n)
-	if !l.From.Set() {
-		return d.File.Errorf(l.Pos, "list has no \"from\" (e.g. from: db:blocked_merchants)")
-	}
-	return nil
+	defer func() { l.Pos = d.File.Pos(n) }()
+	return shortOrLong(d, n, &l.From, (*plainList)(l), "list has no \"from\" (e.g. from: db:blocked_merchants)")
 }
 
 // Window is a keyed time window of a stream stage: for each key, the
