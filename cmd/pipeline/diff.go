@@ -197,7 +197,7 @@ func writeChanges(w io.Writer, changes []enginediff.Record, limit int) {
 		fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("  %-*s  %s", width, ch.Key, decision), " "))
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, v := range ch.Values {
-			fmt.Fprintf(tw, "  %s    %s\t%s -> %s\n", strings.Repeat(" ", width), v.Column, valueText(v.From), valueText(v.To))
+			fmt.Fprintf(tw, "  %s    %s\t%s -> %s\n", strings.Repeat(" ", width), v.Column, enginediff.ValueText(v.From), enginediff.ValueText(v.To))
 		}
 		tw.Flush()
 	}
@@ -216,18 +216,6 @@ func decisionText(l string) string {
 		return outcome + " (" + rule + ")"
 	}
 	return l
-}
-
-// valueText writes a changed value: "(not written)" when the stage did
-// not write the row on that side, null for a null value.
-func valueText(v *string) string {
-	switch {
-	case v == nil:
-		return "(not written)"
-	case *v == "":
-		return "null"
-	}
-	return *v
 }
 
 // signed writes a delta with its sign: +12.50, -3, 0.

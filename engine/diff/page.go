@@ -53,7 +53,7 @@ func (r *Report) Page(title string) report.Page {
 			}
 			var vals []string
 			for _, v := range rec.Values {
-				vals = append(vals, fmt.Sprintf("%s: %s -> %s", v.Column, text(v.From), text(v.To)))
+				vals = append(vals, fmt.Sprintf("%s: %s -> %s", v.Column, ValueText(v.From), ValueText(v.To)))
 			}
 			t.Rows = append(t.Rows, []string{rec.Key, decisionText(rec.From), decisionText(rec.To), strings.Join(vals, "; ")})
 		}
@@ -79,9 +79,9 @@ func decisionText(d string) string {
 	return d
 }
 
-// text shows a value of a changed column: (not written) when the side
-// wrote no row, null for a null.
-func text(v *string) string {
+// ValueText shows a value of a changed column as the reports (text and
+// HTML) write it: (not written) when the side wrote no row, null for a null.
+func ValueText(v *string) string {
 	switch {
 	case v == nil:
 		return "(not written)"
