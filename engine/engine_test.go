@@ -31,8 +31,14 @@ func registry() *port.Registry {
 func runShop(t *testing.T, stages ...string) (engine.Summary, string) {
 	t.Helper()
 	out := t.TempDir()
-	env := yamldoc.MapEnv(map[string]string{"OUT": out})
-	plan, err := engine.Load("testdata/shop/spec.yaml", env, registry())
+	return dryRun(t, "testdata/shop/spec.yaml", out, stages...), out
+}
+
+// dryRun runs the spec at path on memory connectors, with OUT=out, and
+// returns its summary; any error fails the test.
+func dryRun(t *testing.T, path, out string, stages ...string) engine.Summary {
+	t.Helper()
+	plan, err := engine.Load(path, yamldoc.MapEnv(map[string]string{"OUT": out}), registry())
 	if err != nil {
 		t.Fatal(yamldoc.Details(err))
 	}
@@ -45,7 +51,7 @@ func runShop(t *testing.T, stages ...string) (engine.Summary, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sum, out
+	return sum
 }
 
 // TestBadRowsGoToDeadLetters: a file with 1,000 good rows and 10 bad ones

@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,19 +17,7 @@ import (
 // record goes to the dead letters.
 func TestOptionalLookupsAndLists(t *testing.T) {
 	out := t.TempDir()
-	plan, err := engine.Load("testdata/lists/spec.yaml", yamldoc.MapEnv(map[string]string{"OUT": out}), registry())
-	if err != nil {
-		t.Fatal(yamldoc.Details(err))
-	}
-	p, err := engine.Open(context.Background(), plan, engine.Options{Registry: registry(), DryRun: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	sum, err := p.Run(context.Background(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sum := dryRun(t, "testdata/lists/spec.yaml", out)
 	if len(sum.DeadLetters) != 0 {
 		t.Errorf("dead letters: %+v", sum.DeadLetters)
 	}

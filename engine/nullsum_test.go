@@ -1,13 +1,9 @@
 package engine_test
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"testing"
-
-	"pipeline/engine"
-	"pipeline/engine/yamldoc"
 )
 
 // TestSumOfNullsIsZero: a sum over a group whose values are all null is 0,
@@ -16,19 +12,7 @@ import (
 // (docs/ARCHITECTURE.md, "Aggregates").
 func TestSumOfNullsIsZero(t *testing.T) {
 	out := t.TempDir()
-	env := yamldoc.MapEnv(map[string]string{"OUT": out})
-	plan, err := engine.Load("testdata/nullsum/spec.yaml", env, registry())
-	if err != nil {
-		t.Fatal(yamldoc.Details(err))
-	}
-	p, err := engine.Open(context.Background(), plan, engine.Options{Registry: registry(), DryRun: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	if _, err := p.Run(context.Background(), nil); err != nil {
-		t.Fatal(err)
-	}
+	dryRun(t, "testdata/nullsum/spec.yaml", out)
 	got, err := os.ReadFile(filepath.Join(out, "groups.csv"))
 	if err != nil {
 		t.Fatal(err)
