@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"strings"
-	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
@@ -77,14 +75,12 @@ func runDiff(c *cli.Context) error {
 		return err
 	}
 	if format == "json" {
-		if limit := c.Int("limit"); c.IsSet("limit") && limit > 0 {
-			for i := range r.Stages {
-				r.Stages[i].Changes = r.Stages[i].Changes[:min(limit, len(r.Stages[i].Changes))]
-			}
+		if c.IsSet("limit") {
+			r.Limit(c.Int("limit"))
 		}
 		err = writeJSON(c.App.Writer, r)
 	} else {
-		writeDiff(c.App.Writer, r, c.Int("limit"))
+		r.WriteText(c.App.Writer, c.Int("limit"))
 	}
 	if err != nil {
 		return err
@@ -107,121 +103,4 @@ func writeJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
-}
-
-// writeDiff prints the changed records stage by stage with their changed
-// values and the changed columns, then a count by kind of change.
-func writeDiff(w io.Writer, r *enginediff.Report, limit int) {
-	fmt.Fprintf(w, "rules at %s -> rules in the working tree, same spec and data\n", r.Base)
-	type kind struct {
-		what    string
-		records int64
-		amount  string
-	}
-	var kinds []kind
-	for _, s := range r.Stages {
-		where := "stage " + s.Stage
-		if s.Step != "" {
-			where += ", step " + s.Step
-		}
-		fmt.Fprintf(w, "\n%s: %d records, %d changed\n", where, s.Records, s.Changed)
-		writeChanges(w, s.Changes, limit)
-		if len(s.Columns) > 0 {
-			fmt.Fprintln(w, "  changed columns:")
-			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			for _, c := range s.Columns {
-				delta := ""
-				if c.Delta != "" {
-					delta = "\t" + signed(c.Delta)
-				}
-				fmt.Fprintf(tw, "    %s.%s\t%d%s\n", c.Table, c.Column, c.Changed, delta)
-			}
-			tw.Flush()
-		}
-		for _, t := range s.Transitions {
-			kinds = append(kinds, kind{fmt.Sprintf("%s: %s -> %s", where, decisionText(t.From), decisionText(t.To)), t.Records, t.Amount})
-		}
-		var sameDecision, undecided int64 // values changed only
-		for _, ch := range s.Changes {
-			switch {
-			case ch.From != ch.To:
-			case ch.From == enginediff.NotDecided:
-				undecided++
-			default:
-				sameDecision++
-			}
-		}
-		if sameDecision > 0 {
-			kinds = append(kinds, kind{where + ": values changed, same decision", sameDecision, ""})
-		}
-		if undecided > 0 {
-			kinds = append(kinds, kind{where + ": values changed", undecided, ""})
-		}
-	}
-	fmt.Fprintf(w, "\n%d records changed", r.Changed)
-	if r.Changed == 0 {
-		fmt.Fprintln(w)
-		return
-	}
-	fmt.Fprintln(w, ":")
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, k := range kinds {
-		amount := ""
-		if k.amount != "" {
-			amount = "\tamount " + k.amount
-		}
-		fmt.Fprintf(tw, "  %d\t%s%s\n", k.records, k.what, amount)
-	}
-	tw.Flush()
-}
-
-// writeChanges lists changed records, at most limit (0: all): each key
-// with its decision (from -> to when it changed), then its changed values.
-func writeChanges(w io.Writer, changes []enginediff.Record, limit int) {
-	if limit > 0 && len(changes) > limit {
-		defer fmt.Fprintf(w, "  ... and %d more (--limit 0 lists all)\n", len(changes)-limit)
-		changes = changes[:limit]
-	}
-	width := 0
-	for _, ch := range changes {
-		width = max(width, len(ch.Key))
-	}
-	for _, ch := range changes {
-		decision := decisionText(ch.From)
-		switch {
-		case ch.From != ch.To:
-			decision += " -> " + decisionText(ch.To)
-		case ch.From == enginediff.NotDecided:
-			decision = ""
-		}
-		fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("  %-*s  %s", width, ch.Key, decision), " "))
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		for _, v := range ch.Values {
-			fmt.Fprintf(tw, "  %s    %s\t%s -> %s\n", strings.Repeat(" ", width), v.Column, enginediff.ValueText(v.From), enginediff.ValueText(v.To))
-		}
-		tw.Flush()
-	}
-}
-
-// decisionText writes a decision label (outcome/rule) as people read it:
-// "declined (large_amount)".
-func decisionText(l string) string {
-	switch l {
-	case enginediff.NotDecided:
-		return "not decided"
-	case enginediff.DeadLetter:
-		return l
-	}
-	if outcome, rule, ok := strings.Cut(l, "/"); ok {
-		return outcome + " (" + rule + ")"
-	}
-	return l
-}
-
-// signed writes a delta with its sign: +12.50, -3, 0.
-func signed(d string) string {
-	if strings.HasPrefix(d, "-") || strings.Trim(d, "0.") == "" {
-		return d
-	}
-	return "+" + d
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	enginediff "pipeline/engine/diff"
 	htmlreport "pipeline/engine/report"
 	"pipeline/engine/stats"
 )
@@ -95,7 +96,7 @@ func printStats(w io.Writer, r *stats.Report) {
 			fmt.Fprintf(w, "  shadow %s version %d: %d agree, %d disagree\n", sh.Ruleset, sh.Version, sh.Agree, sh.Disagree)
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 			for _, t := range sh.Transitions {
-				fmt.Fprintf(tw, "    %d\t%s -> %s\t%s\n", t.Records, decisionText(t.From), decisionText(t.To), t.Amount)
+				fmt.Fprintf(tw, "    %d\t%s -> %s\t%s\n", t.Records, enginediff.LabelText(t.From), enginediff.LabelText(t.To), t.Amount)
 			}
 			tw.Flush()
 		}
