@@ -90,3 +90,11 @@ func plural(n int, thing string) string {
 	}
 	return fmt.Sprintf("%d %ss", n, thing)
 }
+
+// command builds a verb from its parts: its name, the arguments it takes,
+// what it does in a line and in full (the help's description), and the
+// rest (flags, action) in c.
+func command(name, args, usage, description string, c cli.Command) *cli.Command {
+	c.Name, c.ArgsUsage, c.Usage, c.Description = name, args, usage, description
+	return &c
+}

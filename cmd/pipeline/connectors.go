@@ -11,35 +11,32 @@ import (
 )
 
 func connectorsCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "connectors",
-		Usage:     "describe the connector kinds a spec may use, and their options",
-		ArgsUsage: "[KIND...]",
-		Description: `Prints each connector kind (all of them, or those named) with what it is for
+	return command("connectors", "[KIND...]", "describe the connector kinds a spec may use, and their options",
+		`Prints each connector kind (all of them, or those named) with what it is for
 and every option a spec may give it: the values it takes, its default and what
 it does. pipeline lint checks a spec's options against the same declarations.
 
 Example:
-   pipeline connectors kafka`,
-		Action: func(c *cli.Context) error {
-			reg := registry()
-			names := c.Args().Slice()
-			if len(names) == 0 {
-				names = reg.Names()
-			}
-			for i, name := range names {
-				k, ok := reg.Lookup(name)
-				if !ok {
-					return cli.Exit(fmt.Sprintf("no connector kind %q (kinds: %s)", name, strings.Join(reg.Names(), ", ")), 2)
+   pipeline connectors kafka`, cli.Command{
+			Action: func(c *cli.Context) error {
+				reg := registry()
+				names := c.Args().Slice()
+				if len(names) == 0 {
+					names = reg.Names()
 				}
-				if i > 0 {
-					fmt.Fprintln(c.App.Writer)
+				for i, name := range names {
+					k, ok := reg.Lookup(name)
+					if !ok {
+						return cli.Exit(fmt.Sprintf("no connector kind %q (kinds: %s)", name, strings.Join(reg.Names(), ", ")), 2)
+					}
+					if i > 0 {
+						fmt.Fprintln(c.App.Writer)
+					}
+					writeKind(c.App.Writer, k)
 				}
-				writeKind(c.App.Writer, k)
-			}
-			return nil
-		},
-	}
+				return nil
+			},
+		})
 }
 
 // writeKind describes a connector kind and its options.

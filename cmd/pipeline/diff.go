@@ -16,11 +16,8 @@ import (
 )
 
 func diffCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "diff",
-		Usage:     "dry-run two versions of the rules over the same data; list every record whose outcome or written values changed",
-		ArgsUsage: "SPEC",
-		Description: `Dry-runs SPEC twice over the same data: once with the rule files as they are
+	return command("diff", "SPEC", "dry-run two versions of the rules over the same data; list every record whose outcome or written values changed",
+		`Dry-runs SPEC twice over the same data: once with the rule files as they are
 in the git revision --base, once as they are in the working tree. The spec,
 the data and the code are the same for both; only the rules differ. Then it
 lists, stage by stage, every record whose decision (outcome and deciding
@@ -35,16 +32,16 @@ Examples:
    pipeline diff configs/NAME.yaml --base main~3 --limit 0
    pipeline diff configs/NAME.yaml --base HEAD --format json > diff.json
    pipeline diff configs/NAME.yaml --base HEAD --report /tmp/diff.html
-   DATASET=/data/big pipeline diff configs/NAME.yaml --base v1.4.0`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "base", Required: true, Usage: "git revision `REV` (commit, branch, tag) holding the rules to compare with"},
-			&cli.IntFlag{Name: "limit", Value: 50, Usage: "list at most `N` changed records per stage (0: all); JSON lists all unless it is given"},
-			&cli.StringFlag{Name: "format", Value: "text", Usage: "output `FORMAT`: text for people, json for machines"},
-			&cli.BoolFlag{Name: "exit-code", Usage: "exit with status 1 when any record changed, as git diff --exit-code"},
-			&cli.StringFlag{Name: "report", Usage: "also write the changes as an HTML report to `FILE`: transitions as bar charts, changed columns, the changed records searchable"},
-		},
-		Action: runDiff,
-	}
+   DATASET=/data/big pipeline diff configs/NAME.yaml --base v1.4.0`, cli.Command{
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "base", Required: true, Usage: "git revision `REV` (commit, branch, tag) holding the rules to compare with"},
+				&cli.IntFlag{Name: "limit", Value: 50, Usage: "list at most `N` changed records per stage (0: all); JSON lists all unless it is given"},
+				&cli.StringFlag{Name: "format", Value: "text", Usage: "output `FORMAT`: text for people, json for machines"},
+				&cli.BoolFlag{Name: "exit-code", Usage: "exit with status 1 when any record changed, as git diff --exit-code"},
+				&cli.StringFlag{Name: "report", Usage: "also write the changes as an HTML report to `FILE`: transitions as bar charts, changed columns, the changed records searchable"},
+			},
+			Action: runDiff,
+		})
 }
 
 func runDiff(c *cli.Context) error {

@@ -21,11 +21,8 @@ import (
 )
 
 func dryRunCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "dry-run",
-		Usage:     "run a spec offline: MySQL and Kafka replaced by in-memory tables and topics",
-		ArgsUsage: "SPEC",
-		Description: `Runs every stage of SPEC with the same stage code and rules as 'run', but
+	return command("dry-run", "SPEC", "run a spec offline: MySQL and Kafka replaced by in-memory tables and topics",
+		`Runs every stage of SPEC with the same stage code and rules as 'run', but
 every service connector (mysql, kafka) is replaced by the memory kind, so
 no server is needed. Result files go where the spec's export stages say, or
 into --out.
@@ -41,20 +38,20 @@ Examples:
    pipeline dry-run configs/NAME.yaml --out /tmp/results
    pipeline dry-run configs/NAME.yaml --stats --stats-json /tmp/stats.json
    pipeline dry-run configs/NAME.yaml --report /tmp/report.html
-   DATASET=/data/big pipeline dry-run configs/NAME.yaml`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write exported files into `DIR` instead of the spec's paths"},
-			stageFlag(),
-			strictFlag(),
-			&cli.BoolFlag{Name: "stats", Usage: "print per-rule statistics after the summary"},
-			&cli.StringFlag{Name: "stats-json", Usage: "write per-rule statistics as JSON to `FILE`"},
-			&cli.StringFlag{Name: "report", Usage: "write per-rule statistics as an HTML report to `FILE` (charts, no network needed to view it)"},
-		},
-		Action: func(c *cli.Context) error {
-			tuneGC(dryRunGCPercent)
-			return runSpec(c, engine.Options{DryRun: true, ExportDir: c.String("out")})
-		},
-	}
+   DATASET=/data/big pipeline dry-run configs/NAME.yaml`, cli.Command{
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write exported files into `DIR` instead of the spec's paths"},
+				stageFlag(),
+				strictFlag(),
+				&cli.BoolFlag{Name: "stats", Usage: "print per-rule statistics after the summary"},
+				&cli.StringFlag{Name: "stats-json", Usage: "write per-rule statistics as JSON to `FILE`"},
+				&cli.StringFlag{Name: "report", Usage: "write per-rule statistics as an HTML report to `FILE` (charts, no network needed to view it)"},
+			},
+			Action: func(c *cli.Context) error {
+				tuneGC(dryRunGCPercent)
+				return runSpec(c, engine.Options{DryRun: true, ExportDir: c.String("out")})
+			},
+		})
 }
 
 // dryRunGCPercent is the garbage collector's target for dry-runs, unless
@@ -115,11 +112,8 @@ func memTotal(meminfo string) int64 {
 }
 
 func runCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "run",
-		Usage:     "run a spec's stages against its connectors (Kafka, MySQL, files)",
-		ArgsUsage: "SPEC",
-		Description: `Runs the stages of SPEC in order, or only those named with --stage, so a
+	return command("run", "SPEC", "run a spec's stages against its connectors (Kafka, MySQL, files)",
+		`Runs the stages of SPEC in order, or only those named with --stage, so a
 workflow can run one step per command. Stream stages stop when their topic is
 drained, or with --follow keep consuming until interrupted (Ctrl-C or
 SIGTERM finishes and commits the batch in hand first).
@@ -147,23 +141,23 @@ Examples:
    pipeline run configs/NAME.yaml
    pipeline run configs/NAME.yaml --stage validate --follow
    pipeline run configs/NAME.yaml --stage validate --follow --http 127.0.0.1:4195 --log-format json
-   KAFKA_BROKERS=127.0.0.1:9092 pipeline run configs/NAME.yaml --stage publish`,
-		Flags: []cli.Flag{
-			stageFlag(),
-			strictFlag(),
-			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep stream and rekey stages consuming until interrupted"},
-			&cli.StringFlag{Name: "group", Usage: "consumer group `NAME` for stream and rekey stages", DefaultText: "each stage's group: in the spec"},
-			&cli.BoolFlag{Name: "reload", Value: true, Usage: "with --follow, watch the stream stages' rule files and take a changed one between two batches, once it lints and passes its tests (--reload=false: never)"},
-			httpFlag(),
-			&cli.DurationFlag{Name: "status-every", Value: stage.DefaultStatusEvery, Usage: "with --follow, log each following stage's lag and idle time every `DURATION` while it is idle or behind"},
-			logFlags()[0],
-			logFlags()[1],
-		},
-		Action: func(c *cli.Context) error {
-			tuneGC(runGCPercent)
-			return runSpec(c, engine.Options{Follow: c.Bool("follow"), Group: c.String("group"), Reload: c.Bool("reload"), StatusEvery: statusEvery(c)})
-		},
-	}
+   KAFKA_BROKERS=127.0.0.1:9092 pipeline run configs/NAME.yaml --stage publish`, cli.Command{
+			Flags: []cli.Flag{
+				stageFlag(),
+				strictFlag(),
+				&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep stream and rekey stages consuming until interrupted"},
+				&cli.StringFlag{Name: "group", Usage: "consumer group `NAME` for stream and rekey stages", DefaultText: "each stage's group: in the spec"},
+				&cli.BoolFlag{Name: "reload", Value: true, Usage: "with --follow, watch the stream stages' rule files and take a changed one between two batches, once it lints and passes its tests (--reload=false: never)"},
+				httpFlag(),
+				&cli.DurationFlag{Name: "status-every", Value: stage.DefaultStatusEvery, Usage: "with --follow, log each following stage's lag and idle time every `DURATION` while it is idle or behind"},
+				logFlags()[0],
+				logFlags()[1],
+			},
+			Action: func(c *cli.Context) error {
+				tuneGC(runGCPercent)
+				return runSpec(c, engine.Options{Follow: c.Bool("follow"), Group: c.String("group"), Reload: c.Bool("reload"), StatusEvery: statusEvery(c)})
+			},
+		})
 }
 
 func stageFlag() cli.Flag {

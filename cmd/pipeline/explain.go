@@ -11,11 +11,8 @@ import (
 )
 
 func explainCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "explain",
-		Usage:     "show how each rule evaluated for one record, with the values it saw",
-		ArgsUsage: "SPEC",
-		Description: `Dry-runs SPEC (memory connectors, as dry-run; no result file is written) and,
+	return command("explain", "SPEC", "show how each rule evaluated for one record, with the values it saw",
+		`Dry-runs SPEC (memory connectors, as dry-run; no result file is written) and,
 for every ruleset evaluation of the record whose key is ID, prints the fields
 the rules read, each let, each rule's condition and its value, the decision
 and what the deciding rule set. The record sees the state it saw in the run:
@@ -28,13 +25,13 @@ may show several evaluations (use --stage to keep some).
 Examples:
    pipeline explain configs/NAME.yaml --id 45
    pipeline explain configs/NAME.yaml --id 1 --stage settle
-   DATASET=/data/big pipeline explain configs/NAME.yaml --id 123456`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "id", Required: true, Usage: "key `ID` of the record to explain, as written in the data (e.g. 45)"},
-			&cli.StringSliceFlag{Name: "stage", Aliases: []string{"s"}, Usage: "show only evaluations in stage `NAME` (repeatable); every stage still runs"},
-		},
-		Action: explain,
-	}
+   DATASET=/data/big pipeline explain configs/NAME.yaml --id 123456`, cli.Command{
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "id", Required: true, Usage: "key `ID` of the record to explain, as written in the data (e.g. 45)"},
+				&cli.StringSliceFlag{Name: "stage", Aliases: []string{"s"}, Usage: "show only evaluations in stage `NAME` (repeatable); every stage still runs"},
+			},
+			Action: explain,
+		})
 }
 
 func explain(c *cli.Context) error {

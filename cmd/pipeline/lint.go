@@ -13,80 +13,77 @@ import (
 )
 
 func lintCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "lint",
-		Usage:     "check specs and rule files: schemas, references, every expression type-checked",
-		ArgsUsage: "FILE...",
-		Description: `Each FILE is a spec (with every rule file it uses) or a rule file. Errors are
+	return command("lint", "FILE...", "check specs and rule files: schemas, references, every expression type-checked",
+		`Each FILE is a spec (with every rule file it uses) or a rule file. Errors are
 printed as file:line:col: message, with the line and a caret under the column;
 warnings (a rule or table row that an earlier one always decides first) as
 file:line:col: warning: message, once per rule file.
 Exit status 1 when any file has an error, or with --strict a warning.
 
 Example:
-   pipeline lint configs/NAME.yaml configs/OTHER.yaml rules/*.yaml`,
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "strict", Usage: "fail (exit status 1) on warnings too"},
-		},
-		Action: func(c *cli.Context) error {
-			if c.NArg() == 0 {
-				return cli.Exit("usage: pipeline lint FILE... (specs or rule files)", 2)
-			}
-			env, err := yamldoc.NewEnv(c.String("env-file"))
-			if err != nil {
-				return err
-			}
-			reg := registry()
-			bad, warnings := 0, 0
-			shown := map[string]bool{} // rule files whose warnings were printed
-			warn := func(rs *rules.Ruleset) int {
-				path := filepath.Clean(rs.Path)
-				if shown[path] {
-					return 0
+   pipeline lint configs/NAME.yaml configs/OTHER.yaml rules/*.yaml`, cli.Command{
+			Flags: []cli.Flag{
+				&cli.BoolFlag{Name: "strict", Usage: "fail (exit status 1) on warnings too"},
+			},
+			Action: func(c *cli.Context) error {
+				if c.NArg() == 0 {
+					return cli.Exit("usage: pipeline lint FILE... (specs or rule files)", 2)
 				}
-				shown[path] = true
-				for _, w := range rs.Warnings() {
-					fmt.Fprintln(c.App.ErrWriter, w.Detail())
+				env, err := yamldoc.NewEnv(c.String("env-file"))
+				if err != nil {
+					return err
 				}
-				return len(rs.Warnings())
-			}
-			for _, path := range c.Args().Slice() {
-				n := 0
-				if isRuleFile(path) {
-					rs, err := rules.Load(path)
-					if err != nil {
-						bad++
-						fmt.Fprintln(c.App.ErrWriter, yamldoc.Details(err))
-						continue
+				reg := registry()
+				bad, warnings := 0, 0
+				shown := map[string]bool{} // rule files whose warnings were printed
+				warn := func(rs *rules.Ruleset) int {
+					path := filepath.Clean(rs.Path)
+					if shown[path] {
+						return 0
 					}
-					n = warn(rs)
-				} else {
-					plan, err := engine.Load(path, env, reg)
-					if err != nil {
-						bad++
-						fmt.Fprintln(c.App.ErrWriter, yamldoc.Details(err))
-						continue
+					shown[path] = true
+					for _, w := range rs.Warnings() {
+						fmt.Fprintln(c.App.ErrWriter, w.Detail())
 					}
-					for _, rs := range plan.Rulesets {
-						n += warn(rs)
+					return len(rs.Warnings())
+				}
+				for _, path := range c.Args().Slice() {
+					n := 0
+					if isRuleFile(path) {
+						rs, err := rules.Load(path)
+						if err != nil {
+							bad++
+							fmt.Fprintln(c.App.ErrWriter, yamldoc.Details(err))
+							continue
+						}
+						n = warn(rs)
+					} else {
+						plan, err := engine.Load(path, env, reg)
+						if err != nil {
+							bad++
+							fmt.Fprintln(c.App.ErrWriter, yamldoc.Details(err))
+							continue
+						}
+						for _, rs := range plan.Rulesets {
+							n += warn(rs)
+						}
+					}
+					warnings += n
+					if n > 0 {
+						fmt.Fprintf(c.App.Writer, "%s: ok, %s\n", path, plural(n, "warning"))
+					} else {
+						fmt.Fprintf(c.App.Writer, "%s: ok\n", path)
 					}
 				}
-				warnings += n
-				if n > 0 {
-					fmt.Fprintf(c.App.Writer, "%s: ok, %s\n", path, plural(n, "warning"))
-				} else {
-					fmt.Fprintf(c.App.Writer, "%s: ok\n", path)
+				switch {
+				case bad > 0:
+					return cli.Exit(fmt.Sprintf("%d of %d files have errors", bad, c.NArg()), 1)
+				case warnings > 0 && c.Bool("strict"):
+					return cli.Exit(fmt.Sprintf("%s (--strict fails on warnings)", plural(warnings, "warning")), 1)
 				}
-			}
-			switch {
-			case bad > 0:
-				return cli.Exit(fmt.Sprintf("%d of %d files have errors", bad, c.NArg()), 1)
-			case warnings > 0 && c.Bool("strict"):
-				return cli.Exit(fmt.Sprintf("%s (--strict fails on warnings)", plural(warnings, "warning")), 1)
-			}
-			return nil
-		},
-	}
+				return nil
+			},
+		})
 }
 
 // isRuleFile reports whether path holds a ruleset rather than a spec. A

@@ -16,11 +16,8 @@ import (
 )
 
 func testCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "test",
-		Usage:     "run the tests written in rule files",
-		ArgsUsage: "[PATH...]",
-		Description: `Each PATH is a rule file or a folder searched for *.yaml rule files
+	return command("test", "[PATH...]", "run the tests written in rule files",
+		`Each PATH is a rule file or a folder searched for *.yaml rule files
 (default: rules). Prints each failure with its file:line, then
 'N passed, N failed'. Exit status 1 when a test fails or a file does not compile.
 
@@ -28,59 +25,59 @@ func testCommand() *cli.Command {
 the passing tests that decide it (give the test's outcome) and how many reach
 it (evaluate its condition: the rules before the deciding one, and it), and
 the share of rules, rows and defaults some test decides. --min-coverage N
-fails (exit status 1) when that share is below N percent.`,
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print every test, not only failures"},
-			&cli.BoolFlag{Name: "coverage", Usage: "list the rules, rows and defaults each test decides and reaches"},
-			&cli.Float64Flag{Name: "min-coverage", Usage: "fail when fewer than `N` percent of the rules, rows and defaults are decided by a test (implies --coverage)"},
-		},
-		Action: func(c *cli.Context) error {
-			paths := c.Args().Slice()
-			if len(paths) == 0 {
-				paths = []string{"rules"}
-			}
-			files, err := ruleFiles(paths)
-			if err != nil {
-				return err
-			}
-			passed, failed := 0, 0
-			var tested []testedFile
-			for _, f := range files {
-				rs, err := rules.Load(f)
-				if err != nil {
-					failed++
-					fmt.Fprintf(c.App.ErrWriter, "FAIL %s: does not compile\n%s\n", f, yamldoc.Details(err))
-					continue
+fails (exit status 1) when that share is below N percent.`, cli.Command{
+			Flags: []cli.Flag{
+				&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print every test, not only failures"},
+				&cli.BoolFlag{Name: "coverage", Usage: "list the rules, rows and defaults each test decides and reaches"},
+				&cli.Float64Flag{Name: "min-coverage", Usage: "fail when fewer than `N` percent of the rules, rows and defaults are decided by a test (implies --coverage)"},
+			},
+			Action: func(c *cli.Context) error {
+				paths := c.Args().Slice()
+				if len(paths) == 0 {
+					paths = []string{"rules"}
 				}
-				results := rs.RunTests()
-				tested = append(tested, testedFile{path: f, rs: rs, results: results})
-				for _, r := range results {
-					if r.Passed() {
-						passed++
-						if c.Bool("verbose") {
-							fmt.Fprintf(c.App.Writer, "ok   %s: %s\n", r.Pos, r.Name)
-						}
+				files, err := ruleFiles(paths)
+				if err != nil {
+					return err
+				}
+				passed, failed := 0, 0
+				var tested []testedFile
+				for _, f := range files {
+					rs, err := rules.Load(f)
+					if err != nil {
+						failed++
+						fmt.Fprintf(c.App.ErrWriter, "FAIL %s: does not compile\n%s\n", f, yamldoc.Details(err))
 						continue
 					}
-					failed++
-					fmt.Fprintf(c.App.ErrWriter, "FAIL %s: %s\n%s\n", r.Pos, r.Name, indent(yamldoc.Details(r.Err)))
+					results := rs.RunTests()
+					tested = append(tested, testedFile{path: f, rs: rs, results: results})
+					for _, r := range results {
+						if r.Passed() {
+							passed++
+							if c.Bool("verbose") {
+								fmt.Fprintf(c.App.Writer, "ok   %s: %s\n", r.Pos, r.Name)
+							}
+							continue
+						}
+						failed++
+						fmt.Fprintf(c.App.ErrWriter, "FAIL %s: %s\n%s\n", r.Pos, r.Name, indent(yamldoc.Details(r.Err)))
+					}
 				}
-			}
-			fmt.Fprintf(c.App.Writer, "%d passed, %d failed\n", passed, failed)
-			min := c.Float64("min-coverage")
-			var below error
-			if c.Bool("coverage") || c.IsSet("min-coverage") {
-				decided, total := printCoverage(c.App.Writer, tested)
-				if float64(decided)*100 < min*float64(total) {
-					below = cli.Exit(fmt.Sprintf("coverage %s is below --min-coverage %g: decide each rule, row and default listed with \"none\" in some test", percent(decided, total), min), 1)
+				fmt.Fprintf(c.App.Writer, "%d passed, %d failed\n", passed, failed)
+				min := c.Float64("min-coverage")
+				var below error
+				if c.Bool("coverage") || c.IsSet("min-coverage") {
+					decided, total := printCoverage(c.App.Writer, tested)
+					if float64(decided)*100 < min*float64(total) {
+						below = cli.Exit(fmt.Sprintf("coverage %s is below --min-coverage %g: decide each rule, row and default listed with \"none\" in some test", percent(decided, total), min), 1)
+					}
 				}
-			}
-			if failed > 0 {
-				return cli.Exit("", 1)
-			}
-			return below
-		},
-	}
+				if failed > 0 {
+					return cli.Exit("", 1)
+				}
+				return below
+			},
+		})
 }
 
 // maxNames is how many of the tests deciding a rule coverage names.

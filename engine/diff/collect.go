@@ -2,7 +2,6 @@ package diff
 
 import (
 	"context"
-	"os"
 	"sync"
 
 	"pipeline/engine"
@@ -76,20 +75,9 @@ func (r *run) wrote(w stage.Written) {
 
 // dryRun runs plan with memory connectors and returns what it did.
 func dryRun(ctx context.Context, plan *stage.Plan, opts engine.Options) (*run, error) {
-	out, err := os.MkdirTemp("", "pipeline-diff-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(out)
 	r := &run{places: map[place]map[rowID]*row{}}
-	opts.DryRun, opts.ExportDir = true, out
 	opts.Decided, opts.Observe, opts.Wrote = nil, r.observe, r.wrote
-	p, err := engine.Open(ctx, plan, opts)
-	if err != nil {
-		return nil, err
-	}
-	defer p.Close()
-	if _, err := p.Run(ctx, nil); err != nil {
+	if err := engine.DryRunAside(ctx, plan, opts); err != nil {
 		return nil, err
 	}
 	return r, nil

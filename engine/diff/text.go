@@ -47,11 +47,7 @@ func (r *Report) WriteText(w io.Writer, limit int) {
 	fmt.Fprintln(w, ":")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, k := range kinds {
-		amount := ""
-		if k.amount != "" {
-			amount = "\tamount " + k.amount
-		}
-		fmt.Fprintf(tw, "  %d\t%s%s\n", k.records, k.what, amount)
+		fmt.Fprintf(tw, "  %d\t%s%s\n", k.records, k.what, after("\tamount ", k.amount))
 	}
 	tw.Flush()
 }
@@ -65,11 +61,7 @@ func writeColumns(w io.Writer, cols []Column) {
 	fmt.Fprintln(w, "  changed columns:")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, c := range cols {
-		delta := ""
-		if c.Delta != "" {
-			delta = "\t" + signed(c.Delta)
-		}
-		fmt.Fprintf(tw, "    %s.%s\t%d%s\n", c.Table, c.Column, c.Changed, delta)
+		fmt.Fprintf(tw, "    %s.%s\t%d%s\n", c.Table, c.Column, c.Changed, after("\t", signed(c.Delta)))
 	}
 	tw.Flush()
 }
@@ -142,6 +134,14 @@ func LabelText(l string) string {
 		return outcome + " (" + rule + ")"
 	}
 	return l
+}
+
+// after returns v after prefix, or "" when v is "".
+func after(prefix, v string) string {
+	if v == "" {
+		return ""
+	}
+	return prefix + v
 }
 
 // signed writes a delta with its sign: +12.50, -3, 0.

@@ -3,7 +3,6 @@ package explain
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -28,8 +27,8 @@ func (e *NotFound) Error() string {
 		e.Key, where)
 }
 
-// Record dry-runs plan (memory connectors; result files go to a temporary
-// folder, removed after) and returns every ruleset evaluation of the
+// Record dry-runs plan (engine.DryRunAside: memory connectors, no file
+// kept) and returns every ruleset evaluation of the
 // record whose key is key, in the order they ran, in the stages only
 // (every stage still runs; all when only is empty). opts gives the
 // registry and the log; Record sets the dry-run and trace options. It
@@ -38,16 +37,11 @@ func Record(ctx context.Context, plan *stage.Plan, key string, only []string, op
 	if err := engine.CheckStages(plan, only); err != nil {
 		return nil, err
 	}
-	out, err := os.MkdirTemp("", "pipeline-explain-")
-	if err != nil {
-		return nil, fmt.Errorf("explain: a folder for the dry-run's files: %w", err)
-	}
-	defer os.RemoveAll(out)
 	var (
 		mu     sync.Mutex
 		traces []stage.Trace
 	)
-	opts.DryRun, opts.ExportDir, opts.TraceKey = true, out, key
+	opts.TraceKey = key
 	opts.Trace = func(t stage.Trace) {
 		if len(only) > 0 && !slices.Contains(only, t.Stage) {
 			return
@@ -56,12 +50,7 @@ func Record(ctx context.Context, plan *stage.Plan, key string, only []string, op
 		traces = append(traces, t)
 		mu.Unlock()
 	}
-	p, err := engine.Open(ctx, plan, opts)
-	if err != nil {
-		return nil, err
-	}
-	defer p.Close()
-	if _, err := p.Run(ctx, nil); err != nil {
+	if err := engine.DryRunAside(ctx, plan, opts); err != nil {
 		return nil, err
 	}
 	if len(traces) == 0 {
