@@ -353,7 +353,61 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 	for _, r := range run {
 		p.running = append(p.running, r.Name())
 	}
-	rt := &stage.Runtime{Resources: p, Log: p.log, Follow: p.opts.Follow, Group: p.opts.Group, ExportDir: p.opts.ExportDir,
+	rt := p.runtime(runID)
+	if rt.DeadLetterTables, err = p.deadLetterTables(); err != nil {
+		return sum, err
+	}
+	if err := p.checkInputs(ctx, rt, run); err != nil {
+		return sum, err
+	}
+	if p.opts.Follow && p.opts.Reload {
+		stopWatch := p.watchRules(ctx, run)
+		defer stopWatch()
+	}
+	// A stage following in the background (stage.BackgroundFollower) that
+	// fails stops the run, so that the stages after it do not follow on
+	// without it.
+	ctx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+	rs := &runState{p: p, rt: rt, sum: &sum, prog: newProgress(p.opts.Progress), sink: rt.DeadLetter, stopRun: stopRun}
+	for i, r := range run {
+		if rs.bg != nil && !rs.bg.stage.Overlaps(r) {
+			if err := rs.join(); err != nil {
+				return p.finish(ctx, &sum, start, err)
+			}
+		}
+		p.log.Info("stage starting", "stage", r.Name(), "kind", r.Kind())
+		if p.opts.Monitor != nil {
+			p.opts.Monitor.StageStarted(r.Name(), r.Kind())
+		}
+		if i+1 < len(run) {
+			started, err := rs.startBackground(ctx, r, run[i+1])
+			if err != nil {
+				return p.finish(ctx, &sum, start, err)
+			}
+			if started {
+				continue
+			}
+		}
+		stop, err := rs.runStage(ctx, r)
+		if err != nil {
+			return p.finish(ctx, &sum, start, err)
+		}
+		if stop {
+			break
+		}
+	}
+	if err := rs.join(); err != nil {
+		return p.finish(ctx, &sum, start, err)
+	}
+	return p.finish(ctx, &sum, start, nil)
+}
+
+// runtime returns what the stages of run runID share: the pipeline's
+// resources and options, and a dead-letter sink that keeps the letters
+// with the run's identity.
+func (p *Pipeline) runtime(runID string) *stage.Runtime {
+	return &stage.Runtime{Resources: p, Log: p.log, Follow: p.opts.Follow, Group: p.opts.Group, ExportDir: p.opts.ExportDir,
 		Trace: p.opts.Trace, TraceKey: p.opts.TraceKey, Decided: p.opts.Decided,
 		Observe: p.opts.Observe, Wrote: p.opts.Wrote, Fault: p.opts.Fault, Monitor: p.opts.Monitor, StatusEvery: p.opts.StatusEvery,
 		RunID: runID,
@@ -365,122 +419,120 @@ func (p *Pipeline) Run(ctx context.Context, names []string) (Summary, error) {
 			p.dead = append(p.dead, d)
 			p.mu.Unlock()
 		}}
-	if rt.DeadLetterTables, err = p.deadLetterTables(); err != nil {
-		return sum, err
-	}
-	if err := p.checkInputs(ctx, rt, run); err != nil {
-		return sum, err
-	}
-	if p.opts.Follow && p.opts.Reload {
-		stopWatch := p.watchRules(ctx, run)
-		defer stopWatch()
-	}
-	prog := newProgress(p.opts.Progress)
+}
+
+// runState is one Run in progress: the stages' runtime, the summary so
+// far, and the stage finishing in the background, if any.
+type runState struct {
+	p    *Pipeline
+	rt   *stage.Runtime
+	sum  *Summary
+	prog *progress
 	// bg is a stage finishing in the background (stage.Background) while
 	// the stages after it that it lets overlap (Overlaps) run.
-	var bg *background
+	bg *background
 	// held keeps the dead letters of stages that run while bg finishes:
 	// they go after bg's, as when the stages run one after the other.
-	var (
-		heldMu sync.Mutex
-		held   []port.DeadLetter
-	)
-	sink := rt.DeadLetter
-	join := func() error {
-		if bg == nil {
-			return nil
-		}
-		b := bg
-		bg = nil
-		<-b.done
-		st, err := b.st, b.err
-		rt.DeadLetter = sink
-		heldMu.Lock()
-		for _, d := range held {
-			sink(d)
-		}
-		held = nil
-		heldMu.Unlock()
-		sum.Stages[b.at].Stats = st
-		p.logDone(b.name, b.stage.Kind(), st, err)
-		if err != nil {
-			// Run in order, the stages after it would not have run.
-			sum.Stages = sum.Stages[:b.at+1]
-			return &StageError{Stage: b.name, Err: err}
-		}
+	heldMu  sync.Mutex
+	held    []port.DeadLetter
+	sink    func(port.DeadLetter) // the run's dead-letter sink
+	stopRun context.CancelCauseFunc
+}
+
+// join waits for the stage finishing in the background, if any, records
+// its figures, and passes on the dead letters held meanwhile.
+func (rs *runState) join() error {
+	if rs.bg == nil {
 		return nil
 	}
-	// A stage following in the background (stage.BackgroundFollower) that
-	// fails stops the run, so that the stages after it do not follow on
-	// without it.
-	ctx, stopRun := context.WithCancelCause(ctx)
-	defer stopRun(nil)
-	for i, r := range run {
-		if bg != nil && !bg.stage.Overlaps(r) {
-			if err := join(); err != nil {
-				return p.finish(ctx, &sum, start, err)
-			}
-		}
-		p.log.Info("stage starting", "stage", r.Name(), "kind", r.Kind())
-		if p.opts.Monitor != nil {
-			p.opts.Monitor.StageStarted(r.Name(), r.Kind())
-		}
-		_, follower := r.(stage.BackgroundFollower)
-		if b, ok := r.(stage.Background); ok && bg == nil && (!p.opts.Follow || follower) && i+1 < len(run) && b.Overlaps(run[i+1]) {
-			local := *rt // its own progress counter, which nobody watches
-			local.Progress = &stage.Counter{}
-			finish, ok, err := b.Start(ctx, &local)
-			if err != nil {
-				sum.Stages = append(sum.Stages, StageResult{Name: r.Name(), Kind: r.Kind()})
-				p.logDone(r.Name(), r.Kind(), stage.Stats{}, err)
-				return p.finish(ctx, &sum, start, &StageError{Stage: r.Name(), Err: err})
-			}
-			if ok {
-				bg = &background{stage: b, name: r.Name(), at: len(sum.Stages), done: make(chan struct{})}
-				go bg.run(finish)
-				if p.opts.Follow {
-					go func(b *background) {
-						if <-b.done; b.err != nil {
-							stopRun(fmt.Errorf("stage %s, following in the background, failed", b.name))
-						}
-					}(bg)
-				}
-				rt.DeadLetter = func(d port.DeadLetter) {
-					heldMu.Lock()
-					held = append(held, d)
-					heldMu.Unlock()
-				}
-				sum.Stages = append(sum.Stages, StageResult{Name: r.Name(), Kind: r.Kind()})
-				continue
-			}
-		}
-		rt.Progress = &stage.Counter{}
-		stop := prog.watch(r.Name(), rt.Progress)
-		st, err := r.Run(ctx, rt)
-		stop()
-		sum.Stages = append(sum.Stages, StageResult{Name: r.Name(), Kind: r.Kind(), Stats: st})
-		if err == nil && ctx.Err() != nil && p.opts.Follow {
-			// Interrupted while following: the stage stopped cleanly with
-			// its batch committed; that is how a following run ends.
-			p.logDone(r.Name(), r.Kind(), st, nil)
-			break
-		}
-		if err == nil {
-			err = ctx.Err()
-		}
-		p.logDone(r.Name(), r.Kind(), st, err)
-		if err != nil {
-			err = &StageError{Stage: r.Name(), Err: p.resetHint(err)}
-			if jerr := join(); jerr != nil {
-				err = jerr // the earlier stage's error
-			}
-			return p.finish(ctx, &sum, start, err)
-		}
+	b := rs.bg
+	rs.bg = nil
+	<-b.done
+	st, err := b.st, b.err
+	rs.rt.DeadLetter = rs.sink
+	rs.heldMu.Lock()
+	for _, d := range rs.held {
+		rs.sink(d)
 	}
-	if err := join(); err != nil {
-		return p.finish(ctx, &sum, start, err)
+	rs.held = nil
+	rs.heldMu.Unlock()
+	rs.sum.Stages[b.at].Stats = st
+	rs.p.logDone(b.name, b.stage.Kind(), st, err)
+	if err != nil {
+		// Run in order, the stages after it would not have run.
+		rs.sum.Stages = rs.sum.Stages[:b.at+1]
+		return &StageError{Stage: b.name, Err: err}
 	}
-	return p.finish(ctx, &sum, start, nil)
+	return nil
+}
+
+// startBackground starts r to finish in the background when it can
+// (stage.Background, nothing else in the background, next overlapping
+// it; under --follow only a stage.BackgroundFollower) and reports whether
+// it did.
+func (rs *runState) startBackground(ctx context.Context, r, next stage.Runner) (bool, error) {
+	p := rs.p
+	_, follower := r.(stage.BackgroundFollower)
+	b, ok := r.(stage.Background)
+	if !ok || rs.bg != nil || (p.opts.Follow && !follower) || !b.Overlaps(next) {
+		return false, nil
+	}
+	local := *rs.rt // its own progress counter, which nobody watches
+	local.Progress = &stage.Counter{}
+	finish, ok, err := b.Start(ctx, &local)
+	if err != nil {
+		rs.sum.Stages = append(rs.sum.Stages, StageResult{Name: r.Name(), Kind: r.Kind()})
+		p.logDone(r.Name(), r.Kind(), stage.Stats{}, err)
+		return false, &StageError{Stage: r.Name(), Err: err}
+	}
+	if !ok {
+		return false, nil
+	}
+	rs.bg = &background{stage: b, name: r.Name(), at: len(rs.sum.Stages), done: make(chan struct{})}
+	go rs.bg.run(finish)
+	if p.opts.Follow {
+		go func(b *background) {
+			if <-b.done; b.err != nil {
+				rs.stopRun(fmt.Errorf("stage %s, following in the background, failed", b.name))
+			}
+		}(rs.bg)
+	}
+	rs.rt.DeadLetter = func(d port.DeadLetter) {
+		rs.heldMu.Lock()
+		rs.held = append(rs.held, d)
+		rs.heldMu.Unlock()
+	}
+	rs.sum.Stages = append(rs.sum.Stages, StageResult{Name: r.Name(), Kind: r.Kind()})
+	return true, nil
+}
+
+// runStage runs r to its end. It reports stop when the run ends here
+// without an error: interrupted while following.
+func (rs *runState) runStage(ctx context.Context, r stage.Runner) (stop bool, err error) {
+	p := rs.p
+	rs.rt.Progress = &stage.Counter{}
+	stopWatch := rs.prog.watch(r.Name(), rs.rt.Progress)
+	st, err := r.Run(ctx, rs.rt)
+	stopWatch()
+	rs.sum.Stages = append(rs.sum.Stages, StageResult{Name: r.Name(), Kind: r.Kind(), Stats: st})
+	if err == nil && ctx.Err() != nil && p.opts.Follow {
+		// Interrupted while following: the stage stopped cleanly with
+		// its batch committed; that is how a following run ends.
+		p.logDone(r.Name(), r.Kind(), st, nil)
+		return true, nil
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	p.logDone(r.Name(), r.Kind(), st, err)
+	if err != nil {
+		err = &StageError{Stage: r.Name(), Err: p.resetHint(err)}
+		if jerr := rs.join(); jerr != nil {
+			err = jerr // the earlier stage's error
+		}
+		return false, err
+	}
+	return false, nil
 }
 
 // newRunID returns an identity for a run started at start: its time in
