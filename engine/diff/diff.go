@@ -34,8 +34,7 @@ type Report struct {
 
 // Stage is what changed in one stream stage or batch step.
 type Stage struct {
-	Stage string `json:"stage"`
-	Step  string `json:"step"` // "" for a stream stage
+	stats.Where
 	// Records decided or written on either side, and of them those whose
 	// decision or written values differ.
 	Records     int64        `json:"records"`
@@ -164,7 +163,7 @@ type transition struct {
 
 // comparePlace compares the rows one place decided or wrote in each run.
 func comparePlace(p place, before, after map[rowID]*row) Stage {
-	s := Stage{Stage: p.stage, Step: p.step, Transitions: []Transition{}, Columns: []Column{}, Changes: []Record{}}
+	s := Stage{Where: stats.Where{Stage: p.stage, Step: p.step}, Changes: []Record{}}
 	cols := map[colKey]*colTally{}
 	transitions := map[[2]string]*transition{}
 	type change struct {
@@ -221,18 +220,30 @@ func comparePlace(p place, before, after map[rowID]*row) Stage {
 		s.Changes = append(s.Changes, c.rec)
 	}
 	s.Changed = int64(len(s.Changes))
+	s.Transitions = sortedTransitions(transitions)
+	s.Columns = sortedColumns(cols)
+	return s
+}
+
+// sortedTransitions lists the transitions, most records first.
+func sortedTransitions(transitions map[[2]string]*transition) []Transition {
+	out := []Transition{}
 	for k, t := range transitions {
 		tr := Transition{From: k[0], To: k[1], Records: t.records}
 		if t.measure {
 			tr.Amount = t.amount.String(0)
 		}
-		s.Transitions = append(s.Transitions, tr)
+		out = append(out, tr)
 	}
-	slices.SortFunc(s.Transitions, func(a, b Transition) int {
+	slices.SortFunc(out, func(a, b Transition) int {
 		return cmp.Or(cmp.Compare(b.Records, a.Records), strings.Compare(a.From, b.From), strings.Compare(a.To, b.To))
 	})
-	// Columns: the record's table first, then the saved lookups', each in
-	// its table's order.
+	return out
+}
+
+// sortedColumns lists the changed columns: the record's table first, then
+// the saved lookups', each in its table's order.
+func sortedColumns(cols map[colKey]*colTally) []Column {
 	ck := make([]colKey, 0, len(cols))
 	for k, c := range cols {
 		if c.changed > 0 {
@@ -240,15 +251,16 @@ func comparePlace(p place, before, after map[rowID]*row) Stage {
 		}
 	}
 	slices.SortFunc(ck, func(a, b colKey) int { return cmp.Or(strings.Compare(a.lookup, b.lookup), cmp.Compare(a.col, b.col)) })
+	out := []Column{}
 	for _, k := range ck {
 		c := cols[k]
 		col := Column{Table: c.table, Column: c.column, Changed: c.changed}
 		if c.numeric && !c.partial {
 			col.Delta = c.delta.String(c.scale)
 		}
-		s.Columns = append(s.Columns, col)
+		out = append(out, col)
 	}
-	return s
+	return out
 }
 
 // label writes a row's decision as outcome/rule.

@@ -3,13 +3,15 @@ package diff
 import (
 	"strings"
 	"testing"
+
+	"pipeline/engine/stats"
 )
 
 // TestWriteText pins the text report: changed records with their values,
 // the limit, changed columns with signed deltas, and the count by kind.
 func TestWriteText(t *testing.T) {
 	s := func(v string) *string { return &v }
-	r := &Report{Base: "HEAD", Changed: 3, Stages: []Stage{{Stage: "decide", Records: 10, Changed: 3,
+	r := &Report{Base: "HEAD", Changed: 3, Stages: []Stage{{Where: stats.Where{Stage: "decide"}, Records: 10, Changed: 3,
 		Transitions: []Transition{{From: "no/big", To: "ok/default", Records: 1, Amount: "500.00"}},
 		Columns:     []Column{{Table: "orders", Column: "balance", Changed: 2, Delta: "500.00"}, {Table: "orders", Column: "note", Changed: 1}},
 		Changes: []Record{

@@ -23,10 +23,16 @@ type Report struct {
 	Rulesets []Ruleset `json:"rulesets"`
 }
 
+// Where names a stream stage, or a step of a batch stage, in the reports
+// of a run (here and engine/diff's).
+type Where struct {
+	Stage string `json:"stage"`
+	Step  string `json:"step"` // "" for a stream stage
+}
+
 // Ruleset is what one ruleset decided in one stream stage or batch step.
 type Ruleset struct {
-	Stage   string `json:"stage"`
-	Step    string `json:"step"` // "" in a stream stage
+	Where
 	Ruleset string `json:"ruleset"`
 	Version int    `json:"version"`
 	Hash    string `json:"hash"`
@@ -228,7 +234,7 @@ func (c *Collector) Report(spec string) *Report {
 
 func (e *entry) report() Ruleset {
 	rs := e.place.Ruleset
-	out := Ruleset{Stage: e.place.Stage, Step: e.place.Step, Ruleset: rs.Name, Version: rs.Version, Hash: rs.Hash,
+	out := Ruleset{Where: Where{Stage: e.place.Stage, Step: e.place.Step}, Ruleset: rs.Name, Version: rs.Version, Hash: rs.Hash,
 		Measure: e.place.Measure, Records: e.records, Dead: e.dead, Outcomes: []Outcome{}, Rules: []Rule{}}
 	amount := func(s *Sum) string {
 		if e.place.Measure == "" {
