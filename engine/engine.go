@@ -237,48 +237,37 @@ func (p *Pipeline) Close() error {
 
 // Table implements stage.Resources.
 func (p *Pipeline) Table(ctx context.Context, ref spec.Ref, s *schema.Schema) (port.Table, error) {
-	conn, err := p.conn(ctx, ref.Connector)
-	if err != nil {
-		return nil, err
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if t, ok := p.tables[ref.String()]; ok {
-		return t, nil
-	}
-	c, ok := conn.(port.Tables)
-	if !ok {
-		return nil, fmt.Errorf("connector %s does not hold tables (wanted for %s)", ref.Connector, ref)
-	}
-	t, err := c.Table(ctx, s)
-	if err != nil {
-		return nil, fmt.Errorf("opening table %s: %w", ref, err)
-	}
-	p.tables[ref.String()] = t
-	return t, nil
+	return openOnce(ctx, p, ref, p.tables, "table", func(c port.Tables) (port.Table, error) { return c.Table(ctx, s) })
 }
 
 // Topic implements stage.Resources.
 func (p *Pipeline) Topic(ctx context.Context, ref spec.Ref, ts port.TopicSpec) (port.Topic, error) {
+	return openOnce(ctx, p, ref, p.topics, "topic", func(c port.Topics) (port.Topic, error) { return c.Topic(ctx, ts) })
+}
+
+// openOnce returns the table or topic (what) ref names: the one in cache,
+// or opened on its connector, which must hold them (a C), and kept there.
+func openOnce[C, R any](ctx context.Context, p *Pipeline, ref spec.Ref, cache map[string]R, what string, open func(C) (R, error)) (R, error) {
+	var none R
 	conn, err := p.conn(ctx, ref.Connector)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if t, ok := p.topics[ref.String()]; ok {
-		return t, nil
+	if r, ok := cache[ref.String()]; ok {
+		return r, nil
 	}
-	c, ok := conn.(port.Topics)
+	c, ok := conn.(C)
 	if !ok {
-		return nil, fmt.Errorf("connector %s does not hold topics (wanted for %s)", ref.Connector, ref)
+		return none, fmt.Errorf("connector %s does not hold %ss (wanted for %s)", ref.Connector, what, ref)
 	}
-	t, err := c.Topic(ctx, ts)
+	r, err := open(c)
 	if err != nil {
-		return nil, fmt.Errorf("opening topic %s: %w", ref, err)
+		return none, fmt.Errorf("opening %s %s: %w", what, ref, err)
 	}
-	p.topics[ref.String()] = t
-	return t, nil
+	cache[ref.String()] = r
+	return r, nil
 }
 
 // Connector implements stage.Resources. It opens the connector on first
