@@ -224,6 +224,7 @@ func waitFor(t *testing.T, what string, done <-chan error, cond func(ctx context
 // exactly once. The committed offsets come from a store (Positions and
 // Committed) or from the group in Kafka.
 func TestSurvivorDecidesDeadMembersPartitions(t *testing.T) {
+	long(t)
 	for _, tc := range []struct {
 		name  string
 		parts int

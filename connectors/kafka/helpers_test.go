@@ -187,3 +187,13 @@ func checkEvents(t testing.TB, msgs []port.Message, topic string, n, keys int) {
 		}
 	}
 }
+
+// long marks a test that waits out session or rejoin timeouts for many
+// seconds: `go test -short ./...` leaves it out, so the quick suite stays
+// under two minutes (as cmd/pipeline's long does); CI (.ci/run) runs it.
+func long(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("waits out Kafka session or rejoin timeouts: run without -short")
+	}
+}

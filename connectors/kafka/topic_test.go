@@ -264,6 +264,7 @@ func sortBySource(msgs []port.Message) []port.Message {
 }
 
 func TestPositions(t *testing.T) {
+	long(t)
 	for _, group := range []string{"", "g"} {
 		t.Run("group="+group, func(t *testing.T) {
 			c := newConnector(t)
@@ -646,6 +647,7 @@ func TestTruncate(t *testing.T) {
 // is gone keeps trying to rejoin its group for the connector's rejoin time,
 // then fails with an error that says so, instead of hanging.
 func TestConsumeGivesUpWithoutBroker(t *testing.T) {
+	long(t)
 	b, err := startBroker(context.Background(), BrokerOptions{Addr: "127.0.0.1:0", DataDir: t.TempDir(), Partitions: 1}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
