@@ -120,12 +120,50 @@ func (c *Connector) Commit(ctx context.Context, b port.Batch) error {
 }
 
 func (c *Connector) commit(ctx context.Context, b port.Batch) error {
+	offs, err := sortedOffsets(b)
+	if err != nil {
+		return err
+	}
+	writes, touched, err := c.batchWrites(b)
+	if err != nil {
+		return err
+	}
+	if err := c.prepareCommit(ctx, b, len(offs) > 0, len(touched)+len(b.Reads) > 0); err != nil {
+		return err
+	}
+	return c.runTx(ctx, func(ctx context.Context, q querier) error {
+		apply, err := checkOffsets(ctx, q, b.Group, offs, c.where)
+		if err != nil || !apply {
+			return err
+		}
+		// After the offsets (which a batch stage never locks), so that a
+		// commit waiting here for a batch stage holds nothing it needs.
+		if err := lockVersions(ctx, q, touched, b.Reads); err != nil {
+			return err
+		}
+		for _, w := range writes {
+			if err := w.exec(ctx, c, q); err != nil {
+				return err
+			}
+		}
+		if err := writeState(ctx, c, q, b.Group, b.State); err != nil {
+			return err
+		}
+		if err := writeOutbox(ctx, c, q, b.Outbox); err != nil {
+			return err
+		}
+		return storeOffsets(ctx, c, q, b.Group, offs)
+	})
+}
+
+// sortedOffsets returns the batch's offsets in a fixed locking order,
+// which keeps concurrent commits of overlapping partitions from
+// deadlocking, refusing a partition listed twice.
+func sortedOffsets(b port.Batch) ([]port.Offset, error) {
 	if len(b.Offsets) > 0 && b.Group == "" {
-		return fmt.Errorf("batch has offsets but no consumer group")
+		return nil, fmt.Errorf("batch has offsets but no consumer group")
 	}
 	offs := slices.Clone(b.Offsets)
-	// A fixed locking order keeps concurrent commits of overlapping
-	// partitions from deadlocking.
 	slices.SortFunc(offs, func(x, y port.Offset) int {
 		if c := strings.Compare(x.Topic, y.Topic); c != 0 {
 			return c
@@ -134,33 +172,60 @@ func (c *Connector) commit(ctx context.Context, b port.Batch) error {
 	})
 	for i := 1; i < len(offs); i++ {
 		if offs[i].Topic == offs[i-1].Topic && offs[i].Partition == offs[i-1].Partition {
-			return fmt.Errorf("batch lists topic %s partition %d twice", offs[i].Topic, offs[i].Partition)
+			return nil, fmt.Errorf("batch lists topic %s partition %d twice", offs[i].Topic, offs[i].Partition)
 		}
 	}
-	type write struct {
-		t      *Table
-		args   []any
-		insert bool
-		upsert insertSQL
+	return offs, nil
+}
+
+// write is one table's rows of a batch, as Commit writes them.
+type write struct {
+	t      *Table
+	args   []any
+	insert bool
+	upsert insertSQL
+}
+
+// exec inserts or upserts the write's rows in q.
+func (w write) exec(ctx context.Context, c *Connector, q querier) error {
+	if w.insert {
+		err := w.t.plain.exec(ctx, c, q, w.args)
+		if mysqlErrNo(err) == errDupKey {
+			return fmt.Errorf("table %s: insert: %w: %w", w.t.schema.Name, port.ErrExists, err)
+		}
+		if err != nil {
+			return fmt.Errorf("table %s: insert: %w", w.t.schema.Name, err)
+		}
+		return nil
 	}
+	if err := w.upsert.exec(ctx, c, q, w.args); err != nil {
+		return fmt.Errorf("table %s: upsert: %w", w.t.schema.Name, err)
+	}
+	return nil
+}
+
+// batchWrites returns the batch's writes with their statements and rows,
+// and the tables they write (whose version rows the commit locks), after
+// checking that every table it writes or reads was opened with Table.
+func (c *Connector) batchWrites(b port.Batch) ([]write, []string, error) {
 	writes := make([]write, 0, len(b.Writes))
-	var touched []string // the tables the batch writes, whose version rows it locks
+	var touched []string
 	for _, w := range b.Writes {
 		t, ok := c.lookup(w.Table)
 		if !ok {
-			return fmt.Errorf("write to table %q, which was not opened with Table (open: %s)", w.Table, c.openTables())
+			return nil, nil, fmt.Errorf("write to table %q, which was not opened with Table (open: %s)", w.Table, c.openTables())
 		}
 		if len(w.Rows) == 0 {
 			continue
 		}
 		args, err := t.driverRows(w.Rows)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		wr := write{t: t, args: args, insert: w.Insert, upsert: t.insert}
 		if len(w.Columns) > 0 {
 			if wr.upsert, err = t.upsertColumns(w.Columns); err != nil {
-				return err
+				return nil, nil, err
 			}
 		}
 		writes = append(writes, wr)
@@ -168,10 +233,17 @@ func (c *Connector) commit(ctx context.Context, b port.Batch) error {
 	}
 	for _, r := range b.Reads {
 		if _, ok := c.lookup(r.Table); !ok {
-			return fmt.Errorf("read of table %q, which was not opened with Table (open: %s)", r.Table, c.openTables())
+			return nil, nil, fmt.Errorf("read of table %q, which was not opened with Table (open: %s)", r.Table, c.openTables())
 		}
 	}
-	if len(offs) > 0 {
+	return writes, touched, nil
+}
+
+// prepareCommit checks the batch's state and outbox and creates the
+// connector's own tables the commit writes: offsets (when it has some),
+// state, outbox, versions (when it writes or reads tables).
+func (c *Connector) prepareCommit(ctx context.Context, b port.Batch, offsets, versions bool) error {
+	if offsets {
 		if err := c.ensureOffsets(ctx); err != nil {
 			return err
 		}
@@ -197,59 +269,30 @@ func (c *Connector) commit(ctx context.Context, b port.Batch) error {
 			return err
 		}
 	}
-	if len(touched)+len(b.Reads) > 0 {
-		if err := c.ensureVersions(ctx); err != nil {
-			return err
-		}
+	if versions {
+		return c.ensureVersions(ctx)
 	}
-	return c.runTx(ctx, func(ctx context.Context, q querier) error {
-		apply, err := checkOffsets(ctx, q, b.Group, offs, c.where)
-		if err != nil || !apply {
-			return err
-		}
-		// After the offsets (which a batch stage never locks), so that a
-		// commit waiting here for a batch stage holds nothing it needs.
-		if err := lockVersions(ctx, q, touched, b.Reads); err != nil {
-			return err
-		}
-		for _, w := range writes {
-			if w.insert {
-				err := w.t.plain.exec(ctx, c, q, w.args)
-				if mysqlErrNo(err) == errDupKey {
-					return fmt.Errorf("table %s: insert: %w: %w", w.t.schema.Name, port.ErrExists, err)
-				}
-				if err != nil {
-					return fmt.Errorf("table %s: insert: %w", w.t.schema.Name, err)
-				}
-				continue
-			}
-			if err := w.upsert.exec(ctx, c, q, w.args); err != nil {
-				return fmt.Errorf("table %s: upsert: %w", w.t.schema.Name, err)
-			}
-		}
-		if err := writeState(ctx, c, q, b.Group, b.State); err != nil {
-			return err
-		}
-		if err := writeOutbox(ctx, c, q, b.Outbox); err != nil {
-			return err
-		}
-		if len(offs) == 0 {
-			return nil
-		}
-		now := time.Now().UTC().Truncate(time.Second)
-		args := make([]any, 0, len(offs)*6)
-		for _, o := range offs {
-			var id any
-			if o.TopicID != "" {
-				id = o.TopicID
-			}
-			args = append(args, b.Group, o.Topic, o.Partition, o.Next, now, id)
-		}
-		if err := offsetsInsert.exec(ctx, c, q, args); err != nil {
-			return fmt.Errorf("store offsets: %w", err)
-		}
+	return nil
+}
+
+// storeOffsets stores the next offset of each partition of offs for group.
+func storeOffsets(ctx context.Context, c *Connector, q querier, group string, offs []port.Offset) error {
+	if len(offs) == 0 {
 		return nil
-	})
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	args := make([]any, 0, len(offs)*6)
+	for _, o := range offs {
+		var id any
+		if o.TopicID != "" {
+			id = o.TopicID
+		}
+		args = append(args, group, o.Topic, o.Partition, o.Next, now, id)
+	}
+	if err := offsetsInsert.exec(ctx, c, q, args); err != nil {
+		return fmt.Errorf("store offsets: %w", err)
+	}
+	return nil
 }
 
 // checkOffsets locks and reads the stored next offsets of offs (sorted, of
