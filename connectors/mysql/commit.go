@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -377,24 +378,11 @@ func (c *Connector) Offsets(ctx context.Context, group, topic string) (map[int32
 	if err := c.ensureOffsets(ctx); err != nil {
 		return nil, fmt.Errorf("mysql offsets of group %q on %s: %w", group, c.where, err)
 	}
-	out := map[int32]int64{}
-	err := c.run(ctx, func(ctx context.Context, q querier) error {
-		clear(out)
-		rows, err := q.QueryContext(ctx, "SELECT part, next_offset FROM `"+OffsetsTable+"` WHERE group_name = ? AND topic = ?", group, topic)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var p int32
-			var n int64
-			if err := rows.Scan(&p, &n); err != nil {
-				return err
-			}
-			out[p] = n
-		}
-		return rows.Err()
-	})
+	out, err := readMap(ctx, c, "SELECT part, next_offset FROM `"+OffsetsTable+"` WHERE group_name = ? AND topic = ?", []any{group, topic},
+		func(rows *sql.Rows) (p int32, n int64, err error) {
+			err = rows.Scan(&p, &n)
+			return p, n, err
+		})
 	if err != nil {
 		return nil, fmt.Errorf("mysql offsets of group %q topic %s on %s: %w", group, topic, c.where, err)
 	}
@@ -408,24 +396,11 @@ func (c *Connector) StoredOffsets(ctx context.Context, group, topic string) (map
 	if err := c.ensureOffsets(ctx); err != nil {
 		return nil, fmt.Errorf("mysql offsets of group %q on %s: %w", group, c.where, err)
 	}
-	out := map[int32]port.StoredOffset{}
-	err := c.run(ctx, func(ctx context.Context, q querier) error {
-		clear(out)
-		rows, err := q.QueryContext(ctx, "SELECT part, next_offset, COALESCE(topic_id, '') FROM `"+OffsetsTable+"` WHERE group_name = ? AND topic = ?", group, topic)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var p int32
-			var o port.StoredOffset
-			if err := rows.Scan(&p, &o.Next, &o.TopicID); err != nil {
-				return err
-			}
-			out[p] = o
-		}
-		return rows.Err()
-	})
+	out, err := readMap(ctx, c, "SELECT part, next_offset, COALESCE(topic_id, '') FROM `"+OffsetsTable+"` WHERE group_name = ? AND topic = ?", []any{group, topic},
+		func(rows *sql.Rows) (p int32, o port.StoredOffset, err error) {
+			err = rows.Scan(&p, &o.Next, &o.TopicID)
+			return p, o, err
+		})
 	if err != nil {
 		return nil, fmt.Errorf("mysql offsets of group %q topic %s on %s: %w", group, topic, c.where, err)
 	}

@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"github.com/go-sql-driver/mysql"
@@ -97,24 +98,11 @@ func (c *Connector) CommittedGroups(ctx context.Context, topic string) (map[stri
 	if err := c.ensureOffsets(ctx); err != nil {
 		return nil, fmt.Errorf("mysql offsets of topic %s on %s: %w", topic, c.where, err)
 	}
-	out := map[string]int64{}
-	err := c.run(ctx, func(ctx context.Context, q querier) error {
-		clear(out)
-		rows, err := q.QueryContext(ctx, "SELECT group_name, SUM(next_offset) FROM `"+OffsetsTable+"` WHERE topic = ? GROUP BY group_name", topic)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var g string
-			var n int64
-			if err := rows.Scan(&g, &n); err != nil {
-				return err
-			}
-			out[g] = n
-		}
-		return rows.Err()
-	})
+	out, err := readMap(ctx, c, "SELECT group_name, SUM(next_offset) FROM `"+OffsetsTable+"` WHERE topic = ? GROUP BY group_name", []any{topic},
+		func(rows *sql.Rows) (g string, n int64, err error) {
+			err = rows.Scan(&g, &n)
+			return g, n, err
+		})
 	if err != nil {
 		return nil, fmt.Errorf("mysql offsets of topic %s on %s: %w", topic, c.where, err)
 	}

@@ -117,6 +117,29 @@ func (c *Connector) inNewTx(ctx context.Context, opts *sql.TxOptions, retryCommi
 	})
 }
 
+// readMap reads a map from what query selects, with run's retries: a
+// key and a value from each row, as scan reads them.
+func readMap[K comparable, V any](ctx context.Context, c *Connector, query string, args []any, scan func(*sql.Rows) (K, V, error)) (map[K]V, error) {
+	out := map[K]V{}
+	err := c.run(ctx, func(ctx context.Context, q querier) error {
+		clear(out)
+		rows, err := q.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			k, v, err := scan(rows)
+			if err != nil {
+				return err
+			}
+			out[k] = v
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
 // run runs fn with the tx of ctx when there is one (marking its
 // error for the tx's owner to retry), and otherwise with the pool,
 // retrying transient failures.

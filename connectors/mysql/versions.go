@@ -102,28 +102,16 @@ func (c *Connector) Versions(ctx context.Context, tables []string) (map[string]i
 	for i, t := range tables {
 		args[i] = t
 	}
-	err := c.run(ctx, func(ctx context.Context, q querier) error {
-		clear(out)
-		for _, t := range tables {
-			out[t] = 0
-		}
-		rows, err := q.QueryContext(ctx, "SELECT table_name, version FROM `"+VersionsTable+"` WHERE table_name IN ("+placeholders(len(args))+")", args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var name string
-			var v int64
-			if err := rows.Scan(&name, &v); err != nil {
-				return err
-			}
-			out[name] = v
-		}
-		return rows.Err()
-	})
+	stored, err := readMap(ctx, c, "SELECT table_name, version FROM `"+VersionsTable+"` WHERE table_name IN ("+placeholders(len(args))+")", args,
+		func(rows *sql.Rows) (name string, v int64, err error) {
+			err = rows.Scan(&name, &v)
+			return name, v, err
+		})
 	if err != nil {
 		return nil, fmt.Errorf("mysql versions of %s on %s: %w", strings.Join(tables, ", "), c.where, err)
+	}
+	for _, t := range tables {
+		out[t] = stored[t] // 0 when never written
 	}
 	return out, nil
 }
