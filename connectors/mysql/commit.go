@@ -17,15 +17,13 @@ import (
 // on first use; a table made before topic IDs were kept is given the column.
 const OffsetsTable = "_pipeline_offsets"
 
-const createOffsetsSQL = "CREATE TABLE IF NOT EXISTS " + "`" + OffsetsTable + "`" + ` (
-	group_name VARCHAR(255) NOT NULL,
-	topic VARCHAR(255) NOT NULL,
+// offsetsColumns are the columns of the offsets table, after groupColumns.
+const offsetsColumns = groupColumns + `
 	part INT NOT NULL,
 	next_offset BIGINT NOT NULL,
 	updated_at DATETIME NOT NULL,
 	topic_id VARCHAR(64) NULL,
-	PRIMARY KEY (group_name, topic, part)
-) ` + tableOptions
+	PRIMARY KEY (group_name, topic, part)`
 
 // offsetsInsert upserts rows of the offsets table.
 var offsetsInsert = newInsertSQL(OffsetsTable,
@@ -38,7 +36,7 @@ const addTopicIDSQL = "ALTER TABLE `" + OffsetsTable + "` ADD COLUMN topic_id VA
 // ensureOffsets creates the offsets table once per connector, or adds its
 // topic_id column to an older one.
 func (c *Connector) ensureOffsets(ctx context.Context) error {
-	if err := c.ensureOnce(ctx, &c.offsetsReady, OffsetsTable, createOffsetsSQL); err != nil {
+	if err := c.ensureOnce(ctx, &c.offsetsReady, OffsetsTable, offsetsColumns); err != nil {
 		return err
 	}
 	c.mu.Lock()
@@ -72,10 +70,17 @@ func (c *Connector) ensureOffsets(ctx context.Context) error {
 	return nil
 }
 
-// ensureOnce runs create, the CREATE TABLE IF NOT EXISTS of the
-// connector's own table name, unless *ready says it ran; then it sets
-// *ready (guarded by c.mu).
-func (c *Connector) ensureOnce(ctx context.Context, ready *bool, name, create string) error {
+// groupColumns are the first columns of the tables a consumer group's
+// commits write (offsets, state): the group and the topic of a row.
+const groupColumns = `
+	group_name VARCHAR(255) NOT NULL,
+	topic VARCHAR(255) NOT NULL,`
+
+// ensureOnce creates the connector's own table name with columns (CREATE
+// TABLE IF NOT EXISTS) unless *ready says it did; then it sets *ready
+// (guarded by c.mu).
+func (c *Connector) ensureOnce(ctx context.Context, ready *bool, name, columns string) error {
+	create := "CREATE TABLE IF NOT EXISTS `" + name + "` (" + columns + "\n) " + tableOptions
 	c.mu.Lock()
 	done := *ready
 	c.mu.Unlock()

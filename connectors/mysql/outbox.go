@@ -15,7 +15,8 @@ import (
 // offsets, emptied by the relay. It is created on first use.
 const OutboxTable = "_pipeline_outbox"
 
-const createOutboxSQL = "CREATE TABLE IF NOT EXISTS " + "`" + OutboxTable + "`" + ` (
+// outboxColumns are the columns of the outbox table.
+const outboxColumns = `
 	id BIGINT NOT NULL AUTO_INCREMENT,
 	group_name VARCHAR(255) NOT NULL,
 	source_topic VARCHAR(255) NOT NULL,
@@ -25,8 +26,7 @@ const createOutboxSQL = "CREATE TABLE IF NOT EXISTS " + "`" + OutboxTable + "`" 
 	created_at DATETIME NOT NULL,
 	PRIMARY KEY (id),
 	KEY by_group (group_name, id),
-	KEY by_source (source_topic)
-) ` + tableOptions
+	KEY by_source (source_topic)`
 
 // outboxInsert inserts rows of the outbox table (the id is the table's).
 var outboxInsert = newPlainInsertSQL(OutboxTable, []string{"group_name", "source_topic", "topic", "record_key", "record", "created_at"})
@@ -36,7 +36,7 @@ var _ port.Outbox = (*Connector)(nil)
 
 // ensureOutbox creates the outbox table once per connector.
 func (c *Connector) ensureOutbox(ctx context.Context) error {
-	return c.ensureOnce(ctx, &c.outboxReady, OutboxTable, createOutboxSQL)
+	return c.ensureOnce(ctx, &c.outboxReady, OutboxTable, outboxColumns)
 }
 
 // writeOutbox inserts entries in q's tx, in their order: one statement per

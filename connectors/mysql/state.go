@@ -13,20 +13,18 @@ import (
 // first use.
 const StateTable = "_pipeline_state"
 
-const createStateSQL = "CREATE TABLE IF NOT EXISTS " + "`" + StateTable + "`" + ` (
-	group_name VARCHAR(255) NOT NULL,
-	topic VARCHAR(255) NOT NULL,
+// stateColumns are the columns of the state table, after groupColumns.
+const stateColumns = groupColumns + `
 	state_key VARCHAR(255) NOT NULL,
 	state MEDIUMTEXT NOT NULL,
-	PRIMARY KEY (group_name, topic, state_key)
-) ` + tableOptions
+	PRIMARY KEY (group_name, topic, state_key)`
 
 // stateInsert upserts rows of the state table.
 var stateInsert = newInsertSQL(StateTable, []string{"group_name", "topic", "state_key", "state"}, []string{"group_name", "topic", "state_key"})
 
 // ensureState creates the state table once per connector.
 func (c *Connector) ensureState(ctx context.Context) error {
-	return c.ensureOnce(ctx, &c.stateReady, StateTable, createStateSQL)
+	return c.ensureOnce(ctx, &c.stateReady, StateTable, stateColumns)
 }
 
 // writeState upserts the state entries of group, in q's tx.

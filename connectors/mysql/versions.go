@@ -18,15 +18,15 @@ import (
 // It is created on first use.
 const VersionsTable = "_pipeline_versions"
 
-const createVersionsSQL = "CREATE TABLE IF NOT EXISTS " + "`" + VersionsTable + "`" + ` (
+// versionsColumns are the columns of the versions table.
+const versionsColumns = `
 	table_name VARCHAR(64) NOT NULL,
 	version BIGINT NOT NULL,
-	PRIMARY KEY (table_name)
-) ` + tableOptions
+	PRIMARY KEY (table_name)`
 
 // ensureVersions creates the versions table once per connector.
 func (c *Connector) ensureVersions(ctx context.Context) error {
-	return c.ensureOnce(ctx, &c.versionsReady, VersionsTable, createVersionsSQL)
+	return c.ensureOnce(ctx, &c.versionsReady, VersionsTable, versionsColumns)
 }
 
 // ensureVersionRow gives table a row in the versions table when it has none,
