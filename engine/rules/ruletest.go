@@ -220,27 +220,25 @@ func (rs *Ruleset) givenList(t *testSpec, in Input) (any, error) {
 func NewList(t schema.Type, vals []any) (any, error) {
 	switch t.Kind {
 	case schema.String:
-		set := make(map[string]struct{}, len(vals))
-		for _, v := range vals {
-			if s, ok := v.(string); ok {
-				set[s] = struct{}{}
-			} else if v != nil {
-				return nil, fmt.Errorf("list of %s: %v is a %T", t, v, v)
-			}
-		}
-		return set, nil
+		return listOf[string](t, vals)
 	case schema.Int:
-		set := make(map[int]struct{}, len(vals))
-		for _, v := range vals {
-			if i, ok := v.(int); ok {
-				set[i] = struct{}{}
-			} else if v != nil {
-				return nil, fmt.Errorf("list of %s: %v is a %T", t, v, v)
-			}
-		}
-		return set, nil
+		return listOf[int](t, vals)
 	}
 	return nil, fmt.Errorf("a list holds int or string values, not %s", t)
+}
+
+// listOf returns the set of vals, a map[T]struct{}: values of type t that
+// are each a T or nil (left out).
+func listOf[T comparable](t schema.Type, vals []any) (any, error) {
+	set := make(map[T]struct{}, len(vals))
+	for _, v := range vals {
+		if x, ok := v.(T); ok {
+			set[x] = struct{}{}
+		} else if v != nil {
+			return nil, fmt.Errorf("list of %s: %v is a %T", t, v, v)
+		}
+	}
+	return set, nil
 }
 
 func zeroValue(t schema.Type) any {
