@@ -46,6 +46,78 @@ func faultSeed(t *testing.T) *rand.Rand {
 	return rand.New(rand.NewPCG(seed, 0))
 }
 
+// TestFault runs each fault scenario on the harness of fault tests
+// (faultRun): `go test -run 'TestFault/NAME'` runs one of them.
+func TestFault(t *testing.T) {
+	long(t)
+	for _, c := range []struct {
+		name string
+		run  func(t *testing.T)
+	}{
+		{"ValidatorKilled5Times", faultValidatorKilled5Times},
+		{"SettleKilled", faultSettleKilled},
+		{"MySQLRestarted", faultMySQLRestarted},
+		{"BrokerRestarted", faultBrokerRestarted},
+		{"SIGINT", faultSIGINT},
+		{"DeadLettersOfKilledRun", faultDeadLettersOfKilledRun},
+		{"SIGINTEveryStage", faultSIGINTEveryStage},
+	} {
+		t.Run(c.name, c.run)
+	}
+}
+
+// faultRun is what a fault scenario runs on: its world (n generated
+// transactions, a broker it may stop and start again, the environment of
+// its processes), the random source of its fault points (faultSeed) and
+// the time it began.
+type faultRun struct {
+	*world
+	rng       *rand.Rand
+	began     time.Time
+	brokerCmd *exec.Cmd
+	brokerDir string
+}
+
+// newFaultRun generates n transactions and starts a broker on a data
+// folder of its own, so that it can be restarted (restartBroker).
+func newFaultRun(t *testing.T, n int) *faultRun {
+	t.Helper()
+	h := &faultRun{rng: faultSeed(t), began: time.Now(), brokerDir: t.TempDir()}
+	addr := freePort(t)
+	h.world = worldOn(t, n, dataset(t, n), addr)
+	h.brokerCmd = brokerAt(t, addr, h.brokerDir)
+	return h
+}
+
+// published returns a fresh database with the reset, load and publish
+// stages run: the topic holds the world's transactions.
+func (h *faultRun) published(t *testing.T) *testDB {
+	t.Helper()
+	d := h.database(t)
+	d.stages(t, "reset", "load", "publish")
+	return d
+}
+
+// want returns the MySQL state of an uninterrupted validate stage over
+// the world's transactions (uninterrupted).
+func (h *faultRun) want(t *testing.T) snapshot {
+	t.Helper()
+	return uninterrupted(t, h.n, h.base)
+}
+
+// restartBroker stops the broker with sig, waits down and starts it again
+// on its address and data folder, listening.
+func (h *faultRun) restartBroker(t *testing.T, sig os.Signal, down time.Duration) {
+	t.Helper()
+	h.brokerCmd.Process.Signal(sig)
+	h.brokerCmd.Wait()
+	time.Sleep(down)
+	h.brokerCmd = brokerAt(t, h.broker, h.brokerDir)
+}
+
+// took is how long the scenario has run, for its figures line.
+func (h *faultRun) took() time.Duration { return time.Since(h.began).Round(time.Millisecond) }
+
 // proc is a pipeline process whose output is kept for its summary.
 type proc struct {
 	cmd     *exec.Cmd
@@ -379,36 +451,27 @@ func uninterrupted(t *testing.T, n int, base []string) snapshot {
 	return s
 }
 
-// TestFaultValidatorKilled5Times: 200,000 transactions; the validate stage
+// faultValidatorKilled5Times: 200,000 transactions; the validate stage
 // is killed with SIGKILL at 5 random points (around 10, 30, 50, 70 and 90%
 // of the records committed) and started again each time. MySQL ends as
 // after an uninterrupted run, every transaction decided once.
-func TestFaultValidatorKilled5Times(t *testing.T) {
-	long(t)
-	if testing.Short() {
-		t.Skip("-short")
-	}
+func faultValidatorKilled5Times(t *testing.T) {
 	const n = 200_000
-	began := time.Now()
-	rng := faultSeed(t)
-	data := dataset(t, n)
-	broker := startBroker(t)
-	dsn, db := newDatabase(t)
-	base := []string{"KAFKA_BROKERS=" + broker, "DATASET=" + data, "RESULTS=" + t.TempDir()}
-	env := append(base[:len(base):len(base)], "MYSQL_DSN="+dsn)
-	runWait(t, env, "run", bankingSpec, "--stage", "reset", "--stage", "load", "--stage", "publish")
-	want := uninterrupted(t, n, base)
+	h := newFaultRun(t, n)
+	d := h.published(t)
+	db := d.DB
+	want := h.want(t)
 
 	const group = "killed"
 	faulted := time.Now()
 	var points, killedAt []int64
 	var resumeWaits []time.Duration
 	for _, pct := range []float64{10, 30, 50, 70, 90} {
-		points = append(points, int64((pct+10*rng.Float64()-5)/100*n))
+		points = append(points, int64((pct+10*h.rng.Float64()-5)/100*n))
 	}
 	var prev int64
 	for i, target := range points {
-		p := start(t, env, "run", bankingSpec, "--stage", "validate", "--group", group)
+		p := d.validator(t, group)
 		// How long the new process takes to commit its first batch: mostly
 		// waiting for the killed member's session to time out.
 		waitCommitted(t, db, group, prev+1, p, time.Minute)
@@ -424,7 +487,7 @@ func TestFaultValidatorKilled5Times(t *testing.T) {
 			i+1, at, 100*float64(at)/n, target, time.Since(p.started).Round(time.Millisecond), resumeWaits[i].Round(time.Millisecond))
 		prev = at
 	}
-	last := start(t, env, "run", bankingSpec, "--stage", "validate", "--group", group)
+	last := d.validator(t, group)
 	st := last.finish(t, 2*time.Minute, "validate")
 	t.Logf("last run: %s", st)
 	got := validated(t, db)
@@ -433,7 +496,7 @@ func TestFaultValidatorKilled5Times(t *testing.T) {
 		t.Errorf("the last run read %d records, want the %d not committed before", st.in, n-prev)
 	}
 	t.Logf("figures: records %d, kill points %v (committed), resume waits %v, last run %s, decided %d, lost 0, doubled 0, faulted run %v, test %v",
-		n, killedAt, roundAll(resumeWaits), st, got.counts["transactions"], time.Since(faulted).Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
+		n, killedAt, roundAll(resumeWaits), st, got.counts["transactions"], time.Since(faulted).Round(time.Millisecond), h.took())
 }
 
 func roundAll(ds []time.Duration) []string {
@@ -486,30 +549,15 @@ func uncommitted(t *testing.T, conn *sql.Conn, name string) int64 {
 
 func dbName(dsn string) string { return dsn[strings.LastIndex(dsn, "/")+1:] }
 
-// TestFaultSettleKilled: the settle stage (one MySQL transaction) killed
+// faultSettleKilled: the settle stage (one MySQL transaction) killed
 // with SIGKILL while its transaction is open, then run again, posts every
 // amount exactly once: balances, limits, scores and statuses as after an
 // uninterrupted settle. The kill leaves the validated state as it was.
-func TestFaultSettleKilled(t *testing.T) {
-	long(t)
-	if testing.Short() {
-		t.Skip("-short")
-	}
+func faultSettleKilled(t *testing.T) {
 	const n = 100_000
-	began := time.Now()
-	rng := faultSeed(t)
-	data := dataset(t, n)
-	broker := startBroker(t)
-	base := []string{"KAFKA_BROKERS=" + broker, "DATASET=" + data, "RESULTS=" + t.TempDir()}
-	preDSN, pre := newDatabase(t)
-	refDSN, ref := newDatabase(t)
-	killDSN, kill := newDatabase(t)
-	root, err := sql.Open("mysql", "root@tcp(127.0.0.1:3306)/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	dirty, err := root.Conn(context.Background())
+	h := newFaultRun(t, n)
+	pre, ref, kill := h.database(t), h.database(t), h.database(t)
+	dirty, err := rootDB(t).Conn(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -517,34 +565,28 @@ func TestFaultSettleKilled(t *testing.T) {
 	if _, err := dirty.ExecContext(context.Background(), "SET SESSION TRANSACTION ISOLATION LEVEL READ UNCOMMITTED"); err != nil {
 		t.Fatal(err)
 	}
-	env := func(dsn string) []string { return append(base[:len(base):len(base)], "MYSQL_DSN="+dsn) }
 
 	// One validated state, copied to the two databases settled.
-	runWait(t, env(preDSN), "run", bankingSpec, "--stage", "reset", "--stage", "load", "--stage", "publish", "--stage", "validate")
-	before := takeSnapshot(t, pre, settleQueries...)
+	pre.stages(t, "reset", "load", "publish", "validate")
+	before := takeSnapshot(t, pre.DB, settleQueries...)
 	var pending int64
 	if err := pre.QueryRow("SELECT COUNT(*) FROM transactions WHERE status = 'pending'").Scan(&pending); err != nil {
 		t.Fatal(err)
 	}
-	for _, dsn := range []string{refDSN, killDSN} {
-		if _, err := root.Exec("CREATE DATABASE IF NOT EXISTS `" + dbName(dsn) + "`"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	copyDatabase(t, root, dbName(preDSN), dbName(refDSN))
+	ref.restore(t, pre)
 
 	// The uninterrupted settle, timing its transaction from the first
 	// status update seen (uncommitted).
-	p := start(t, env(refDSN), "run", bankingSpec, "--stage", "settle")
+	p := ref.start(t, nil, "--stage", "settle")
 	var seen time.Time
 	for !p.exited() {
-		if seen.IsZero() && uncommitted(t, dirty, dbName(refDSN)) > 0 {
+		if seen.IsZero() && uncommitted(t, dirty, ref.name) > 0 {
 			seen = time.Now()
 		}
 		time.Sleep(time.Millisecond)
 	}
 	refStats := p.finish(t, time.Minute, "settle")
-	want := takeSnapshot(t, ref, settleQueries...)
+	want := takeSnapshot(t, ref.DB, settleQueries...)
 	t.Logf("uninterrupted settle of %d pending transactions: %s; process %v, its status update first seen %v after start",
 		pending, refStats, p.ended.Sub(p.started).Round(time.Millisecond), seen.Sub(p.started).Round(time.Millisecond))
 	if want.digest == before.digest {
@@ -563,12 +605,12 @@ func TestFaultSettleKilled(t *testing.T) {
 		killedIn time.Duration
 	)
 	for attempts = 1; attempts <= 4 && !landed; attempts++ {
-		copyDatabase(t, root, dbName(preDSN), dbName(killDSN))
-		share = min(1, 0.05+1.1*rng.Float64()) / float64(attempts)
+		kill.restore(t, pre)
+		share = min(1, 0.05+1.1*h.rng.Float64()) / float64(attempts)
 		target := max(1, int64(share*float64(pending)))
-		p := start(t, env(killDSN), "run", bankingSpec, "--stage", "settle")
+		p := kill.start(t, nil, "--stage", "settle")
 		for !p.exited() {
-			if atKill = uncommitted(t, dirty, dbName(killDSN)); atKill >= target {
+			if atKill = uncommitted(t, dirty, kill.name); atKill >= target {
 				break
 			}
 			time.Sleep(time.Millisecond)
@@ -590,20 +632,20 @@ func TestFaultSettleKilled(t *testing.T) {
 	}
 	// Killed: the server rolls the transaction back, and nothing of it shows.
 	rolled := time.Now()
-	for uncommitted(t, dirty, dbName(killDSN)) > 0 {
+	for uncommitted(t, dirty, kill.name) > 0 {
 		if time.Since(rolled) > time.Minute {
 			t.Fatal("the killed settle's transaction was not rolled back within a minute")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	rollback := time.Since(rolled)
-	after := takeSnapshot(t, kill, settleQueries...)
+	after := takeSnapshot(t, kill.DB, settleQueries...)
 	if lost, extra, changed, ex := diff(before, after); after.digest != before.digest {
 		t.Fatalf("the killed settle left changes: lost %d, extra %d, differing %d: %s", lost, extra, changed, strings.Join(ex, "; "))
 	}
 	t.Logf("rolled back within %v: the validated state, unchanged", rollback.Round(time.Millisecond))
-	again := start(t, env(killDSN), "run", bankingSpec, "--stage", "settle").finish(t, time.Minute, "settle")
-	got := takeSnapshot(t, kill, settleQueries...)
+	again := kill.start(t, nil, "--stage", "settle").finish(t, time.Minute, "settle")
+	got := takeSnapshot(t, kill.DB, settleQueries...)
 	lost, extra, changed, ex := diff(want, got)
 	var stillPending, approved int
 	for k, v := range got.rows {
@@ -625,14 +667,14 @@ func TestFaultSettleKilled(t *testing.T) {
 		t.Errorf("%d approved and %d still pending, want %d approved", approved, stillPending, pending)
 	}
 	// Settling once more changes nothing.
-	third := start(t, env(killDSN), "run", bankingSpec, "--stage", "settle").finish(t, time.Minute, "settle")
-	if s := takeSnapshot(t, kill, settleQueries...); s.digest != want.digest || third.out != 0 {
+	third := kill.start(t, nil, "--stage", "settle").finish(t, time.Minute, "settle")
+	if s := takeSnapshot(t, kill.DB, settleQueries...); s.digest != want.digest || third.out != 0 {
 		t.Errorf("a third settle changed the state (%s)", third)
 	}
 	t.Logf("figures: transactions %d, pending %d; uninterrupted settle %s; killed %v after start with %d approved uncommitted (attempt %d), "+
 		"rolled back in %v to the validated state; settle again %s; approved %d, pending 0, lost 0, doubled 0 (digest %s); third settle %s; test %v",
 		n, pending, refStats, killedIn.Round(time.Millisecond), atKill, attempts, rollback.Round(time.Millisecond), again, approved,
-		got.digest[:12], third, time.Since(began).Round(time.Millisecond))
+		got.digest[:12], third, h.took())
 }
 
 // mariadb is a private MariaDB server for one test, on its own port and
@@ -726,38 +768,26 @@ func (m *mariadb) kill() {
 	<-m.done
 }
 
-// TestFaultMySQLRestarted: the validate stage writes to a private MariaDB
+// faultMySQLRestarted: the validate stage writes to a private MariaDB
 // server that is killed with SIGKILL part-way and started again on its data
 // folder a few seconds later. The stage retries with backoff, resumes and
 // ends with the state of an uninterrupted run against the shared server.
-func TestFaultMySQLRestarted(t *testing.T) {
-	long(t)
-	if testing.Short() {
-		t.Skip("-short")
-	}
+func faultMySQLRestarted(t *testing.T) {
 	const (
 		n    = 100_000
 		down = 3 * time.Second
 	)
-	began := time.Now()
-	rng := faultSeed(t)
-	data := dataset(t, n)
-	broker := startBroker(t)
-	base := []string{"KAFKA_BROKERS=" + broker, "DATASET=" + data, "RESULTS=" + t.TempDir()}
+	h := newFaultRun(t, n)
 	m := privateMariaDB(t)
 	t.Logf("private MariaDB on 127.0.0.1:%s, data in %s", m.port, m.dir)
-	env := append(base[:len(base):len(base)], "MYSQL_DSN="+m.dsn("banking_fault"))
-	runWait(t, env, "run", bankingSpec, "--stage", "reset", "--stage", "load", "--stage", "publish")
-	want := uninterrupted(t, n, base)
-	db, err := sql.Open("mysql", m.dsn("banking_fault"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	d := h.databaseAt(t, m.dsn("banking_fault"))
+	d.stages(t, "reset", "load", "publish")
+	want := h.want(t)
+	db := d.DB
 
 	const group = "mysql-restarted"
-	p := start(t, env, "run", bankingSpec, "--stage", "validate", "--group", group)
-	target := int64((0.25 + 0.3*rng.Float64()) * n)
+	p := d.validator(t, group)
+	target := int64((0.25 + 0.3*h.rng.Float64()) * n)
 	seen := waitCommitted(t, db, group, target, p, time.Minute)
 	m.kill()
 	killed := time.Now()
@@ -770,7 +800,7 @@ func TestFaultMySQLRestarted(t *testing.T) {
 	resumeAfter := time.Since(killed)
 	t.Logf("mariadbd killed with SIGKILL once %d records were committed (target %d; %d committed when the server died); down %v (its restart took %v); the stage committed again %v after the kill (%d committed)",
 		seen, target, atKill, outage.Round(time.Millisecond), up.Round(time.Millisecond), resumeAfter.Round(time.Millisecond), resumed)
-	err = p.wait(t, 2*time.Minute)
+	err := p.wait(t, 2*time.Minute)
 	st, ok := p.stats("validate")
 	if err != nil || !ok {
 		t.Fatalf("the validate stage did not ride out the MySQL restart: %v\n%s", err, tail(p.out.String()))
@@ -779,32 +809,23 @@ func TestFaultMySQLRestarted(t *testing.T) {
 	same(t, want, got, n)
 	t.Logf("figures: records %d, server killed at %d committed, down %v, resumed %v after the kill, run %s (process %v), decided %d, lost 0, doubled 0, test %v",
 		n, atKill, outage.Round(time.Millisecond), resumeAfter.Round(time.Millisecond), st, p.ended.Sub(p.started).Round(time.Millisecond),
-		got.counts["transactions"], time.Since(began).Round(time.Millisecond))
+		got.counts["transactions"], h.took())
 }
 
-// TestFaultBrokerRestarted: the broker (`pipeline broker` with a data
+// faultBrokerRestarted: the broker (`pipeline broker` with a data
 // folder) is stopped part-way through a validate run, once with SIGTERM
 // and once with SIGKILL, and started again on its address and folder; then
 // once more (SIGKILL) under a validator run with --follow. A validator
 // resumes, or when it ended with an error is started again, and MySQL ends
 // as after an uninterrupted run.
-func TestFaultBrokerRestarted(t *testing.T) {
-	long(t)
-	if testing.Short() {
-		t.Skip("-short")
-	}
+func faultBrokerRestarted(t *testing.T) {
 	const (
 		n    = 100_000
 		down = time.Second
 	)
-	began := time.Now()
-	rng := faultSeed(t)
-	data := dataset(t, n)
-	addr, dir := freePort(t), t.TempDir()
-	broker := brokerAt(t, addr, dir)
-	base := []string{"KAFKA_BROKERS=" + addr, "DATASET=" + data, "RESULTS=" + t.TempDir()}
-	runWait(t, append(base[:len(base):len(base)], "MYSQL_DSN="+must(newDatabase(t))), "run", bankingSpec, "--stage", "reset", "--stage", "publish")
-	want := uninterrupted(t, n, base)
+	h := newFaultRun(t, n)
+	h.database(t).stages(t, "reset", "publish")
+	want := h.want(t)
 
 	type fault struct {
 		sig      os.Signal
@@ -818,16 +839,16 @@ func TestFaultBrokerRestarted(t *testing.T) {
 	}
 	var figs []string
 	scenario := func(group string, follow bool, sigs ...os.Signal) {
-		dsn, db := newDatabase(t)
-		env := append(base[:len(base):len(base)], "MYSQL_DSN="+dsn)
-		runWait(t, env, "run", bankingSpec, "--stage", "load")
-		args := []string{"run", bankingSpec, "--stage", "validate", "--group", group}
+		d := h.database(t)
+		d.stages(t, "load")
+		db := d.DB
+		var more []string
 		if follow {
-			args = append(args, "--follow")
+			more = append(more, "--follow")
 		}
 		var faults []*fault
 		for i, sig := range sigs {
-			faults = append(faults, &fault{sig: sig, target: int64((0.2 + 0.15*rng.Float64() + 0.4*float64(i)) * n)})
+			faults = append(faults, &fault{sig: sig, target: int64((0.2 + 0.15*h.rng.Float64() + 0.4*float64(i)) * n)})
 		}
 		var (
 			total stageStats
@@ -835,7 +856,7 @@ func TestFaultBrokerRestarted(t *testing.T) {
 			next  int    // index of the next fault
 			last  *fault // the latest fault injected
 		)
-		p := start(t, env, args...)
+		p := d.validator(t, group, more...)
 		deadline := time.Now().Add(3 * time.Minute)
 		for {
 			if time.Now().After(deadline) {
@@ -872,7 +893,7 @@ func TestFaultBrokerRestarted(t *testing.T) {
 					group, p.err, p.ended.Sub(last.stopped).Round(time.Millisecond), last.sig, lastLine(p.out.String()))
 				t.Logf("%s: the validator ended (%v) %v after the broker's %v: %s; starting it again",
 					group, p.err, p.ended.Sub(last.stopped).Round(time.Millisecond), last.sig, lastLine(p.out.String()))
-				p = start(t, env, args...)
+				p = d.validator(t, group, more...)
 				runs++
 				continue
 			}
@@ -881,10 +902,7 @@ func TestFaultBrokerRestarted(t *testing.T) {
 				next++
 				f.at = c
 				f.stopped = time.Now()
-				broker.Process.Signal(f.sig)
-				broker.Wait()
-				time.Sleep(down)
-				broker = brokerAt(t, addr, dir)
+				h.restartBroker(t, f.sig, down)
 				f.down = time.Since(f.stopped)
 				f.upAt = committed(db, group)
 				last = f
@@ -915,11 +933,8 @@ func TestFaultBrokerRestarted(t *testing.T) {
 	}
 	scenario("broker-restarted", false, syscall.SIGTERM, syscall.SIGKILL)
 	scenario("broker-restarted-follow", true, syscall.SIGKILL)
-	t.Logf("figures: records %d; %s; test %v", n, strings.Join(figs, "; "), time.Since(began).Round(time.Millisecond))
+	t.Logf("figures: records %d; %s; test %v", n, strings.Join(figs, "; "), h.took())
 }
-
-// must returns the DSN of newDatabase's result.
-func must(dsn string, _ *sql.DB) string { return dsn }
 
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
@@ -931,44 +946,36 @@ func lastLine(s string) string {
 	return strings.TrimSpace(lines[len(lines)-1])
 }
 
-// TestFaultSIGINT: SIGINT (Ctrl-C) part-way through the validate stage,
+// faultSIGINT: SIGINT (Ctrl-C) part-way through the validate stage,
 // with --follow and without: the process ends within seconds, and running
 // the stage again reaches the uninterrupted state. With --follow, SIGINT
 // once everything is consumed also ends it.
-func TestFaultSIGINT(t *testing.T) {
-	long(t)
-	if testing.Short() {
-		t.Skip("-short")
-	}
+func faultSIGINT(t *testing.T) {
 	const (
 		n        = 100_000
 		promptly = 10 * time.Second
 	)
-	began := time.Now()
-	rng := faultSeed(t)
-	data := dataset(t, n)
-	broker := startBroker(t)
-	base := []string{"KAFKA_BROKERS=" + broker, "DATASET=" + data, "RESULTS=" + t.TempDir()}
+	h := newFaultRun(t, n)
 	var figures []string
 	for i, follow := range []bool{false, true} {
-		dsn, db := newDatabase(t)
-		env := append(base[:len(base):len(base)], "MYSQL_DSN="+dsn)
-		steps := []string{"run", bankingSpec, "--stage", "load"}
+		d := h.database(t)
 		if i == 0 {
-			steps = []string{"run", bankingSpec, "--stage", "reset", "--stage", "load", "--stage", "publish"}
+			d.stages(t, "reset", "load", "publish")
+		} else {
+			d.stages(t, "load")
 		}
-		runWait(t, env, steps...)
-		want := uninterrupted(t, n, base)
+		db := d.DB
+		want := h.want(t)
 		group := "sigint"
-		args := []string{"run", bankingSpec, "--stage", "validate", "--group", group}
+		var more []string
 		if follow {
 			group = "sigint-follow"
-			args = []string{"run", bankingSpec, "--stage", "validate", "--group", group, "--follow"}
+			more = []string{"--follow"}
 		}
 		name := map[bool]string{false: "without --follow", true: "with --follow"}[follow]
 
-		p := start(t, env, args...)
-		target := int64((0.2 + 0.6*rng.Float64()) * n)
+		p := d.validator(t, group, more...)
+		target := int64((0.2 + 0.6*h.rng.Float64()) * n)
 		waitCommitted(t, db, group, target, p, time.Minute)
 		took, err := p.interrupt(t)
 		at, decided := committedAndDecided(t, db, group)
@@ -985,7 +992,7 @@ func TestFaultSIGINT(t *testing.T) {
 		fig := fmt.Sprintf("%s: SIGINT at %d committed, exit after %v (%s)", name, at, took.Round(time.Millisecond), exitText(err))
 
 		// Again: to the end, then (with --follow) SIGINT while idle.
-		again := start(t, env, args...)
+		again := d.validator(t, group, more...)
 		var st2 stageStats
 		if follow {
 			waitCommitted(t, db, group, n, again, time.Minute)
@@ -1009,7 +1016,7 @@ func TestFaultSIGINT(t *testing.T) {
 		same(t, want, got, n)
 		figures = append(figures, fig+fmt.Sprintf("; decided %d, lost 0, doubled 0", got.counts["transactions"]))
 	}
-	t.Logf("figures: records %d; %s; test %v", n, strings.Join(figures, "; "), time.Since(began).Round(time.Millisecond))
+	t.Logf("figures: records %d; %s; test %v", n, strings.Join(figures, "; "), h.took())
 }
 
 // interruptedAs checks how a process ended by SIGINT says so: exit status 0
@@ -1044,7 +1051,7 @@ func exitText(err error) string {
 	return "exit status 0"
 }
 
-// TestFaultDeadLettersOfKilledRun measures what becomes of the dead letters
+// faultDeadLettersOfKilledRun measures what becomes of the dead letters
 // a validate run finds before it is killed with SIGKILL: 20,000 good
 // transactions and 40 whose card does not exist, the validator killed at
 // about half and started again. The decisions must match an uninterrupted
@@ -1052,20 +1059,14 @@ func exitText(err error) string {
 // writes a run's dead letters when the run ends, while the offsets of their
 // records are committed with each batch, so a killed run's letters are lost
 // (docs/RELIABILITY.md, "Known gaps").
-func TestFaultDeadLettersOfKilledRun(t *testing.T) {
-	long(t)
-	if testing.Short() {
-		t.Skip("-short")
-	}
+func faultDeadLettersOfKilledRun(t *testing.T) {
 	const (
 		n   = 20_000
 		bad = 40
 	)
-	began := time.Now()
-	rng := faultSeed(t)
-	data := dataset(t, n)
+	h := newFaultRun(t, n)
 	// Every 500th transaction is followed by one of a card that does not exist.
-	path := filepath.Join(data, "transactions.csv")
+	path := filepath.Join(h.data, "transactions.csv")
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -1082,14 +1083,9 @@ func TestFaultDeadLettersOfKilledRun(t *testing.T) {
 	if err := os.WriteFile(path, []byte(strings.Join(out, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	broker := startBroker(t)
-	base := []string{"KAFKA_BROKERS=" + broker, "DATASET=" + data, "RESULTS=" + t.TempDir()}
-	dsnOne, dbOne := newDatabase(t)
-	dsnKill, dbKill := newDatabase(t)
-	one := append(base[:len(base):len(base)], "MYSQL_DSN="+dsnOne)
-	kill := append(base[:len(base):len(base)], "MYSQL_DSN="+dsnKill)
-	runWait(t, one, "run", bankingSpec, "--stage", "reset", "--stage", "load", "--stage", "publish")
-	whole := start(t, one, "run", bankingSpec, "--stage", "validate", "--group", "whole").finish(t, time.Minute, "validate")
+	one, kill := h.published(t), h.database(t)
+	dbOne, dbKill := one.DB, kill.DB
+	whole := one.validator(t, "whole").finish(t, time.Minute, "validate")
 	want := validated(t, dbOne)
 	letters := func(db *sql.DB) (n int) {
 		err := db.QueryRow("SELECT COUNT(*) FROM dead_letters WHERE stage = 'validate'").Scan(&n)
@@ -1104,12 +1100,12 @@ func TestFaultDeadLettersOfKilledRun(t *testing.T) {
 		t.Fatalf("the uninterrupted run counted %d dead letters and stored %d, want %d", whole.dead, wantLetters, bad)
 	}
 
-	runWait(t, kill, "run", bankingSpec, "--stage", "load")
-	p := start(t, kill, "run", bankingSpec, "--stage", "validate", "--group", "killed")
-	waitCommitted(t, dbKill, "killed", int64((0.3+0.4*rng.Float64())*n), p, time.Minute)
+	kill.stages(t, "load")
+	p := kill.validator(t, "killed")
+	waitCommitted(t, dbKill, "killed", int64((0.3+0.4*h.rng.Float64())*n), p, time.Minute)
 	p.kill()
 	at := committed(dbKill, "killed")
-	st := start(t, kill, "run", bankingSpec, "--stage", "validate", "--group", "killed").finish(t, time.Minute, "validate")
+	st := kill.validator(t, "killed").finish(t, time.Minute, "validate")
 	got := validated(t, dbKill)
 	same(t, want, got, n)
 	gotLetters := letters(dbKill)
@@ -1118,10 +1114,10 @@ func TestFaultDeadLettersOfKilledRun(t *testing.T) {
 	}
 
 	// With --follow, stopped by SIGINT once everything is consumed.
-	dsnFollow, dbFollow := newDatabase(t)
-	follow := append(base[:len(base):len(base)], "MYSQL_DSN="+dsnFollow)
-	runWait(t, follow, "run", bankingSpec, "--stage", "load")
-	f := start(t, follow, "run", bankingSpec, "--stage", "validate", "--group", "follow", "--follow")
+	follow := h.database(t)
+	dbFollow := follow.DB
+	follow.stages(t, "load")
+	f := follow.validator(t, "follow", "--follow")
 	waitCommitted(t, dbFollow, "follow", n+bad, f, time.Minute)
 	time.Sleep(300 * time.Millisecond)
 	took, err := f.interrupt(t)
@@ -1138,54 +1134,46 @@ func TestFaultDeadLettersOfKilledRun(t *testing.T) {
 
 	t.Logf("figures: records %d good + %d bad; SIGKILL at %d committed, restart %s: dead letters stored %d of %d (lost %d: those found by the killed run); "+
 		"--follow stopped by SIGINT: %s, dead letters stored %d of %d (%s); decisions lost 0, doubled 0; test %v",
-		n, bad, at, st, gotLetters, bad, bad-gotLetters, fst, followLetters, bad, exitText(err), time.Since(began).Round(time.Millisecond))
+		n, bad, at, st, gotLetters, bad, bad-gotLetters, fst, followLetters, bad, exitText(err), h.took())
 }
 
-// TestFaultSIGINTEveryStage interrupts each long stage of the banking spec
+// faultSIGINTEveryStage interrupts each long stage of the banking spec
 // (publish, validate, export-stream, settle, export-settled) part-way with
 // SIGINT, checks that the process ends within seconds, saying so, with
 // nothing half-written, runs the stage again, and compares the end result
 // (MySQL and the four files) with an uninterrupted run.
-func TestFaultSIGINTEveryStage(t *testing.T) {
-	long(t)
-	if testing.Short() {
-		t.Skip("-short")
-	}
+func faultSIGINTEveryStage(t *testing.T) {
 	const (
 		n        = 100_000
 		promptly = 5 * time.Second
 	)
-	began := time.Now()
-	rng := faultSeed(t)
-	data := dataset(t, n)
-	broker := startBroker(t)
+	h := newFaultRun(t, n)
 	stages := []string{"reset", "load", "publish", "validate", "export-stream", "settle", "export-settled"}
 	interrupt := map[string]bool{"publish": true, "validate": true, "export-stream": true, "settle": true, "export-settled": true}
 
 	// The uninterrupted run, one process per stage, timed.
-	refDSN, refDB := newDatabase(t)
-	refOut := t.TempDir()
-	refEnv := []string{"KAFKA_BROKERS=" + broker, "DATASET=" + data, "RESULTS=" + refOut, "MYSQL_DSN=" + refDSN}
+	ref, refOut := h.database(t), t.TempDir()
+	ref.env = append(ref.env, "RESULTS="+refOut) // a later value wins
 	took := map[string]time.Duration{}
 	for _, s := range stages {
-		p := start(t, refEnv, "run", bankingSpec, "--stage", s)
+		p := ref.start(t, nil, "--stage", s)
 		p.finish(t, 2*time.Minute, s)
 		took[s] = p.ended.Sub(p.started)
 	}
-	want := takeSnapshot(t, refDB, settleQueries...)
+	want := takeSnapshot(t, ref.DB, settleQueries...)
 
-	dsn, db := newDatabase(t)
-	out := t.TempDir()
-	env := []string{"KAFKA_BROKERS=" + broker, "DATASET=" + data, "RESULTS=" + out, "MYSQL_DSN=" + dsn}
+	d, out := h.database(t), t.TempDir()
+	d.env = append(d.env, "RESULTS="+out)
+	db := d.DB
 	var figures []string
 	for _, s := range stages {
 		if !interrupt[s] {
-			runWait(t, env, "run", bankingSpec, "--stage", s)
+			d.stages(t, s)
 			continue
 		}
 		before := takeSnapshot(t, db, settleQueries...)
-		p := start(t, env, "run", bankingSpec, "--stage", s)
-		delay := time.Duration((0.3 + 0.4*rng.Float64()) * float64(took[s]))
+		p := d.start(t, nil, "--stage", s)
+		delay := time.Duration((0.3 + 0.4*h.rng.Float64()) * float64(took[s]))
 		time.Sleep(delay)
 		if p.exited() {
 			t.Logf("%s: finished before SIGINT at %v; not interrupted", s, delay.Round(time.Millisecond))
@@ -1233,7 +1221,7 @@ func TestFaultSIGINTEveryStage(t *testing.T) {
 		t.Logf("%s: SIGINT %v after start ended it after %v (%s); summary %s; %s", s, delay.Round(time.Millisecond), end.Round(time.Millisecond), exitText(err), st, what)
 		figures = append(figures, fmt.Sprintf("%s: SIGINT %v after start, exit after %v (%s), %s, %s",
 			s, delay.Round(time.Millisecond), end.Round(time.Millisecond), exitText(err), st, what))
-		runWait(t, env, "run", bankingSpec, "--stage", s)
+		d.stages(t, s)
 	}
 	got := takeSnapshot(t, db, settleQueries...)
 	lost, extra, changed, ex := diff(want, got)
@@ -1248,7 +1236,7 @@ func TestFaultSIGINTEveryStage(t *testing.T) {
 		}
 	}
 	t.Logf("figures: records %d; %s; end state equal to the uninterrupted run (digest %s, four files identical), lost %d, doubled %d; test %v",
-		n, strings.Join(figures, "; "), got.digest[:12], lost, changed, time.Since(began).Round(time.Millisecond))
+		n, strings.Join(figures, "; "), got.digest[:12], lost, changed, h.took())
 }
 
 // exportLeftWhole checks that an interrupted export left each result file

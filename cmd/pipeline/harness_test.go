@@ -37,8 +37,12 @@ type world struct {
 // banking spec's topics, empty.
 func newWorld(t *testing.T, n int) *world {
 	t.Helper()
-	data := dataset(t, n)
-	broker := startBroker(t)
+	return worldOn(t, n, dataset(t, n), startBroker(t))
+}
+
+// worldOn is the world of n transactions generated in data, with the
+// broker at address broker.
+func worldOn(t *testing.T, n int, data, broker string) *world {
 	return &world{n: n, data: data, broker: broker, spec: bankingSpec,
 		base: []string{"KAFKA_BROKERS=" + broker, "DATASET=" + data, "RESULTS=" + t.TempDir()}}
 }
@@ -59,6 +63,25 @@ func (w *world) database(t *testing.T) *testDB {
 	t.Helper()
 	dsn, db := newDatabase(t)
 	return &testDB{DB: db, name: dbName(dsn), dsn: dsn, env: append(w.base[:len(w.base):len(w.base)], "MYSQL_DSN="+dsn), spec: w.spec}
+}
+
+// databaseAt returns the database of dsn, which the caller made (on a
+// server of its own), with the environment of the processes that use it.
+func (w *world) databaseAt(t *testing.T, dsn string) *testDB {
+	t.Helper()
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return &testDB{DB: db, name: dbName(dsn), dsn: dsn, env: append(w.base[:len(w.base):len(w.base)], "MYSQL_DSN="+dsn), spec: w.spec}
+}
+
+// validator starts the validate stage against d in consumer group group,
+// with more arguments (--follow).
+func (d *testDB) validator(t *testing.T, group string, more ...string) *proc {
+	t.Helper()
+	return d.start(t, nil, append([]string{"--stage", "validate", "--group", group}, more...)...)
 }
 
 // rootDB opens the shared server without a database, closed after the test.
