@@ -366,6 +366,9 @@ func (p *step) run(ctx context.Context, rt *Runtime, stage string, st *Stats) er
 	// and the table is not written while it is scanned.
 	var vars [][]any
 	v := make([]any, len(p.sc.names)) // the row in hand; kept rows get their own copy
+	// The kept scope values and the rows' copies, many to one allocation
+	// each: apart, so that the rows written to the table keep no scope alive.
+	var varBlock, rowCopies rowBlock
 	err = table.Scan(ctx, func(r schema.Row) error {
 		st.In++
 		rt.Progress.Add(1)
@@ -383,8 +386,9 @@ func (p *step) run(ctx context.Context, rt *Runtime, stage string, st *Stats) er
 				return nil
 			}
 		}
-		kept := append([]any(nil), v...)
-		kept[0] = r.Clone()
+		kept := []any(varBlock.row(len(v)))
+		copy(kept, v)
+		kept[0] = rowCopies.clone(r)
 		vars = append(vars, kept)
 		return nil
 	})

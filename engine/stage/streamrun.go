@@ -396,9 +396,10 @@ func (r *streamRun) fetch(ctx context.Context, l lookup, msgs []port.Message) er
 		if err != nil {
 			return fmt.Errorf("stage %s: looking up %s: %w", r.s.name, id, err)
 		}
+		var block rowBlock // the cached rows side by side, one allocation for many
 		for i, row := range rows {
 			if row != nil {
-				cache.put(keys[i], row.Clone()) // boxed once here, not per record
+				cache.put(keys[i], block.clone(row)) // boxed once here, not per record
 			}
 		}
 	}
