@@ -226,3 +226,40 @@ func BenchmarkSnapshot(b *testing.B) {
 		}
 	}
 }
+
+// TestUpdateWhereOneBlock checks that an update of many rows allocates its
+// copies in one block and nothing per row (the fast path), and changes what
+// a plain loop over the rows would (the reference).
+func TestUpdateWhereOneBlock(t *testing.T) {
+	ctx := context.Background()
+	tb := openTable(t, New(), ledgerSchema())
+	rows := ledgerRows(rand.New(rand.NewPCG(9, 10)), 5000, 40)
+	if err := tb.Upsert(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]schema.Row{}
+	for _, r := range rows {
+		c := r.Clone()
+		if c[4] == "done" {
+			c[3] = 7
+		}
+		want[c[0].(int)] = c
+	}
+	var n int64
+	allocs := testing.AllocsPerRun(1, func() {
+		var err error
+		// The same rows match every run (AllocsPerRun runs it twice).
+		n, err = tb.UpdateWhere(ctx, []port.ColumnValue{{Column: "units", Value: 7}}, port.ColumnValue{Column: "state", Value: "done"})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n < 1000 || allocs > 2 {
+		t.Errorf("UpdateWhere of %d rows made %.0f allocations, want at most 2 (the block of copies)", n, allocs)
+	}
+	for _, r := range scanAll(t, tb) {
+		if !reflect.DeepEqual(r, want[r[0].(int)]) {
+			t.Fatalf("row %v, want %v", r, want[r[0].(int)])
+		}
+	}
+}

@@ -634,27 +634,35 @@ func (t *Table) UpdateWhere(ctx context.Context, set []port.ColumnValue, where p
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var matched []int
-	for p, r := range t.rows {
-		if v := r[wi]; v != nil && schema.Compare(v, where.Value) == 0 {
-			matched = append(matched, p)
+	matches := func(r schema.Row) bool { v := r[wi]; return v != nil && schema.Compare(v, where.Value) == 0 }
+	// Counted first, so that the copies take one block of the right size
+	// and no list of positions is grown: memory touched for the first time
+	// is what an update of a million rows spends most on.
+	n := 0
+	for _, r := range t.rows {
+		if matches(r) {
+			n++
 		}
 	}
-	if len(matched) > 0 {
-		t.ordered.Store(nil)
+	if n == 0 {
+		return 0, nil
 	}
-	// One block holds every changed copy: one allocation instead of one per row.
+	t.ordered.Store(nil)
 	w := len(t.schema.Columns)
-	block := make([]any, len(matched)*w)
-	for i, p := range matched {
-		r := schema.Row(block[i*w : (i+1)*w : (i+1)*w])
-		copy(r, t.rows[p])
-		for j, c := range cols {
-			r[c] = set[j].Value
+	block := make([]any, n*w)
+	for p, r := range t.rows {
+		if !matches(r) {
+			continue
 		}
-		t.rows[p] = r
+		c := schema.Row(block[:w:w])
+		block = block[w:]
+		copy(c, r)
+		for j, col := range cols {
+			c[col] = set[j].Value
+		}
+		t.rows[p] = c
 	}
-	return int64(len(matched)), nil
+	return int64(n), nil
 }
 
 // checkValue reports why v cannot be stored in column c, or nil.
