@@ -4,9 +4,6 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/expr-lang/expr/ast"
-	"github.com/expr-lang/expr/parser"
-
 	"pipeline/engine/port"
 	"pipeline/engine/rules"
 	"pipeline/engine/schema"
@@ -327,44 +324,40 @@ func (b *builder) emitSet(s *streamStage, out *schema.Schema, emit yamldoc.Map[y
 // copy, when the expression is a field of a record (the stage's record, a
 // lookup or the decision) or fields joined by ?? (the first that is not null).
 func (s *streamStage) emitCopy(e yamldoc.Entry[yamldoc.String]) (emitCopy, bool) {
-	tree, err := parser.Parse(e.Value.Value)
-	if err != nil {
+	fs, ok := rules.CopiedFields(e.Value.Value)
+	if !ok {
 		return emitCopy{}, false
 	}
 	c := emitCopy{to: s.outSchema.Index(strings.TrimPrefix(e.Key, outVar+"."))}
-	if c.to < 0 || !s.copyFields(tree.Node, &c.from) {
+	if c.to < 0 {
 		return emitCopy{}, false
+	}
+	for _, ref := range fs {
+		f, ok := s.copiedField(ref)
+		if !ok {
+			return emitCopy{}, false
+		}
+		c.from = append(c.from, f)
 	}
 	c.typ = s.outSchema.Columns[c.to].Type
 	return c, true
 }
 
-// copyFields appends to fs the fields n reads, when n is rec.field or a ?? b of such.
-func (s *streamStage) copyFields(n ast.Node, fs *[]fieldOf) bool {
-	switch x := n.(type) {
-	case *ast.BinaryNode:
-		return x.Operator == "??" && s.copyFields(x.Left, fs) && s.copyFields(x.Right, fs)
-	case *ast.MemberNode:
-		id, ok1 := x.Node.(*ast.IdentifierNode)
-		prop, ok2 := x.Property.(*ast.StringNode)
-		if !ok1 || !ok2 || x.Optional || x.Method {
-			return false
-		}
-		f := fieldOf{v: s.sc.index(id.Value)}
-		src := decisionSchema
-		switch {
-		case id.Value == decisionVar:
-			f.v = len(s.sc.names)
-		case f.v < 0 || s.sc.schemas[f.v] == nil:
-			return false
-		default:
-			src = s.sc.schemas[f.v]
-		}
-		if f.col = src.Index(prop.Value); f.col < 0 {
-			return false
-		}
-		*fs = append(*fs, f)
-		return true
+// copiedField returns the field of a record ref names: the stage's record,
+// a lookup or the decision.
+func (s *streamStage) copiedField(ref rules.FieldRef) (fieldOf, bool) {
+	f := fieldOf{v: s.sc.index(ref.Record)}
+	src := decisionSchema
+	switch {
+	case ref.Record == decisionVar:
+		f.v = len(s.sc.names)
+	case f.v < 0 || s.sc.schemas[f.v] == nil:
+		return fieldOf{}, false
+	default:
+		src = s.sc.schemas[f.v]
 	}
-	return false
+	if f.col = src.Index(ref.Field); f.col < 0 {
+		return fieldOf{}, false
+	}
+	return f, true
 }

@@ -2,7 +2,6 @@ package stage
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -47,8 +46,6 @@ type windowArg struct {
 	out  int     // the output of argExpr computing it, when >= 0
 }
 
-var windowValue = regexp.MustCompile(`^\s*([a-z_]+)\s*\((.*)\)\s*$`)
-
 // windows compiles a stream stage's windows and adds their records to its
 // scope, after the lookups (their where and arguments may read those).
 func (b *builder) windows(s *streamStage, st *spec.Stage) bool {
@@ -86,16 +83,23 @@ func (b *builder) windowExprs(s *streamStage, w *streamWindow, ws spec.Window) b
 		}
 	}
 	if ws.Where.Set() {
-		w.where = b.define(s.sc, rules.Definition{Name: "window " + w.name + " where",
-			Inputs:  []rules.Input{{Name: decisionVar, Record: true, Fields: decisionSchema.Columns}},
-			Rules:   []rules.RuleDef{{ID: "match", When: ws.Where, Outcome: "match", Pos: ws.Where.Pos}},
-			Default: &rules.RuleDef{ID: "skip", Outcome: "skip"}})
-		if w.where == nil {
+		if w.where, w.whereDecision = b.decisionFilter(s, "window "+w.name+" where", ws.Where); w.where == nil {
 			return false
 		}
-		w.whereDecision = parseDecisionTest(ws.Where.Value)
 	}
 	return true
+}
+
+// decisionFilter compiles where, a filter of s's records that may read
+// their decision too, and returns it with its decisionTest when it is one.
+func (b *builder) decisionFilter(s *streamStage, name string, where yamldoc.String) (*bound, *decisionTest) {
+	def := rules.Filter(name, where)
+	def.Inputs = []rules.Input{{Name: decisionVar, Record: true, Fields: decisionSchema.Columns}}
+	bd := b.define(s.sc, def)
+	if bd == nil {
+		return nil, nil
+	}
+	return bd, parseDecisionTest(where.Value)
 }
 
 func (b *builder) window(s *streamStage, name string, ws spec.Window) *streamWindow {
@@ -164,16 +168,15 @@ func (b *builder) window(s *streamStage, name string, ws spec.Window) *streamWin
 	var outs []rules.Output
 	var set yamldoc.Map[yamldoc.String]
 	for _, v := range ws.Values {
-		m := windowValue.FindStringSubmatchIndex(v.Value.Value)
+		fname, arg, ok := rules.ParseFold(v.Value)
 		fn, known := window.Func(0), false
-		if m != nil {
-			fn, known = window.ParseFunc(v.Value.Value[m[2]:m[3]])
+		if ok {
+			fn, known = window.ParseFunc(fname)
 		}
 		if !known || !namePattern.MatchString(v.Key) {
 			b.errorf(v.Value.Pos, "window %s value %s: write %s", name, v.Key, "count(), sum(expr), min(expr), max(expr) or count_distinct(expr)")
 			return nil
 		}
-		arg := yamldoc.String{Value: v.Value.Value[m[4]:m[5]], Pos: v.Value.Pos.Shift(m[4])}
 		wv := window.Value{Name: v.Key, Func: fn}
 		wa := windowArg{copy: fieldOf{v: -1}, out: -1}
 		switch {
@@ -218,26 +221,18 @@ func (b *builder) window(s *streamStage, name string, ws spec.Window) *streamWin
 // recordField returns the column of the stage's record that text names
 // (rec.column), when text is exactly that; -1 when it names no column.
 func (s *streamStage) recordField(text string) (int, bool) {
-	m := fieldRef.FindStringSubmatch(text)
-	if m == nil || m[1] != s.sc.names[0] {
+	f, ok := rules.PlainField(text)
+	if !ok || f.Record != s.sc.names[0] {
 		return -1, false
 	}
-	return s.sc.schemas[0].Index(m[2]), true
+	return s.sc.schemas[0].Index(f.Field), true
 }
 
 // plainField returns the field of a record of the scope (the stage's
 // record or a lookup) that text names, with its type.
 func (s *streamStage) plainField(text string) (fieldOf, schema.Type, bool) {
-	m := fieldRef.FindStringSubmatch(text)
-	if m == nil {
-		return fieldOf{}, schema.Type{}, false
-	}
-	v := s.sc.index(m[1])
-	if v < 0 || s.sc.schemas[v] == nil {
-		return fieldOf{}, schema.Type{}, false
-	}
-	c := s.sc.schemas[v].Index(m[2])
-	if c < 0 {
+	v, c, ok := s.fieldRef(text)
+	if !ok {
 		return fieldOf{}, schema.Type{}, false
 	}
 	return fieldOf{v: v, col: c}, s.sc.schemas[v].Columns[c].Type, true
