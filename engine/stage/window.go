@@ -102,71 +102,97 @@ func (b *builder) decisionFilter(s *streamStage, name string, where yamldoc.Stri
 	return bd, parseDecisionTest(where.Value)
 }
 
+// window compiles window name of s: its key, span, time and values, and
+// adds its record to s's scope.
 func (b *builder) window(s *streamStage, name string, ws spec.Window) *streamWindow {
 	if !namePattern.MatchString(name) || s.sc.index(name) >= 0 || name == decisionVar {
 		b.errorf(ws.Pos, "window name %q must be a new name (not a record or lookup of the stage)", name)
 		return nil
 	}
 	w := &streamWindow{name: name, time: -1}
-	rec := s.sc.names[0]
-	recSchema := s.sc.schemas[0]
 
 	// The key: the record's topic key, or state would follow partition
 	// order rather than time (see docs/ARCHITECTURE.md).
 	if !ws.Key.Set() {
-		b.errorf(ws.Pos, "window %s has no key (key: %s.%s, the topic's key)", name, rec, s.tspec.Key)
+		b.errorf(ws.Pos, "window %s has no key (key: %s.%s, the topic's key)", name, s.sc.names[0], s.tspec.Key)
 		return nil
 	}
 	if !b.stateKeyedExpr(s, ws.Key.Pos, "window "+name, ws.Key.Value) {
 		return nil
 	}
 	// Whatever field names it, the key's value is the record's topic key.
-	w.key = recSchema.Index(s.tspec.Key)
+	w.key = s.sc.schemas[0].Index(s.tspec.Key)
 
-	span, err := parseSpan(ws.Span.Value)
-	if !ws.Span.Set() || err != nil {
-		if err == nil {
-			err = fmt.Errorf("missing")
-		}
-		pos := ws.Span.Pos
-		if !ws.Span.Set() {
-			pos = ws.Pos
-		}
-		b.errorf(pos, "window %s: span: %v (write a Go duration such as 10m or 24h, or days such as 7d)", name, err)
+	span, ok := b.windowSpan(name, ws)
+	if !ok || !b.windowTime(s, w, ws) {
 		return nil
 	}
-
-	// The time: a plain field is read as it is, anything else computed.
-	if !ws.Time.Set() {
-		b.errorf(ws.Pos, "window %s has no time (time: %s.some_datetime, the record's event time)", name, rec)
+	values, ok := b.windowValues(s, w, ws)
+	if !ok {
 		return nil
+	}
+	var err error
+	if w.spec, err = window.NewSpec(span, values); err != nil {
+		b.errorf(ws.Pos, "window %s: %v", name, err)
+		return nil
+	}
+	w.schema = w.spec.Schema(name)
+	w.v = s.sc.addRecord(name, w.schema)
+	return w
+}
+
+// windowSpan returns the span of window name.
+func (b *builder) windowSpan(name string, ws spec.Window) (time.Duration, bool) {
+	span, err := parseSpan(ws.Span.Value)
+	if ws.Span.Set() && err == nil {
+		return span, true
+	}
+	if err == nil {
+		err = fmt.Errorf("missing")
+	}
+	pos := ws.Span.Pos
+	if !ws.Span.Set() {
+		pos = ws.Pos
+	}
+	b.errorf(pos, "window %s: span: %v (write a Go duration such as 10m or 24h, or days such as 7d)", name, err)
+	return 0, false
+}
+
+// windowTime compiles the time of window w: a plain field of the record is
+// read as it is, anything else computed.
+func (b *builder) windowTime(s *streamStage, w *streamWindow, ws spec.Window) bool {
+	rec, recSchema := s.sc.names[0], s.sc.schemas[0]
+	if !ws.Time.Set() {
+		b.errorf(ws.Pos, "window %s has no time (time: %s.some_datetime, the record's event time)", w.name, rec)
+		return false
 	}
 	if c, ok := s.recordField(ws.Time.Value); ok && c >= 0 {
 		k := recSchema.Columns[c].Type.Kind
 		if k != schema.Date && k != schema.DateTime {
-			b.errorf(ws.Time.Pos, "window %s: time %s is %s, want a date or datetime", name, ws.Time.Value, recSchema.Columns[c].Type)
-			return nil
+			b.errorf(ws.Time.Pos, "window %s: time %s is %s, want a date or datetime", w.name, ws.Time.Value, recSchema.Columns[c].Type)
+			return false
 		}
 		w.time = c
-	} else {
-		only := &scope{}
-		only.addRecord(rec, recSchema)
-		w.timeExpr = b.define(only, rules.Definition{Name: "window " + name + " time",
-			Outputs: []rules.Output{{Name: "_t", Type: schema.DateTimeType, Pos: ws.Time.Pos}},
-			Default: &rules.RuleDef{ID: "time", Set: yamldoc.Map[yamldoc.String]{{Key: "_t", Pos: ws.Time.Pos, Value: ws.Time}}, Pos: ws.Time.Pos}})
-		if w.timeExpr == nil {
-			return nil
-		}
+		return true
 	}
+	only := &scope{}
+	only.addRecord(rec, recSchema)
+	w.timeExpr = b.define(only, rules.Definition{Name: "window " + w.name + " time",
+		Outputs: []rules.Output{{Name: "_t", Type: schema.DateTimeType, Pos: ws.Time.Pos}},
+		Default: &rules.RuleDef{ID: "time", Set: yamldoc.Map[yamldoc.String]{{Key: "_t", Pos: ws.Time.Pos, Value: ws.Time}}, Pos: ws.Time.Pos}})
+	return w.timeExpr != nil
+}
 
-	// The values, and the arguments they fold.
+// windowValues returns the values of window w, and sets where the argument
+// each folds comes from: a plain field copied, or an expression computed as
+// an output of the window's argument set.
+func (b *builder) windowValues(s *streamStage, w *streamWindow, ws spec.Window) ([]window.Value, bool) {
+	name := w.name
 	if len(ws.Values) == 0 {
-		b.errorf(ws.Pos, "window %s has no values (values: {count: count(), amount: sum(%s.some_amount)})", name, rec)
-		return nil
+		b.errorf(ws.Pos, "window %s has no values (values: {count: count(), amount: sum(%s.some_amount)})", name, s.sc.names[0])
+		return nil, false
 	}
 	var values []window.Value
-	var outs []rules.Output
-	var set yamldoc.Map[yamldoc.String]
 	for _, v := range ws.Values {
 		fname, arg, ok := rules.ParseFold(v.Value)
 		fn, known := window.Func(0), false
@@ -175,7 +201,7 @@ func (b *builder) window(s *streamStage, name string, ws spec.Window) *streamWin
 		}
 		if !known || !namePattern.MatchString(v.Key) {
 			b.errorf(v.Value.Pos, "window %s value %s: write %s", name, v.Key, "count(), sum(expr), min(expr), max(expr) or count_distinct(expr)")
-			return nil
+			return nil, false
 		}
 		wv := window.Value{Name: v.Key, Func: fn}
 		wa := windowArg{copy: fieldOf{v: -1}, out: -1}
@@ -183,7 +209,7 @@ func (b *builder) window(s *streamStage, name string, ws spec.Window) *streamWin
 		case !fn.TakesArg():
 			if strings.TrimSpace(arg.Value) != "" {
 				b.errorf(arg.Pos, "window %s value %s: count() takes no argument (say which records enter with where)", name, v.Key)
-				return nil
+				return nil, false
 			}
 		default:
 			if f, t, ok := s.plainField(arg.Value); ok {
@@ -196,26 +222,19 @@ func (b *builder) window(s *streamStage, name string, ws spec.Window) *streamWin
 			if fn == window.CountDistinct {
 				wv.Arg = schema.Type{Kind: schema.String, Nullable: true}
 			}
-			wa.out = len(outs)
-			out := fmt.Sprintf("_a%d", len(outs))
-			outs = append(outs, rules.Output{Name: out, Type: wv.Arg, Pos: arg.Pos})
-			set = append(set, yamldoc.Entry[yamldoc.String]{Key: out, Pos: arg.Pos, Value: arg})
+			wa.out = len(w.argOuts)
+			out := fmt.Sprintf("_a%d", len(w.argOuts))
+			w.argOuts = append(w.argOuts, rules.Output{Name: out, Type: wv.Arg, Pos: arg.Pos})
+			w.argSet = append(w.argSet, yamldoc.Entry[yamldoc.String]{Key: out, Pos: arg.Pos, Value: arg})
 		}
 		if _, err := fn.ResultType(wv.Arg); err != nil {
 			b.errorf(arg.Pos, "window %s value %s: %v", name, v.Key, err)
-			return nil
+			return nil, false
 		}
 		values = append(values, wv)
 		w.args = append(w.args, wa)
 	}
-	if w.spec, err = window.NewSpec(span, values); err != nil {
-		b.errorf(ws.Pos, "window %s: %v", name, err)
-		return nil
-	}
-	w.argOuts, w.argSet = outs, set
-	w.schema = w.spec.Schema(name)
-	w.v = s.sc.addRecord(name, w.schema)
-	return w
+	return values, true
 }
 
 // recordField returns the column of the stage's record that text names
