@@ -263,3 +263,19 @@ func TestUpdateWhereOneBlock(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkUpdateWhere(b *testing.B) {
+	ctx := context.Background()
+	tb := openTable(b, New(), ledgerSchema())
+	if err := tb.Upsert(ctx, ledgerRows(rand.New(rand.NewPCG(11, 12)), 300000, 2000)); err != nil {
+		b.Fatal(err)
+	}
+	set := []port.ColumnValue{{Column: "units", Value: 1}}
+	where := port.ColumnValue{Column: "state", Value: "open"} // a third of the rows
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tb.UpdateWhere(ctx, set, where); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
