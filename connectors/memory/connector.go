@@ -35,7 +35,9 @@ type Connector struct {
 	mu     sync.Mutex
 	tables map[string]*Table
 	topics map[string]*topicLog
-	box    outbox // records bound for topics (port.Outbox)
+	box    outbox    // records bound for topics (port.Outbox)
+	store  committed // offsets and state of Commit (commit.go)
+	locks  locks     // named locks (port.Locker, tx.go)
 }
 
 // Compile-time checks that Connector serves tables and topics.

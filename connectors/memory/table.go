@@ -33,6 +33,7 @@ type Table struct {
 	key     int          // index of the key column
 	keyType reflect.Type // Go type every key must have; nil when the column kind is invalid
 	intKeys bool         // the key column is an int column: every key is an int
+	gate    gate         // keeps writers apart, and the table's version (tx.go)
 
 	mu   sync.RWMutex
 	rows []schema.Row // in the order their keys were first stored
@@ -149,6 +150,7 @@ func (t *Table) Upsert(ctx context.Context, rows []schema.Row) error {
 	if len(rows) == 0 {
 		return nil
 	}
+	defer t.writing(ctx)()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.ascending && ascending {
@@ -427,6 +429,7 @@ func (t *Table) Truncate(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memory table %s: truncate: %w", t.schema.Name, err)
 	}
+	defer t.writing(ctx)()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.rows, t.index, t.order = nil, nil, nil
@@ -479,7 +482,7 @@ type denseIndex struct {
 // maxDenseSpread bounds how sparse a dense index may get: it spans at most
 // this many slots per row (plus denseSlack), else the table uses a map.
 const (
-	maxDenseSpread = 4
+	maxDenseSpread = 8
 	denseSlack     = 1 << 16
 )
 
@@ -607,6 +610,7 @@ func (t *Table) UpdateWhere(ctx context.Context, set []port.ColumnValue, where p
 	if where.Value == nil {
 		return 0, nil
 	}
+	defer t.writing(ctx)()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var matched []int

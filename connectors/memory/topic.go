@@ -322,6 +322,11 @@ func (t *Topic) Consume(ctx context.Context, opts port.ConsumeOptions, handle fu
 	} else {
 		c.group = l.group(opts.Group)
 	}
+	if opts.Positions != nil {
+		if err := l.position(ctx, c, opts.Positions); err != nil {
+			return fmt.Errorf("memory topic %s: consume: %w", l.name, err)
+		}
+	}
 	if opts.Assigned != nil {
 		// Every consumer serves every partition, a batch at a time.
 		all := make([]int32, n)
@@ -489,3 +494,30 @@ func (t *Topic) Describe(ctx context.Context) (port.TopicInfo, error) {
 }
 
 var _ port.Describer = (*Topic)(nil)
+
+// position starts c where the store of ConsumeOptions.Positions says, for
+// every partition (a memory topic's consumers share them all): the store
+// is the source of truth, and partitions it holds no offset for start at
+// the beginning. A partition another consumer of the group is handling
+// keeps its place.
+func (l *topicLog) position(ctx context.Context, c *cursor, positions func(context.Context, []int32) (map[int32]int64, error)) error {
+	all := make([]int32, len(l.parts))
+	for p := range all {
+		all[p] = int32(p)
+	}
+	at, err := positions(ctx, all)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for p := range all {
+		switch {
+		case c.group == nil:
+			c.own[p] = at[int32(p)]
+		case !c.group.busy[p]:
+			c.group.committed[p] = at[int32(p)]
+		}
+	}
+	return nil
+}
