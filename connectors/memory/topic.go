@@ -498,7 +498,8 @@ var _ port.Describer = (*Topic)(nil)
 // position starts c where the store of ConsumeOptions.Positions says, for
 // every partition (a memory topic's consumers share them all): the store
 // is the source of truth, and partitions it holds no offset for start at
-// the beginning. A partition another consumer of the group is handling
+// the beginning, as do those it holds an offset past the end of. A
+// partition another consumer of the group is handling
 // keeps its place.
 func (l *topicLog) position(ctx context.Context, c *cursor, positions func(context.Context, []int32) (map[int32]int64, error)) error {
 	all := make([]int32, len(l.parts))
@@ -512,11 +513,15 @@ func (l *topicLog) position(ctx context.Context, c *cursor, positions func(conte
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for p := range all {
+		next := at[int32(p)]
+		if next < 0 || next > int64(len(l.parts[p])) {
+			next = 0 // past the end (a topic emptied since): from the beginning, as Kafka does
+		}
 		switch {
 		case c.group == nil:
-			c.own[p] = at[int32(p)]
+			c.own[p] = next
 		case !c.group.busy[p]:
-			c.group.committed[p] = at[int32(p)]
+			c.group.committed[p] = next
 		}
 	}
 	return nil
