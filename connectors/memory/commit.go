@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -178,15 +179,10 @@ func (c *Connector) resolve(b port.Batch) ([]tableWrite, []string, error) {
 // openTablesLocked lists the names of the open tables, for messages; the
 // caller holds c.mu.
 func (c *Connector) openTablesLocked() string {
-	names := make([]string, 0, len(c.tables))
-	for n := range c.tables {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	if len(names) == 0 {
+	if len(c.tables) == 0 {
 		return "none"
 	}
-	return strings.Join(names, ", ")
+	return strings.Join(slices.Sorted(maps.Keys(c.tables)), ", ")
 }
 
 // checkOffsets reports whether a batch of group covering offs is to be
@@ -199,31 +195,10 @@ func (c *Connector) checkOffsets(group string, offs []port.Offset) (bool, error)
 				"but the batch comes from the topic with ID %s: %w", group, o.Topic, s.TopicID, o.TopicID, port.ErrOtherTopic)
 		}
 	}
-	atFrom, atNext := true, true
-	for _, o := range offs {
+	return port.ApplyOffsets(offs, func(o port.Offset) (int64, bool) {
 		s, ok := c.store.offsets[offsetKey{group, o.Topic, o.Partition}]
-		atFrom = atFrom && (!ok || s.Next == o.From)
-		atNext = atNext && ok && s.Next == o.Next
-	}
-	switch {
-	case len(offs) == 0:
-		return true, nil
-	case atNext:
-		return false, nil
-	case atFrom:
-		return true, nil
-	}
-	var moved []string
-	for _, o := range offs {
-		s, ok := c.store.offsets[offsetKey{group, o.Topic, o.Partition}]
-		if ok && s.Next != o.From && s.Next != o.Next {
-			moved = append(moved, fmt.Sprintf("topic %s partition %d is at %d, batch covers %d..%d", o.Topic, o.Partition, s.Next, o.From, o.Next))
-		}
-	}
-	if len(moved) == 0 {
-		moved = append(moved, "some partitions are at the batch's start and others at its end")
-	}
-	return false, fmt.Errorf("%s: %w", strings.Join(moved, "; "), port.ErrStale)
+		return s.Next, ok
+	})
 }
 
 // checkVersions returns an error wrapping port.ErrConflict when a table of

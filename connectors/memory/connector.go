@@ -18,8 +18,9 @@ const KindName = "memory"
 func Kind() port.Kind {
 	const ignored = "ignored; accepted so a service connector's options can be kept when dry-run swaps in memory"
 	return port.Kind{
-		Name: KindName,
-		Doc:  "In-process tables and topics that live as long as the run; dry-run uses them in place of databases and brokers.",
+		Name:    KindName,
+		Commits: true,
+		Doc:     "In-process tables and topics that live as long as the run; dry-run uses them in place of databases and brokers.",
 		Options: []port.Option{
 			{Name: "dsn", Doc: ignored},
 			{Name: "brokers", Doc: ignored},

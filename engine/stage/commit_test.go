@@ -111,7 +111,7 @@ func newShopRun(t *testing.T, conn *faulty) *shopRun {
 	}
 	var reg port.Registry
 	reg.Register(csv.Kind())
-	reg.Register(port.Kind{Name: "memory", New: func(context.Context, port.Config) (port.Connector, error) { return conn, nil }})
+	reg.Register(port.Kind{Name: "memory", Commits: true, New: func(context.Context, port.Config) (port.Connector, error) { return conn, nil }})
 	plan, err := engine.Load(filepath.Join(dir, "spec.yaml"), yamldoc.MapEnv(map[string]string{"OUT": out, "IN": in}), &reg)
 	if err != nil {
 		t.Fatal(yamldoc.Details(err))

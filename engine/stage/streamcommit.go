@@ -12,20 +12,17 @@ import (
 )
 
 // committer returns the store that commits this stage's batches with their
-// offsets: the output table's connector, when it is a port.Committer and
-// also holds every table the stage saves. Otherwise nil: tables are written
-// one by one and the topic keeps the group's offsets.
-func (r *streamRun) committer(rt *Runtime) port.Committer {
+// offsets: the output table's connector, which must be a port.Committer
+// (every table connector kind that port.Kind.Commits marks is; Load
+// refuses a spec whose stream stage writes elsewhere, and the builder one
+// that saves a lookup in another connector).
+func (r *streamRun) committer(rt *Runtime) (port.Committer, error) {
 	c, ok := rt.Resources.Connector(r.s.out).(port.Committer)
 	if !ok {
-		return nil
+		return nil, fmt.Errorf("stage %s: connector %s of its output %s cannot commit decisions with their offsets (port.Committer)",
+			r.s.name, r.s.out.Connector, r.s.out)
 	}
-	for _, l := range r.s.lookups {
-		if l.save && l.ref.Connector != r.s.out.Connector {
-			return nil
-		}
-	}
-	return c
+	return c, nil
 }
 
 // positions gives the topic the offsets committed with the stage's writes.

@@ -36,8 +36,9 @@ type streamRun struct {
 	// publishes those of topic sinks from the outbox (nil without any).
 	sinkOuts [][]sinkRow
 	relay    *relay
-	// store, when the output table's connector commits batches with their
-	// offsets, makes the stage effectively-once (see port.Committer).
+	// store, the output table's connector, commits batches with their
+	// offsets, which makes the stage effectively-once (see port.Committer).
+	// Every stream stage has one, in dry-run and run alike.
 	store port.Committer
 	// dead holds the batch's dead letters until its commit.
 	deadMu  sync.Mutex
@@ -50,7 +51,7 @@ type streamRun struct {
 	// inflight holds the record ids of the chunk being committed while the
 	// next one is decided: they count as decided already.
 	inflight map[any]bool
-	// speculate, with a store, skips reading the output table for records
+	// speculate skips reading the output table for records
 	// decided before: the chunk's output rows are committed as inserts, and
 	// a commit that meets an existing key fails whole (port.ErrExists), to
 	// be decided again with the check. It stays off once that happened.
@@ -58,8 +59,8 @@ type streamRun struct {
 	// checked holds the ids of the chunk's records that were not skipped
 	// as duplicates.
 	checked []any
-	// deadLetter is the runtime's dead-letter sink. With a store, a
-	// chunk's dead letters reach it once the chunk is committed.
+	// deadLetter is the runtime's dead-letter sink. A chunk's dead
+	// letters reach it once the chunk is committed.
 	deadLetter func(port.DeadLetter)
 	// reads are the lookup tables, and versions their versions in the
 	// store from before the cached rows were read (nil until read, and
@@ -78,7 +79,7 @@ type streamRun struct {
 	keys *recordKeys
 	// lists holds the sets of the stage's lists (lists.go), nil without any.
 	lists *listSets
-	// hold, with a store and a topic that calls ConsumeOptions.Flush,
+	// hold, with a topic that calls ConsumeOptions.Flush,
 	// lets a batch return with its last chunk's commit in flight (held),
 	// which the next batch or flush waits for: MariaDB commits it while
 	// the topic fetches and decodes the next batch.
@@ -109,9 +110,6 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 		r.deadMu.Lock()
 		r.dead = append(r.dead, d)
 		r.deadMu.Unlock()
-		if r.store == nil && rt.DeadLetter != nil {
-			rt.DeadLetter(d)
-		}
 	}
 	r.rt = &local
 	n := 1
@@ -182,20 +180,21 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	// batch keeps no message slice past its call: the rows are kept, and
 	// sources copied into dead letters.
 	opts := port.ConsumeOptions{Group: r.group, BatchSize: s.batchSize, Follow: rt.Follow, Reuse: true, Assigned: r.obs.watch.assigned}
-	if r.store = r.committer(rt); r.store != nil {
-		for _, l := range s.lookups {
-			if l.ref.Connector == s.out.Connector && !slices.Contains(r.reads, l.schema.Name) {
-				r.reads = append(r.reads, l.schema.Name)
-			}
+	if r.store, err = r.committer(rt); err != nil {
+		return st, err
+	}
+	for _, l := range s.lookups {
+		if l.ref.Connector == s.out.Connector && !slices.Contains(r.reads, l.schema.Name) {
+			r.reads = append(r.reads, l.schema.Name)
 		}
-		opts.Positions = r.positions
-		opts.Committed = r.committed
-		opts.BatchSize = s.chunkSize() * commitsPerPoll
-		r.speculate = s.idCol >= 0
-		if f, ok := topic.(port.Flusher); ok && f.CallsFlush() && !rt.Follow {
-			r.hold = true
-			opts.Flush = r.flush
-		}
+	}
+	opts.Positions = r.positions
+	opts.Committed = r.committed
+	opts.BatchSize = s.chunkSize() * commitsPerPoll
+	r.speculate = s.idCol >= 0
+	if f, ok := topic.(port.Flusher); ok && f.CallsFlush() && !rt.Follow {
+		r.hold = true
+		opts.Flush = r.flush
 	}
 	if err := r.checkTopic(ctx, topic); err != nil {
 		return st, err
@@ -269,13 +268,6 @@ func (r *streamRun) batch(ctx context.Context, msgs []port.Message) error {
 		}
 	}
 	r.obs.watch.arrived()
-	if r.store == nil {
-		r.useLatest()
-		if err := r.prepare(ctx, msgs); err != nil {
-			return err
-		}
-		return r.write(ctx)
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.flushed != nil {
@@ -323,7 +315,7 @@ func (r *streamRun) prepare(ctx context.Context, msgs []port.Message) error {
 	if err := r.duplicates(ctx, msgs); err != nil {
 		return err
 	}
-	if r.store != nil && r.versions == nil && len(r.reads) > 0 {
+	if r.versions == nil && len(r.reads) > 0 {
 		// Before any row is cached: a change committed after this read
 		// moves a version on, and the commit of what was decided on the
 		// rows then fails with port.ErrConflict.
