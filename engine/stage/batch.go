@@ -150,35 +150,8 @@ func (b *builder) step(stage string, i int, sp *spec.Step) *step {
 		}
 		p.lookups = append(p.lookups, lk)
 	}
-	if sp.Rules.Set() {
-		rs := b.ruleset(sp.Rules)
-		if rs == nil {
-			return nil
-		}
-		if p.rules = b.bind(rs, p.sc, sp.Rules.Pos); p.rules == nil {
-			return nil
-		}
-		// Over the row, aggregate values and lookups: the outputs come after.
-		if p.rules.measure, ok = b.measure(p.sc, sp.Measure, stage+", step "+p.name); !ok {
-			return nil
-		}
-		for i, o := range rs.Outputs {
-			if p.sc.index(o.Name) >= 0 {
-				b.errorf(sp.Rules.Pos, "ruleset %s output %q has the name of a record or value of the step", rs.Name, o.Name)
-				return nil
-			}
-			// Null when the deciding rule does not set it.
-			t := o.Type
-			t.Nullable = rs.OutputMayBeNull(i)
-			v := p.sc.addScalar(o.Name, t)
-			if t.Nullable && !o.Type.Nullable {
-				if p.sc.why == nil {
-					p.sc.why = map[int]string{}
-				}
-				p.sc.why[v] = rs.OutputNullReason(i)
-			}
-			p.outVars = append(p.outVars, v)
-		}
+	if sp.Rules.Set() && !b.stepRules(p, stage, sp) {
+		return nil
 	}
 	if sp.Measure.Set() && p.rules == nil {
 		b.errorf(sp.Measure.Pos, "step %s: measure: the step has no rules, so there is nothing to measure (measure sums an amount per rule and outcome)", p.name)
@@ -207,6 +180,41 @@ func (b *builder) step(stage string, i int, sp *spec.Step) *step {
 	}
 	p.push = pushable(p, sp)
 	return p
+}
+
+// stepRules binds the ruleset of step p and its measure, and adds the
+// ruleset's outputs to the step's scope, after the row, the aggregate
+// values and the lookups the ruleset reads.
+func (b *builder) stepRules(p *step, stage string, sp *spec.Step) bool {
+	rs := b.ruleset(sp.Rules)
+	if rs == nil {
+		return false
+	}
+	if p.rules = b.bind(rs, p.sc, sp.Rules.Pos); p.rules == nil {
+		return false
+	}
+	var ok bool
+	if p.rules.measure, ok = b.measure(p.sc, sp.Measure, stage+", step "+p.name); !ok {
+		return false
+	}
+	for i, o := range rs.Outputs {
+		if p.sc.index(o.Name) >= 0 {
+			b.errorf(sp.Rules.Pos, "ruleset %s output %q has the name of a record or value of the step", rs.Name, o.Name)
+			return false
+		}
+		// Null when the deciding rule does not set it.
+		t := o.Type
+		t.Nullable = rs.OutputMayBeNull(i)
+		v := p.sc.addScalar(o.Name, t)
+		if t.Nullable && !o.Type.Nullable {
+			if p.sc.why == nil {
+				p.sc.why = map[int]string{}
+			}
+			p.sc.why[v] = rs.OutputNullReason(i)
+		}
+		p.outVars = append(p.outVars, v)
+	}
+	return true
 }
 
 // Run runs the stage's steps. When the tables live in a port.Transactor,

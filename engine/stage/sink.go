@@ -135,14 +135,9 @@ func (b *builder) sink(s *streamStage, k spec.Sink, emit yamldoc.Map[yamldoc.Str
 		out.out = sch
 	}
 	if k.Where.Set() {
-		out.where = b.define(s.sc, rules.Definition{Name: "to " + ref.String() + " where",
-			Inputs:  []rules.Input{{Name: decisionVar, Record: true, Fields: decisionSchema.Columns}},
-			Rules:   []rules.RuleDef{{ID: "match", When: k.Where, Outcome: "match", Pos: k.Where.Pos}},
-			Default: &rules.RuleDef{ID: "skip", Outcome: "skip"}})
-		if out.where == nil {
+		if out.where, out.whereDecision = b.decisionFilter(s, "to "+ref.String()+" where", k.Where); out.where == nil {
 			return nil, false
 		}
-		out.whereDecision = parseDecisionTest(k.Where.Value)
 	}
 	own, hint := k.Emit, ""
 	if len(own) == 0 {

@@ -4,9 +4,6 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/expr-lang/expr/ast"
-	"github.com/expr-lang/expr/parser"
-
 	"pipeline/engine/port"
 	"pipeline/engine/rules"
 	"pipeline/engine/schema"
@@ -114,49 +111,8 @@ func (b *builder) streamStage(st *spec.Stage) Runner {
 		return nil
 	}
 	s.sc.addRecord(st.As.Value, s.tspec.Schema)
-	saves := map[string]bool{}
-	for _, sv := range st.Save {
-		saves[sv.Value] = true
-		if _, ok := st.Lookup.Get(sv.Value); !ok {
-			b.errorf(sv.Pos, "save %q: not a lookup of this stage", sv.Value)
-		}
-	}
-	for _, l := range st.Lookup {
-		lk, ok := b.lookup(s.sc, l, saves[l.Key])
-		if !ok {
-			return nil
-		}
-		s.lookups = append(s.lookups, lk)
-	}
-	b.checkSaves(s, st)
-	if !b.lists(s, st) {
+	if !b.streamLookups(s, st) || !b.lists(s, st) || !b.windows(s, st) || !b.streamRules(s, st) {
 		return nil
-	}
-	if !b.windows(s, st) {
-		return nil
-	}
-	if st.Rules.Set() {
-		if rs := b.ruleset(st.Rules); rs != nil {
-			s.rules = b.bind(rs, s.sc, st.Rules.Pos)
-		}
-	} else {
-		b.errorf(st.Pos, "stream stage %s has no rules", s.name)
-	}
-	if s.rules != nil {
-		if s.rules.measure, ok = b.measure(s.sc, st.Measure, s.name); !ok {
-			return nil
-		}
-	}
-	if s.rules != nil {
-		for i, l := range s.lookups {
-			if !l.save {
-				continue
-			}
-			if s.lookups[i].owned = s.rules.rs.Sets(l.name); len(s.lookups[i].owned) == 0 {
-				b.errorf(st.Rules.Pos, "save %s: ruleset %s sets no field of %s, so there is nothing to save "+
-					"(set one, e.g. %s.some_column: expression, or drop %s from save)", l.name, s.rules.rs.Name, l.name, l.name, l.name)
-			}
-		}
 	}
 	shadowOK := b.shadow(s, st)
 	var outSchema *schema.Schema
@@ -183,19 +139,79 @@ func (b *builder) streamStage(st *spec.Stage) Runner {
 	if s.emit != nil && !b.sinks(s, st, emit) {
 		return nil
 	}
-	for _, e := range emit {
-		switch strings.TrimSpace(e.Value.Value) {
-		case decisionVar + ".version", decisionVar + ".hash":
-			continue // provenance
-		}
-		s.emitCols = append(s.emitCols, columnIndexes(outSchema, []string{e.Key})...)
-	}
+	s.emitCols = emitColumns(outSchema, emit)
 	if s.rules == nil || s.emit == nil || !shadowOK {
 		return nil
 	}
 	s.cur = &atomic.Pointer[stageRules]{}
 	s.cur.Store(&stageRules{live: s.rules, shadow: s.shadow})
 	return s
+}
+
+// streamLookups compiles the lookups of a stream stage, saved or not, and
+// checks that saved state is keyed by the topic's key (statekey.go).
+func (b *builder) streamLookups(s *streamStage, st *spec.Stage) bool {
+	saves := map[string]bool{}
+	for _, sv := range st.Save {
+		saves[sv.Value] = true
+		if _, ok := st.Lookup.Get(sv.Value); !ok {
+			b.errorf(sv.Pos, "save %q: not a lookup of this stage", sv.Value)
+		}
+	}
+	for _, l := range st.Lookup {
+		lk, ok := b.lookup(s.sc, l, saves[l.Key])
+		if !ok {
+			return false
+		}
+		s.lookups = append(s.lookups, lk)
+	}
+	b.checkSaves(s, st)
+	return true
+}
+
+// streamRules binds a stream stage's ruleset and its measure, and finds the
+// fields of each saved lookup the ruleset sets (the state the stage owns).
+// It reports false only when the stage cannot be built further; a missing
+// or wrong ruleset is an error, and leaves s.rules nil.
+func (b *builder) streamRules(s *streamStage, st *spec.Stage) bool {
+	if !st.Rules.Set() {
+		b.errorf(st.Pos, "stream stage %s has no rules", s.name)
+		return true
+	}
+	if rs := b.ruleset(st.Rules); rs != nil {
+		s.rules = b.bind(rs, s.sc, st.Rules.Pos)
+	}
+	if s.rules == nil {
+		return true
+	}
+	var ok bool
+	if s.rules.measure, ok = b.measure(s.sc, st.Measure, s.name); !ok {
+		return false
+	}
+	for i, l := range s.lookups {
+		if !l.save {
+			continue
+		}
+		if s.lookups[i].owned = s.rules.rs.Sets(l.name); len(s.lookups[i].owned) == 0 {
+			b.errorf(st.Rules.Pos, "save %s: ruleset %s sets no field of %s, so there is nothing to save "+
+				"(set one, e.g. %s.some_column: expression, or drop %s from save)", l.name, s.rules.rs.Name, l.name, l.name, l.name)
+		}
+	}
+	return true
+}
+
+// emitColumns returns the columns of out that emit names, less those that
+// only say which rules decided (see streamStage.emitCols).
+func emitColumns(out *schema.Schema, emit yamldoc.Map[yamldoc.String]) []int {
+	var cols []int
+	for _, e := range emit {
+		switch strings.TrimSpace(e.Value.Value) {
+		case decisionVar + ".version", decisionVar + ".hash":
+			continue // provenance
+		}
+		cols = append(cols, columnIndexes(out, []string{e.Key})...)
+	}
+	return cols
 }
 
 // emitCopy is an output column emit copies from a field of a record, or
@@ -334,44 +350,40 @@ func (b *builder) emitSet(s *streamStage, out *schema.Schema, emit yamldoc.Map[y
 // copy, when the expression is a field of a record (the stage's record, a
 // lookup or the decision) or fields joined by ?? (the first that is not null).
 func (s *streamStage) emitCopy(e yamldoc.Entry[yamldoc.String]) (emitCopy, bool) {
-	tree, err := parser.Parse(e.Value.Value)
-	if err != nil {
+	fs, ok := rules.CopiedFields(e.Value.Value)
+	if !ok {
 		return emitCopy{}, false
 	}
 	c := emitCopy{to: s.outSchema.Index(strings.TrimPrefix(e.Key, outVar+"."))}
-	if c.to < 0 || !s.copyFields(tree.Node, &c.from) {
+	if c.to < 0 {
 		return emitCopy{}, false
+	}
+	for _, ref := range fs {
+		f, ok := s.copiedField(ref)
+		if !ok {
+			return emitCopy{}, false
+		}
+		c.from = append(c.from, f)
 	}
 	c.typ = s.outSchema.Columns[c.to].Type
 	return c, true
 }
 
-// copyFields appends to fs the fields n reads, when n is rec.field or a ?? b of such.
-func (s *streamStage) copyFields(n ast.Node, fs *[]fieldOf) bool {
-	switch x := n.(type) {
-	case *ast.BinaryNode:
-		return x.Operator == "??" && s.copyFields(x.Left, fs) && s.copyFields(x.Right, fs)
-	case *ast.MemberNode:
-		id, ok1 := x.Node.(*ast.IdentifierNode)
-		prop, ok2 := x.Property.(*ast.StringNode)
-		if !ok1 || !ok2 || x.Optional || x.Method {
-			return false
-		}
-		f := fieldOf{v: s.sc.index(id.Value)}
-		src := decisionSchema
-		switch {
-		case id.Value == decisionVar:
-			f.v = len(s.sc.names)
-		case f.v < 0 || s.sc.schemas[f.v] == nil:
-			return false
-		default:
-			src = s.sc.schemas[f.v]
-		}
-		if f.col = src.Index(prop.Value); f.col < 0 {
-			return false
-		}
-		*fs = append(*fs, f)
-		return true
+// copiedField returns the field of a record ref names: the stage's record,
+// a lookup or the decision.
+func (s *streamStage) copiedField(ref rules.FieldRef) (fieldOf, bool) {
+	f := fieldOf{v: s.sc.index(ref.Record)}
+	src := decisionSchema
+	switch {
+	case ref.Record == decisionVar:
+		f.v = len(s.sc.names)
+	case f.v < 0 || s.sc.schemas[f.v] == nil:
+		return fieldOf{}, false
+	default:
+		src = s.sc.schemas[f.v]
 	}
-	return false
+	if f.col = src.Index(ref.Field); f.col < 0 {
+		return fieldOf{}, false
+	}
+	return f, true
 }

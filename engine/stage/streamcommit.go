@@ -72,30 +72,15 @@ func (r *streamRun) handle(ctx context.Context, msgs []port.Message, final bool)
 	)
 	if h := r.held; h != nil {
 		r.held = nil
-		// The held chunk goes first, as if it were this batch's.
-		all := make([]port.Message, 0, len(h.msgs)+len(msgs))
-		msgs = append(append(all, h.msgs...), msgs...)
+		msgs = h.before(msgs)
 		prev, mark, prepared, lo = h.p, h.mark, len(h.msgs), len(h.msgs)
 	}
 	wait := func() error {
 		if prev == nil {
 			return nil
 		}
-		err := prev.wait()
-		if err == nil {
-			r.conflicts = 0
-			r.st.Out += int64(prev.outs)
-			if prev.outbox && r.relay != nil {
-				r.relay.notify()
-			}
-			r.landed(prev.obs, prev.outs)
-			if r.deadLetter != nil {
-				for _, d := range prev.dead {
-					r.deadLetter(d)
-				}
-			}
-		}
-		prev, r.inflight = nil, nil
+		err := r.settle(prev)
+		prev = nil
 		return err
 	}
 	size := r.s.chunkSize()
@@ -143,21 +128,7 @@ func (r *streamRun) handle(ctx context.Context, msgs []port.Message, final bool)
 			}
 		}
 		if err := wait(); err != nil {
-			switch {
-			case errors.Is(err, port.ErrConflict):
-				// A table the chunk in flight read changed meanwhile.
-				// Nothing of it was written: decide it and what follows
-				// again, on fresh rows.
-				r.rt.monitor().Retried(r.s.name, "conflict")
-				if err := r.conflicted(err, prevLo, prepared, mark); err != nil {
-					return err
-				}
-			case errors.Is(err, port.ErrExists):
-				// Some record of the chunk in flight was decided before.
-				// Nothing of it was written: decide it and what follows again.
-				r.rt.monitor().Retried(r.s.name, "exists")
-				r.careful(prevLo, prepared, mark)
-			default:
+			if err := r.retry(err, prevLo, prepared, mark); err != nil {
 				return err
 			}
 			lo = prevLo
@@ -169,6 +140,55 @@ func (r *streamRun) handle(ctx context.Context, msgs []port.Message, final bool)
 		prev, r.inflight = r.startCommit(ctx, b, outs, dead), ids
 		prevLo, mark, lo = lo, before, hi
 	}
+}
+
+// before returns the held chunk's records followed by msgs: the held chunk
+// goes first, as if it were msgs'.
+func (h *heldCommit) before(msgs []port.Message) []port.Message {
+	all := make([]port.Message, 0, len(h.msgs)+len(msgs))
+	return append(append(all, h.msgs...), msgs...)
+}
+
+// settle waits for the commit p and, once it landed, counts its output
+// rows, wakes the relay for its outbox entries and sends its dead letters.
+// The chunk's records are no longer in flight either way.
+func (r *streamRun) settle(p *pendingCommit) error {
+	err := p.wait()
+	if err == nil {
+		r.conflicts = 0
+		r.st.Out += int64(p.outs)
+		if p.outbox && r.relay != nil {
+			r.relay.notify()
+		}
+		r.landed(p.obs, p.outs)
+		if r.deadLetter != nil {
+			for _, d := range p.dead {
+				r.deadLetter(d)
+			}
+		}
+	}
+	r.inflight = nil
+	return err
+}
+
+// retry handles a commit of the records of msgs[from:to] that failed with
+// err: it returns nil when nothing of the chunk was written and it is to be
+// decided again, with what follows it, else err.
+func (r *streamRun) retry(err error, from, to int, mark counts) error {
+	switch {
+	case errors.Is(err, port.ErrConflict):
+		// A table the chunk read changed meanwhile: decide it again on
+		// fresh rows.
+		r.rt.monitor().Retried(r.s.name, "conflict")
+		return r.conflicted(err, from, to, mark)
+	case errors.Is(err, port.ErrExists):
+		// Some record of the chunk was decided before: decide it again
+		// with the check.
+		r.rt.monitor().Retried(r.s.name, "exists")
+		r.careful(from, to, mark)
+		return nil
+	}
+	return err
 }
 
 // careful turns speculation off after the records of msgs[from:to] were

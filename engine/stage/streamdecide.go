@@ -196,18 +196,9 @@ func (d *decider) decide(i int, m port.Message, vars []any) {
 	if kw != nil && d.r.rt.traced(key) {
 		traced = d.windowTraces(m, kw)
 	}
-	var (
-		sdec rules.Decision
-		serr error
-	)
-	if d.shadow != nil {
-		// First, before the live rules assign anything: it sees what they see.
-		sdec, serr = d.evalShadow(vars, key, m.Source, traced)
-		if d.r.rt.Decided != nil || d.r.rt.Observe != nil {
-			d.rules.shadowDecision = shadowDecided(sdec, serr)
-			d.rules.shadowRuleset = d.shadow.bd.rs
-		}
-	}
+	// The shadow rules first, before the live rules assign anything: they
+	// see what the live rules see.
+	sdec, serr := d.shadowFirst(vars, key, m.Source, traced)
 	dec, err := d.rules.evalObserved(vars, d.r.rt, key, s.name, "", m.Source, traced...)
 	if d.heldTrace != nil {
 		d.r.rt.Trace(*d.heldTrace)
@@ -254,13 +245,35 @@ func (d *decider) decide(i int, m port.Message, vars []any) {
 			d.markDirty(l, vars[l.v].(schema.Row))
 		}
 	}
-	if rt := d.r.rt; rt.Wrote != nil {
-		rt.Wrote(Written{Stage: s.name, Table: s.outSchema, Key: keyText(key), Columns: s.emitCols, Row: out})
-		for _, l := range s.lookups {
-			if l.save && d.rules.wroteVar(l.v) {
-				row := vars[l.v].(schema.Row)
-				rt.Wrote(Written{Stage: s.name, Lookup: l.name, Table: l.schema, Key: keyText(l.schema.KeyOf(row)), Columns: columnIndexes(l.schema, l.owned), Row: row})
-			}
+	if d.r.rt.Wrote != nil {
+		d.reportWrites(key, out, vars)
+	}
+}
+
+// shadowFirst evaluates the shadow rules, when the stage has some, for the
+// record of the given key, and hands their decision to the live rules'
+// evaluator for Runtime.Decided and Runtime.Observe.
+func (d *decider) shadowFirst(vars []any, key any, src port.Source, traced []WindowTrace) (rules.Decision, error) {
+	if d.shadow == nil {
+		return rules.Decision{}, nil
+	}
+	sdec, serr := d.evalShadow(vars, key, src, traced)
+	if d.r.rt.Decided != nil || d.r.rt.Observe != nil {
+		d.rules.shadowDecision = shadowDecided(sdec, serr)
+		d.rules.shadowRuleset = d.shadow.bd.rs
+	}
+	return sdec, serr
+}
+
+// reportWrites tells Runtime.Wrote the output row out of the record of the
+// given key, and the rows of saved lookups the rules wrote.
+func (d *decider) reportWrites(key any, out schema.Row, vars []any) {
+	s, rt := d.r.s, d.r.rt
+	rt.Wrote(Written{Stage: s.name, Table: s.outSchema, Key: keyText(key), Columns: s.emitCols, Row: out})
+	for _, l := range s.lookups {
+		if l.save && d.rules.wroteVar(l.v) {
+			row := vars[l.v].(schema.Row)
+			rt.Wrote(Written{Stage: s.name, Lookup: l.name, Table: l.schema, Key: keyText(l.schema.KeyOf(row)), Columns: columnIndexes(l.schema, l.owned), Row: row})
 		}
 	}
 }

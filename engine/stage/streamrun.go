@@ -101,7 +101,55 @@ type heldCommit struct {
 func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	start := time.Now()
 	var st Stats
-	r := &streamRun{s: s, st: &st, tables: map[string]port.Table{}, cache: map[string]*keyMap[any]{},
+	r := s.newRun(rt, &st)
+	topic, err := rt.Resources.Topic(ctx, s.topic, s.tspec)
+	if err != nil {
+		return st, err
+	}
+	if len(s.lists) > 0 {
+		lctx, cancel := context.WithCancel(ctx)
+		if r.lists, err = s.loadLists(lctx, rt); err != nil {
+			cancel()
+			return st, err
+		}
+		defer r.lists.stop()
+		defer cancel()
+	}
+	r.obs.watch = newConsumerWatch(rt, s.name, s.tspec.Name, topic)
+	if err := r.openTables(ctx); err != nil {
+		return st, err
+	}
+	opts, err := r.consumeOptions(topic)
+	if err != nil {
+		return st, err
+	}
+	if err := r.checkTopic(ctx, topic); err != nil {
+		return st, err
+	}
+	if s.topicSinks {
+		if err := r.startRelay(ctx); err != nil {
+			return st, err
+		}
+	}
+	stopWatch := r.obs.watch.start(ctx)
+	err = topic.Consume(ctx, opts, r.batch)
+	if ferr := r.flush(ctx); ferr != nil && err == nil { // nothing stays in flight, whatever the topic did
+		err = ferr
+	}
+	if r.relay != nil {
+		if rerr := r.relay.stop(ctx); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	stopWatch()
+	st.Elapsed = time.Since(start)
+	return st, err
+}
+
+// newRun returns the state of a run of s counting into st, with its
+// deciders: one per CPU when records can be split by key (see parallel).
+func (s *streamStage) newRun(rt *Runtime, st *Stats) *streamRun {
+	r := &streamRun{s: s, st: st, tables: map[string]port.Table{}, cache: map[string]*keyMap[any]{},
 		seen: newKeyMap[bool](), at: newKeyMap[int](),
 		dirty: map[string][]schema.Row{}, winCache: newKeyMap[*keyWindows]()}
 	local := *rt // the same runtime, but dead letters are also kept for the batch's commit
@@ -118,35 +166,34 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	}
 	r.using = s.cur.Load()
 	for range n {
-		dec := make(schema.Row, len(decisionSchema.Columns))
-		w := &decider{r: r, rules: r.using.live.evaluator(), emit: s.emit.evaluator(),
-			dec: dec, decVar: dec, dirty: map[string][]schema.Row{}, marked: map[string]*keyMap[bool]{}}
-		if s.emitRest != nil {
-			w.emitRest = s.emitRest.evaluator()
-		}
-		w.useShadow(r.using.shadow)
-		w.windows = s.newWindowDeciders()
-		w.sinks = s.newSinkDeciders()
-		w.sinkOuts = make([][]sinkRow, len(s.sinks))
-		if rt.Monitor != nil {
-			w.tally, r.obs.tally = Tally{}, Tally{}
-		}
-		r.workers = append(r.workers, w)
+		r.workers = append(r.workers, r.newDecider(rt))
 	}
-	topic, err := rt.Resources.Topic(ctx, s.topic, s.tspec)
-	if err != nil {
-		return st, err
+	return r
+}
+
+// newDecider returns a decider of the run, with its own evaluators.
+func (r *streamRun) newDecider(rt *Runtime) *decider {
+	s := r.s
+	dec := make(schema.Row, len(decisionSchema.Columns))
+	w := &decider{r: r, rules: r.using.live.evaluator(), emit: s.emit.evaluator(),
+		dec: dec, decVar: dec, dirty: map[string][]schema.Row{}, marked: map[string]*keyMap[bool]{}}
+	if s.emitRest != nil {
+		w.emitRest = s.emitRest.evaluator()
 	}
-	if len(s.lists) > 0 {
-		lctx, cancel := context.WithCancel(ctx)
-		if r.lists, err = s.loadLists(lctx, rt); err != nil {
-			cancel()
-			return st, err
-		}
-		defer r.lists.stop()
-		defer cancel()
+	w.useShadow(r.using.shadow)
+	w.windows = s.newWindowDeciders()
+	w.sinks = s.newSinkDeciders()
+	w.sinkOuts = make([][]sinkRow, len(s.sinks))
+	if rt.Monitor != nil {
+		w.tally, r.obs.tally = Tally{}, Tally{}
 	}
-	r.obs.watch = newConsumerWatch(rt, s.name, s.tspec.Name, topic)
+	return w
+}
+
+// openTables opens every table the stage reads or writes: the output
+// table, the lookups', the shadow decisions' and the sink tables.
+func (r *streamRun) openTables(ctx context.Context) error {
+	s := r.s
 	tables := []spec.Ref{s.out}
 	schemas := []*schema.Schema{s.outSchema}
 	for _, l := range s.lookups {
@@ -165,14 +212,22 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 		if r.tables[ref.String()] != nil {
 			continue
 		}
-		if r.tables[ref.String()], err = rt.Resources.Table(ctx, ref, schemas[i]); err != nil {
-			return st, err
+		var err error
+		if r.tables[ref.String()], err = r.rt.Resources.Table(ctx, ref, schemas[i]); err != nil {
+			return err
 		}
 		r.cache[ref.String()] = newKeyMap[any]()
 		for _, w := range r.workers {
 			w.marked[ref.String()] = newKeyMap[bool]()
 		}
 	}
+	return nil
+}
+
+// consumeOptions returns how the stage consumes topic: in chunks committed
+// with their offsets by its output table's connector (see committer).
+func (r *streamRun) consumeOptions(topic port.Topic) (port.ConsumeOptions, error) {
+	s, rt := r.s, r.rt
 	r.group = s.group
 	if rt.Group != "" {
 		r.group = rt.Group
@@ -180,8 +235,9 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	// batch keeps no message slice past its call: the rows are kept, and
 	// sources copied into dead letters.
 	opts := port.ConsumeOptions{Group: r.group, BatchSize: s.batchSize, Follow: rt.Follow, Reuse: true, Assigned: r.obs.watch.assigned}
+	var err error
 	if r.store, err = r.committer(rt); err != nil {
-		return st, err
+		return opts, err
 	}
 	for _, l := range s.lookups {
 		if l.ref.Connector == s.out.Connector && !slices.Contains(r.reads, l.schema.Name) {
@@ -196,33 +252,22 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 		r.hold = true
 		opts.Flush = r.flush
 	}
-	if err := r.checkTopic(ctx, topic); err != nil {
-		return st, err
+	return opts, nil
+}
+
+// startRelay starts the relay publishing the records of topic sinks.
+func (r *streamRun) startRelay(ctx context.Context) error {
+	var err error
+	if r.relay, err = r.newRelay(ctx, r.rt); err != nil {
+		return err
 	}
-	if s.topicSinks {
-		if r.relay, err = r.newRelay(ctx, rt); err != nil {
-			return st, err
-		}
-		// Records a run before committed and did not publish (it
-		// stopped, or was killed, in between) go first.
-		if err := r.relay.drain(ctx); err != nil {
-			return st, err
-		}
-		r.relay.start(ctx)
+	// Records a run before committed and did not publish (it stopped, or
+	// was killed, in between) go first.
+	if err := r.relay.drain(ctx); err != nil {
+		return err
 	}
-	stopWatch := r.obs.watch.start(ctx)
-	err = topic.Consume(ctx, opts, r.batch)
-	if ferr := r.flush(ctx); ferr != nil && err == nil { // nothing stays in flight, whatever the topic did
-		err = ferr
-	}
-	if r.relay != nil {
-		if rerr := r.relay.stop(ctx); rerr != nil && err == nil {
-			err = rerr
-		}
-	}
-	stopWatch()
-	st.Elapsed = time.Since(start)
-	return st, err
+	r.relay.start(ctx)
+	return nil
 }
 
 // flush waits for the commit a batch left in flight (see streamRun.hold),

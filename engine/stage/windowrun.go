@@ -3,7 +3,6 @@ package stage
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"time"
 
 	"pipeline/engine/port"
@@ -318,15 +317,13 @@ type decisionTest struct {
 	value string
 }
 
-var decisionTestPattern = regexp.MustCompile(`^\s*decision\.(outcome|rule)\s*(==|!=)\s*"([^"\\]*)"\s*$`)
-
 // parseDecisionTest returns where as a decisionTest, or nil.
 func parseDecisionTest(where string) *decisionTest {
-	m := decisionTestPattern.FindStringSubmatch(where)
-	if m == nil {
+	t, ok := rules.ParseStringTest(where)
+	if !ok || t.Field.Record != decisionVar || (t.Field.Field != "outcome" && t.Field.Field != "rule") {
 		return nil
 	}
-	return &decisionTest{col: decisionSchema.Index(m[1]), equal: m[2] == "==", value: m[3]}
+	return &decisionTest{col: decisionSchema.Index(t.Field.Field), equal: t.Equal, value: t.Value}
 }
 
 // matches tests the decision record dec.
