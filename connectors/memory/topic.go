@@ -313,19 +313,9 @@ func (t *Topic) Consume(ctx context.Context, opts port.ConsumeOptions, handle fu
 		size = 1000
 	}
 	n := len(l.parts)
-	c := &cursor{}
-	if opts.Reuse {
-		c.msgs = make([]port.Message, 0, size)
-	}
-	if opts.Group == "" {
-		c.own = make([]int64, n)
-	} else {
-		c.group = l.group(opts.Group)
-	}
-	if opts.Positions != nil {
-		if err := l.position(ctx, c, opts.Positions); err != nil {
-			return fmt.Errorf("memory topic %s: consume: %w", l.name, err)
-		}
+	c, err := l.cursor(ctx, opts, size)
+	if err != nil {
+		return fmt.Errorf("memory topic %s: consume: %w", l.name, err)
 	}
 	if opts.Assigned != nil {
 		// Every consumer serves every partition, a batch at a time.
@@ -494,6 +484,26 @@ func (t *Topic) Describe(ctx context.Context) (port.TopicInfo, error) {
 }
 
 var _ port.Describer = (*Topic)(nil)
+
+// cursor returns a consumer's cursor: its group's, or its own from the
+// start, moved to where opts.Positions says when set.
+func (l *topicLog) cursor(ctx context.Context, opts port.ConsumeOptions, size int) (*cursor, error) {
+	c := &cursor{}
+	if opts.Reuse {
+		c.msgs = make([]port.Message, 0, size)
+	}
+	if opts.Group == "" {
+		c.own = make([]int64, len(l.parts))
+	} else {
+		c.group = l.group(opts.Group)
+	}
+	if opts.Positions != nil {
+		if err := l.position(ctx, c, opts.Positions); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
 
 // position starts c where the store of ConsumeOptions.Positions says, for
 // every partition (a memory topic's consumers share them all): the store
