@@ -391,7 +391,9 @@ func repeated(keys []any) (any, bool) {
 		ints[i] = x
 	}
 	if ints != nil {
-		slices.Sort(ints)
+		if !slices.IsSorted(ints) {
+			slices.Sort(ints)
+		}
 		for i := 1; i < len(ints); i++ {
 			if ints[i] == ints[i-1] {
 				return ints[i], true

@@ -87,7 +87,7 @@ func (r *streamRun) handle(ctx context.Context, msgs []port.Message, final bool)
 	for {
 		var (
 			b    port.Batch
-			ids  map[any]bool
+			ids  *keyMap[bool]
 			outs int
 			dead []port.DeadLetter
 		)
@@ -166,6 +166,9 @@ func (r *streamRun) settle(p *pendingCommit) error {
 				r.deadLetter(d)
 			}
 		}
+	}
+	if r.inflight != nil {
+		r.spareIDs = r.inflight
 	}
 	r.inflight = nil
 	return err
@@ -247,7 +250,7 @@ func (r *streamRun) conflicted(err error, from, to int, mark counts) error {
 // deciding goes on changing the cached ones. It also returns the ids of
 // the chunk's records, the number of output rows and the dead letters,
 // and empties r.
-func (r *streamRun) take() (port.Batch, map[any]bool, int, []port.DeadLetter) {
+func (r *streamRun) take() (port.Batch, *keyMap[bool], int, []port.DeadLetter) {
 	b := port.Batch{Group: r.group, Offsets: slices.Clone(r.offsets), State: r.takeWindows()}
 	for _, t := range r.reads {
 		b.Reads = append(b.Reads, port.TableRead{Table: t, Version: r.versions[t]})
@@ -274,11 +277,16 @@ func (r *streamRun) take() (port.Batch, map[any]bool, int, []port.DeadLetter) {
 		b.Writes = append(b.Writes, writes...)
 		b.Outbox = entries
 	}
-	var ids map[any]bool
+	var ids *keyMap[bool]
 	if r.s.idCol >= 0 {
-		ids = make(map[any]bool, len(r.outs))
+		// The ids of the chunk committed before, which no longer count as
+		// in flight, hold this one's: one map per chunk costs a few percent.
+		if ids, r.spareIDs = r.spareIDs, nil; ids == nil {
+			ids = newKeyMap[bool]()
+		}
+		ids.clear()
 		for _, row := range r.outs {
-			ids[row[r.s.outSchema.Key]] = true
+			ids.put(row[r.s.outSchema.Key], true)
 		}
 	}
 	r.deadMu.Lock()

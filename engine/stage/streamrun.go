@@ -50,7 +50,9 @@ type streamRun struct {
 	topicID string
 	// inflight holds the record ids of the chunk being committed while the
 	// next one is decided: they count as decided already.
-	inflight map[any]bool
+	inflight *keyMap[bool]
+	// spareIDs is a map of ids no chunk uses any more, for take to fill.
+	spareIDs *keyMap[bool]
 	// speculate skips reading the output table for records
 	// decided before: the chunk's output rows are committed as inserts, and
 	// a commit that meets an existing key fails whole (port.ErrExists), to
