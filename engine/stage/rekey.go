@@ -53,10 +53,7 @@ func (s *rekeyStage) Name() string { return s.name }
 func (s *rekeyStage) Kind() string { return spec.KindRekey }
 
 func (b *builder) rekeyStage(st *spec.Stage) Runner {
-	s := &rekeyStage{name: st.Name.Value, group: st.Group.Value, batchSize: st.BatchSize, sc: &scope{}}
-	if s.group == "" {
-		s.group = s.name
-	}
+	s := &rekeyStage{name: st.Name.Value, group: consumerGroup(st), batchSize: st.BatchSize, sc: &scope{}}
 	var ok1, ok2 bool
 	s.from, s.in, ok1 = b.topicRef(st.From, "from")
 	s.to, s.out, ok2 = b.topicRef(st.To, "to")

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 
 	"pipeline/engine/port"
 	"pipeline/engine/rules"
@@ -386,7 +385,7 @@ func decodeRecord(s *schema.Schema, text string) (schema.Row, error) {
 		row[i] = x
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("no column %s (was the schema of %s changed while records waited in the outbox?)", strings.Join(missing, ", "), s.Name)
+		return nil, fmt.Errorf("no column %s (was the schema of %s changed while records waited in the outbox?)", joinNames(missing), s.Name)
 	}
 	return row, nil
 }

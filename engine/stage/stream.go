@@ -97,11 +97,18 @@ type streamStage struct {
 func (s *streamStage) Name() string { return s.name }
 func (s *streamStage) Kind() string { return spec.KindStream }
 
-func (b *builder) streamStage(st *spec.Stage) Runner {
-	s := &streamStage{name: st.Name.Value, group: st.Group.Value, batchSize: st.BatchSize, sc: &scope{}}
-	if s.group == "" {
-		s.group = s.name
+// consumerGroup returns the consumer group of stage st, which consumes a
+// topic: the one the spec names, else the stage's name.
+func consumerGroup(st *spec.Stage) string {
+	if st.Group.Value != "" {
+		return st.Group.Value
 	}
+	return st.Name.Value
+}
+
+// streamStage compiles a stream stage.
+func (b *builder) streamStage(st *spec.Stage) Runner {
+	s := &streamStage{name: st.Name.Value, group: consumerGroup(st), batchSize: st.BatchSize, sc: &scope{}}
 	var ok bool
 	if s.topic, s.tspec, ok = b.topicRef(st.From, "from"); !ok {
 		return nil

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -368,7 +367,7 @@ func (r *streamRun) prepare(ctx context.Context, msgs []port.Message) error {
 		// rows then fails with port.ErrConflict.
 		v, err := r.store.Versions(ctx, r.reads)
 		if err != nil {
-			return fmt.Errorf("stage %s: reading the versions of %s: %w", s.name, strings.Join(r.reads, ", "), err)
+			return fmt.Errorf("stage %s: reading the versions of %s: %w", s.name, joinNames(r.reads), err)
 		}
 		r.versions = v
 	}
