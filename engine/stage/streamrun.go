@@ -282,7 +282,7 @@ func (r *streamRun) flush(ctx context.Context) error {
 	return r.flushed
 }
 
-// Commit pipelining: with a port.Committer, a consumed batch is decided and
+// Commit pipelining: a consumed batch is decided and
 // committed in chunks of the stage's batch_size (defaultChunk when unset),
 // and each chunk is decided while the one before it commits. Chunks of
 // 5,000 rather than 1,000 records write each changed state row (a saved
