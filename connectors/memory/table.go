@@ -32,6 +32,7 @@ type Table struct {
 	key     int          // index of the key column
 	keyType reflect.Type // Go type every key must have; nil when the column kind is invalid
 	intKeys bool         // the key column is an int column: every key is an int
+	gate    gate         // keeps writers apart, and the table's version (tx.go)
 
 	mu   sync.RWMutex
 	rows []schema.Row // in the order their keys were first stored
@@ -154,6 +155,7 @@ func (t *Table) Upsert(ctx context.Context, rows []schema.Row) error {
 	if len(rows) == 0 {
 		return nil
 	}
+	defer t.writing(ctx)()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.ordered.Store(nil)
@@ -454,6 +456,7 @@ func (t *Table) Truncate(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memory table %s: truncate: %w", t.schema.Name, err)
 	}
+	defer t.writing(ctx)()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.ordered.Store(nil)
@@ -507,7 +510,7 @@ type denseIndex struct {
 // maxDenseSpread bounds how sparse a dense index may get: it spans at most
 // this many slots per row (plus denseSlack), else the table uses a map.
 const (
-	maxDenseSpread = 4
+	maxDenseSpread = 8
 	denseSlack     = 1 << 16
 )
 
@@ -632,6 +635,7 @@ func (t *Table) UpdateWhere(ctx context.Context, set []port.ColumnValue, where p
 	if where.Value == nil {
 		return 0, nil
 	}
+	defer t.writing(ctx)()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	matches := func(r schema.Row) bool { v := r[wi]; return v != nil && schema.Compare(v, where.Value) == 0 }

@@ -18,8 +18,8 @@ import (
 // it, so a failure (a file that breaks off, a lost server) leaves every
 // table as it was. The tx may be run again whole (InTx retries transient
 // failures), so the files are read again and the dead letters are held
-// until it is done. Elsewhere (memory tables) each table is emptied and
-// filled in turn.
+// until it is done. Memory and mysql are both Transactors: only a load
+// whose tables span connectors empties and fills each table in turn.
 //
 // A row the table rejects (port.RejectedRows: too big for the server)
 // goes to the dead letters with its file and line; the others are written.

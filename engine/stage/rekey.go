@@ -365,8 +365,8 @@ func (r *rekeyRun) deadLetter(i int, m port.Message, reason string) {
 
 // sendDead sends the batch's dead letters to the runtime's sink in record
 // order and, before the batch's offsets are committed, writes them to the
-// dead-letter tables of connectors that commit (port.Committer: a
-// database), so that a run killed afterwards loses none of them; writing a
+// dead-letter tables of connectors that commit (port.Committer: mysql,
+// and memory in a dry-run), so that a run killed afterwards loses none of them; writing a
 // letter twice is harmless (its id is its stage, source and reason).
 func (r *rekeyRun) sendDead(ctx context.Context) error {
 	if len(r.dead) == 0 {

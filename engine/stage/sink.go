@@ -223,16 +223,6 @@ func (b *builder) connectorUse(conn string) (tables, topics bool) {
 	return tables, topics
 }
 
-// sinkTable returns the reference of the table sink whose table is named name.
-func (s *streamStage) sinkTable(name string) string {
-	for _, k := range s.sinks {
-		if k.topic == nil && k.out.Name == name {
-			return k.id
-		}
-	}
-	return ""
-}
-
 // sinkDecider is what a decider needs for one sink: its evaluators.
 type sinkDecider struct {
 	where *evaluator // nil when there is no where, or whereDecision tests it

@@ -131,6 +131,13 @@ func (b *builder) streamStage(st *spec.Stage) Runner {
 	}
 	s.outSchema = outSchema
 	s.idCol = s.tspec.Schema.Index(outSchema.KeyName())
+	for _, l := range s.lookups {
+		if l.save && l.ref.Connector != s.out.Connector {
+			b.errorf(st.To.Pos, "stream stage %s saves lookup %s in connector %s, not in %s, which holds its output: "+
+				"a stage commits its decisions, the state it saves and its offsets in one commit of one connector "+
+				"(docs/ARCHITECTURE.md, \"State and concurrency\")", s.name, l.name, l.ref.Connector, s.out.Connector)
+		}
+	}
 	emit, ok := b.firstSink(st)
 	if !ok {
 		return nil

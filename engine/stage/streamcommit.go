@@ -12,20 +12,17 @@ import (
 )
 
 // committer returns the store that commits this stage's batches with their
-// offsets: the output table's connector, when it is a port.Committer and
-// also holds every table the stage saves. Otherwise nil: tables are written
-// one by one and the topic keeps the group's offsets.
-func (r *streamRun) committer(rt *Runtime) port.Committer {
+// offsets: the output table's connector, which must be a port.Committer
+// (every table connector kind that port.Kind.Commits marks is; Load
+// refuses a spec whose stream stage writes elsewhere, and the builder one
+// that saves a lookup in another connector).
+func (r *streamRun) committer(rt *Runtime) (port.Committer, error) {
 	c, ok := rt.Resources.Connector(r.s.out).(port.Committer)
 	if !ok {
-		return nil
+		return nil, fmt.Errorf("stage %s: connector %s of its output %s cannot commit decisions with their offsets (port.Committer)",
+			r.s.name, r.s.out.Connector, r.s.out)
 	}
-	for _, l := range r.s.lookups {
-		if l.save && l.ref.Connector != r.s.out.Connector {
-			return nil
-		}
-	}
-	return c
+	return c, nil
 }
 
 // positions gives the topic the offsets committed with the stage's writes.
@@ -90,7 +87,7 @@ func (r *streamRun) handle(ctx context.Context, msgs []port.Message, final bool)
 	for {
 		var (
 			b    port.Batch
-			ids  map[any]bool
+			ids  *keyMap[bool]
 			outs int
 			dead []port.DeadLetter
 		)
@@ -169,6 +166,9 @@ func (r *streamRun) settle(p *pendingCommit) error {
 				r.deadLetter(d)
 			}
 		}
+	}
+	if r.inflight != nil {
+		r.spareIDs = r.inflight
 	}
 	r.inflight = nil
 	return err
@@ -250,7 +250,7 @@ func (r *streamRun) conflicted(err error, from, to int, mark counts) error {
 // deciding goes on changing the cached ones. It also returns the ids of
 // the chunk's records, the number of output rows and the dead letters,
 // and empties r.
-func (r *streamRun) take() (port.Batch, map[any]bool, int, []port.DeadLetter) {
+func (r *streamRun) take() (port.Batch, *keyMap[bool], int, []port.DeadLetter) {
 	b := port.Batch{Group: r.group, Offsets: slices.Clone(r.offsets), State: r.takeWindows()}
 	for _, t := range r.reads {
 		b.Reads = append(b.Reads, port.TableRead{Table: t, Version: r.versions[t]})
@@ -277,11 +277,16 @@ func (r *streamRun) take() (port.Batch, map[any]bool, int, []port.DeadLetter) {
 		b.Writes = append(b.Writes, writes...)
 		b.Outbox = entries
 	}
-	var ids map[any]bool
+	var ids *keyMap[bool]
 	if r.s.idCol >= 0 {
-		ids = make(map[any]bool, len(r.outs))
+		// The ids of the chunk committed before, which no longer count as
+		// in flight, hold this one's: one map per chunk costs a few percent.
+		if ids, r.spareIDs = r.spareIDs, nil; ids == nil {
+			ids = newKeyMap[bool]()
+		}
+		ids.clear()
 		for _, row := range r.outs {
-			ids[row[r.s.outSchema.Key]] = true
+			ids.put(row[r.s.outSchema.Key], true)
 		}
 	}
 	r.deadMu.Lock()

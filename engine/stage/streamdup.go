@@ -10,10 +10,10 @@ import (
 // decidedBefore reports whether the output table holds a record of the
 // chunk just decided that is not among its output rows (ids): one that
 // went to the dead letters instead, or was skipped.
-func (r *streamRun) decidedBefore(ctx context.Context, ids map[any]bool) (bool, error) {
+func (r *streamRun) decidedBefore(ctx context.Context, ids *keyMap[bool]) (bool, error) {
 	var keys []any
 	for _, k := range r.checked {
-		if !ids[k] {
+		if !ids.has(k) {
 			keys = append(keys, k)
 		}
 	}
@@ -47,7 +47,7 @@ func (r *streamRun) duplicates(ctx context.Context, msgs []port.Message) error {
 			continue
 		}
 		k := m.Row[r.s.idCol]
-		if r.inflight[k] {
+		if r.inflight.has(k) {
 			// Decided in the chunk being committed.
 			r.ok[i] = false
 			r.st.Dup++

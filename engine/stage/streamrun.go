@@ -35,8 +35,9 @@ type streamRun struct {
 	// publishes those of topic sinks from the outbox (nil without any).
 	sinkOuts [][]sinkRow
 	relay    *relay
-	// store, when the output table's connector commits batches with their
-	// offsets, makes the stage effectively-once (see port.Committer).
+	// store, the output table's connector, commits batches with their
+	// offsets, which makes the stage effectively-once (see port.Committer).
+	// Every stream stage has one, in dry-run and run alike.
 	store port.Committer
 	// dead holds the batch's dead letters until its commit.
 	deadMu  sync.Mutex
@@ -48,8 +49,10 @@ type streamRun struct {
 	topicID string
 	// inflight holds the record ids of the chunk being committed while the
 	// next one is decided: they count as decided already.
-	inflight map[any]bool
-	// speculate, with a store, skips reading the output table for records
+	inflight *keyMap[bool]
+	// spareIDs is a map of ids no chunk uses any more, for take to fill.
+	spareIDs *keyMap[bool]
+	// speculate skips reading the output table for records
 	// decided before: the chunk's output rows are committed as inserts, and
 	// a commit that meets an existing key fails whole (port.ErrExists), to
 	// be decided again with the check. It stays off once that happened.
@@ -57,8 +60,8 @@ type streamRun struct {
 	// checked holds the ids of the chunk's records that were not skipped
 	// as duplicates.
 	checked []any
-	// deadLetter is the runtime's dead-letter sink. With a store, a
-	// chunk's dead letters reach it once the chunk is committed.
+	// deadLetter is the runtime's dead-letter sink. A chunk's dead
+	// letters reach it once the chunk is committed.
 	deadLetter func(port.DeadLetter)
 	// reads are the lookup tables, and versions their versions in the
 	// store from before the cached rows were read (nil until read, and
@@ -77,7 +80,7 @@ type streamRun struct {
 	keys *recordKeys
 	// lists holds the sets of the stage's lists (lists.go), nil without any.
 	lists *listSets
-	// hold, with a store and a topic that calls ConsumeOptions.Flush,
+	// hold, with a topic that calls ConsumeOptions.Flush,
 	// lets a batch return with its last chunk's commit in flight (held),
 	// which the next batch or flush waits for: MariaDB commits it while
 	// the topic fetches and decodes the next batch.
@@ -117,7 +120,10 @@ func (s *streamStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	if err := r.openTables(ctx); err != nil {
 		return st, err
 	}
-	opts := r.consumeOptions(topic)
+	opts, err := r.consumeOptions(topic)
+	if err != nil {
+		return st, err
+	}
 	if err := r.checkTopic(ctx, topic); err != nil {
 		return st, err
 	}
@@ -153,9 +159,6 @@ func (s *streamStage) newRun(rt *Runtime, st *Stats) *streamRun {
 		r.deadMu.Lock()
 		r.dead = append(r.dead, d)
 		r.deadMu.Unlock()
-		if r.store == nil && rt.DeadLetter != nil {
-			rt.DeadLetter(d)
-		}
 	}
 	r.rt = &local
 	n := 1
@@ -223,9 +226,8 @@ func (r *streamRun) openTables(ctx context.Context) error {
 }
 
 // consumeOptions returns how the stage consumes topic: in chunks committed
-// with their offsets when its output table's connector is a
-// port.Committer (see committer), else batch by batch.
-func (r *streamRun) consumeOptions(topic port.Topic) port.ConsumeOptions {
+// with their offsets by its output table's connector (see committer).
+func (r *streamRun) consumeOptions(topic port.Topic) (port.ConsumeOptions, error) {
 	s, rt := r.s, r.rt
 	r.group = s.group
 	if rt.Group != "" {
@@ -234,22 +236,24 @@ func (r *streamRun) consumeOptions(topic port.Topic) port.ConsumeOptions {
 	// batch keeps no message slice past its call: the rows are kept, and
 	// sources copied into dead letters.
 	opts := port.ConsumeOptions{Group: r.group, BatchSize: s.batchSize, Follow: rt.Follow, Reuse: true, Assigned: r.obs.watch.assigned}
-	if r.store = r.committer(rt); r.store != nil {
-		for _, l := range s.lookups {
-			if l.ref.Connector == s.out.Connector && !slices.Contains(r.reads, l.schema.Name) {
-				r.reads = append(r.reads, l.schema.Name)
-			}
-		}
-		opts.Positions = r.positions
-		opts.Committed = r.committed
-		opts.BatchSize = s.chunkSize() * commitsPerPoll
-		r.speculate = s.idCol >= 0
-		if f, ok := topic.(port.Flusher); ok && f.CallsFlush() && !rt.Follow {
-			r.hold = true
-			opts.Flush = r.flush
+	var err error
+	if r.store, err = r.committer(rt); err != nil {
+		return opts, err
+	}
+	for _, l := range s.lookups {
+		if l.ref.Connector == s.out.Connector && !slices.Contains(r.reads, l.schema.Name) {
+			r.reads = append(r.reads, l.schema.Name)
 		}
 	}
-	return opts
+	opts.Positions = r.positions
+	opts.Committed = r.committed
+	opts.BatchSize = s.chunkSize() * commitsPerPoll
+	r.speculate = s.idCol >= 0
+	if f, ok := topic.(port.Flusher); ok && f.CallsFlush() && !rt.Follow {
+		r.hold = true
+		opts.Flush = r.flush
+	}
+	return opts, nil
 }
 
 // startRelay starts the relay publishing the records of topic sinks.
@@ -278,7 +282,7 @@ func (r *streamRun) flush(ctx context.Context) error {
 	return r.flushed
 }
 
-// Commit pipelining: with a port.Committer, a consumed batch is decided and
+// Commit pipelining: a consumed batch is decided and
 // committed in chunks of the stage's batch_size (defaultChunk when unset),
 // and each chunk is decided while the one before it commits. Chunks of
 // 5,000 rather than 1,000 records write each changed state row (a saved
@@ -310,13 +314,6 @@ func (r *streamRun) batch(ctx context.Context, msgs []port.Message) error {
 		}
 	}
 	r.obs.watch.arrived()
-	if r.store == nil {
-		r.useLatest()
-		if err := r.prepare(ctx, msgs); err != nil {
-			return err
-		}
-		return r.write(ctx)
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.flushed != nil {
@@ -364,7 +361,7 @@ func (r *streamRun) prepare(ctx context.Context, msgs []port.Message) error {
 	if err := r.duplicates(ctx, msgs); err != nil {
 		return err
 	}
-	if r.store != nil && r.versions == nil && len(r.reads) > 0 {
+	if r.versions == nil && len(r.reads) > 0 {
 		// Before any row is cached: a change committed after this read
 		// moves a version on, and the commit of what was decided on the
 		// rows then fails with port.ErrConflict.
