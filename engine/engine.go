@@ -51,6 +51,7 @@ func Load(path string, env yamldoc.Env, reg *port.Registry, opts ...stage.BuildO
 			errs = append(errs, s.File.Errorf(pos, "connector %s: %v", c.Key, oe))
 		}
 	}
+	errs = append(errs, checkCommits(s, reg)...)
 	plan, err := stage.Build(s, opts...)
 	if err != nil {
 		var more yamldoc.Errors
@@ -64,6 +65,41 @@ func Load(path string, env yamldoc.Env, reg *port.Registry, opts ...stage.BuildO
 		return nil, errs
 	}
 	return plan, nil
+}
+
+// checkCommits refuses a stream stage whose output table lives in a
+// connector whose kind cannot commit (port.Kind.Commits): the stage
+// commits its decisions, the state it saves and its offsets in one commit
+// (docs/ARCHITECTURE.md, "State and concurrency"), in dry-run and run alike.
+func checkCommits(s *spec.Spec, reg *port.Registry) yamldoc.Errors {
+	kinds := map[string]string{}
+	for _, c := range s.Connectors {
+		kinds[c.Key] = c.Value.Kind.Value
+	}
+	var errs yamldoc.Errors
+	for _, st := range s.Stages {
+		if st.Kind.Value != spec.KindStream || !st.To.Set() {
+			continue
+		}
+		ref, err := spec.ParseRef(st.To)
+		if err != nil {
+			continue // the builder says what is wrong with it
+		}
+		kind, ok := reg.Lookup(kinds[ref.Connector])
+		if !ok || kind.Commits {
+			continue
+		}
+		var commits []string
+		for _, name := range reg.Names() {
+			if k, _ := reg.Lookup(name); k.Commits {
+				commits = append(commits, name)
+			}
+		}
+		errs = append(errs, s.File.Errorf(st.To.Pos, "stream stage %s writes to %s, a connector of kind %s, which cannot commit "+
+			"decisions with their offsets: its output table must live in a connector of kind %s",
+			st.Name.Value, ref, kind.Name, strings.Join(commits, " or ")))
+	}
+	return errs
 }
 
 // kindOption returns the option called name of the kind called kind.

@@ -18,8 +18,9 @@ const KindName = "memory"
 func Kind() port.Kind {
 	const ignored = "ignored; accepted so a service connector's options can be kept when dry-run swaps in memory"
 	return port.Kind{
-		Name: KindName,
-		Doc:  "In-process tables and topics that live as long as the run; dry-run uses them in place of databases and brokers.",
+		Name:    KindName,
+		Commits: true,
+		Doc:     "In-process tables and topics that live as long as the run; dry-run uses them in place of databases and brokers.",
 		Options: []port.Option{
 			{Name: "dsn", Doc: ignored},
 			{Name: "brokers", Doc: ignored},
@@ -35,7 +36,9 @@ type Connector struct {
 	mu     sync.Mutex
 	tables map[string]*Table
 	topics map[string]*topicLog
-	box    outbox // records bound for topics (port.Outbox)
+	box    outbox    // records bound for topics (port.Outbox)
+	store  committed // offsets and state of Commit (commit.go)
+	locks  locks     // named locks (port.Locker, tx.go)
 }
 
 // Compile-time checks that Connector serves tables and topics.

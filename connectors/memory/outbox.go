@@ -18,7 +18,7 @@ type outbox struct {
 	inHand  map[int64]bool
 }
 
-// AddOutbox stores entries, giving them increasing ids. It implements port.Outbox.
+// AddOutbox stores entries outside a Commit, giving them increasing ids.
 func (c *Connector) AddOutbox(ctx context.Context, entries []port.OutboxEntry) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -10,8 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
-
-	"github.com/govalues/decimal"
+	"sync/atomic"
 
 	"pipeline/engine/port"
 	"pipeline/engine/schema"
@@ -33,6 +32,7 @@ type Table struct {
 	key     int          // index of the key column
 	keyType reflect.Type // Go type every key must have; nil when the column kind is invalid
 	intKeys bool         // the key column is an int column: every key is an int
+	gate    gate         // keeps writers apart, and the table's version (tx.go)
 
 	mu   sync.RWMutex
 	rows []schema.Row // in the order their keys were first stored
@@ -46,6 +46,12 @@ type Table struct {
 	index     keyIndex
 	ascLen    int
 	order     []int
+	// ordered holds the rows in key order as of the last write, shared by
+	// every snapshot taken since (never changed, only replaced): exports,
+	// scans and aggregates of a table nobody wrote in between cost no copy.
+	// Writers clear it while they hold mu; readers set it while they hold mu
+	// (shared), so it never outlives the rows it lists.
+	ordered atomic.Pointer[[]schema.Row]
 }
 
 var _ port.Table = (*Table)(nil)
@@ -149,8 +155,10 @@ func (t *Table) Upsert(ctx context.Context, rows []schema.Row) error {
 	if len(rows) == 0 {
 		return nil
 	}
+	defer t.writing(ctx)()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.ordered.Store(nil)
 	if t.ascending && ascending {
 		if n := len(t.rows); n == 0 || schema.Compare(rows[0][t.key], t.rows[n-1][t.key]) > 0 {
 			// The common case: every key is new and greater than those stored.
@@ -321,30 +329,51 @@ func (s *snapshot) ScanBatches(ctx context.Context, size int, fn func([]schema.R
 }
 
 // snapshot returns the rows in key order, sorting the order first when keys
-// arrived out of order since the last sort.
+// arrived out of order since the last sort. The slice is shared (see
+// Table.ordered): callers must not change it.
 func (t *Table) snapshot() []schema.Row {
-	t.mu.RLock()
-	if d, ok := t.index.(*denseIndex); ok {
-		// A dense index lists the keys in order: no sorting needed.
-		snap := make([]schema.Row, 0, len(t.rows))
-		d.each(func(_, p int) { snap = append(snap, t.rows[p]) })
-		t.mu.RUnlock()
-		return snap
+	if p := t.ordered.Load(); p != nil {
+		return *p
 	}
-	if t.ascending || len(t.order) == len(t.rows) {
-		snap := t.ordered()
-		t.mu.RUnlock()
-		return snap
+	t.mu.RLock()
+	if t.ascending || len(t.order) == len(t.rows) || t.dense() {
+		defer t.mu.RUnlock()
+		return t.keepOrdered()
 	}
 	t.mu.RUnlock()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.sortOrder()
-	return t.ordered()
+	return t.keepOrdered()
 }
 
-// ordered copies the rows in key order; the caller holds the lock and the order is up to date.
-func (t *Table) ordered() []schema.Row {
+// dense reports whether the table is indexed by a dense index; the caller holds the lock.
+func (t *Table) dense() bool {
+	_, ok := t.index.(*denseIndex)
+	return ok
+}
+
+// keepOrdered returns the rows in key order, from t.ordered or copied and
+// kept there. The caller holds the lock (shared or not), and the order is
+// up to date unless a dense index lists the keys.
+func (t *Table) keepOrdered() []schema.Row {
+	if p := t.ordered.Load(); p != nil {
+		return *p
+	}
+	snap := t.copyOrdered()
+	t.ordered.Store(&snap)
+	return snap
+}
+
+// copyOrdered copies the rows in key order; the caller holds the lock and
+// the order is up to date unless a dense index lists the keys.
+func (t *Table) copyOrdered() []schema.Row {
+	if d, ok := t.index.(*denseIndex); ok {
+		// A dense index lists the keys in order: no sorting needed.
+		snap := make([]schema.Row, 0, len(t.rows))
+		d.each(func(_, p int) { snap = append(snap, t.rows[p]) })
+		return snap
+	}
 	if t.ascending {
 		return slices.Clone(t.rows)
 	}
@@ -427,8 +456,10 @@ func (t *Table) Truncate(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memory table %s: truncate: %w", t.schema.Name, err)
 	}
+	defer t.writing(ctx)()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.ordered.Store(nil)
 	t.rows, t.index, t.order = nil, nil, nil
 	t.ascending, t.ascLen = true, 0
 	return nil
@@ -479,7 +510,7 @@ type denseIndex struct {
 // maxDenseSpread bounds how sparse a dense index may get: it spans at most
 // this many slots per row (plus denseSlack), else the table uses a map.
 const (
-	maxDenseSpread = 4
+	maxDenseSpread = 8
 	denseSlack     = 1 << 16
 )
 
@@ -571,10 +602,7 @@ func (d *denseIndex) each(fn func(k, p int)) {
 	}
 }
 
-var (
-	_ port.Updater    = (*Table)(nil)
-	_ port.Aggregator = (*Table)(nil)
-)
+var _ port.Updater = (*Table)(nil)
 
 // UpdateWhere sets the columns of set in every row whose column
 // where.Column equals where.Value (schema.Compare; a null never matches),
@@ -607,26 +635,38 @@ func (t *Table) UpdateWhere(ctx context.Context, set []port.ColumnValue, where p
 	if where.Value == nil {
 		return 0, nil
 	}
+	defer t.writing(ctx)()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var matched []int
-	for p, r := range t.rows {
-		if v := r[wi]; v != nil && schema.Compare(v, where.Value) == 0 {
-			matched = append(matched, p)
+	matches := func(r schema.Row) bool { v := r[wi]; return v != nil && schema.Compare(v, where.Value) == 0 }
+	// Counted first, so that the copies take one block of the right size
+	// and no list of positions is grown: memory touched for the first time
+	// is what an update of a million rows spends most on.
+	n := 0
+	for _, r := range t.rows {
+		if matches(r) {
+			n++
 		}
 	}
-	// One block holds every changed copy: one allocation instead of one per row.
+	if n == 0 {
+		return 0, nil
+	}
+	t.ordered.Store(nil)
 	w := len(t.schema.Columns)
-	block := make([]any, len(matched)*w)
-	for i, p := range matched {
-		r := schema.Row(block[i*w : (i+1)*w : (i+1)*w])
-		copy(r, t.rows[p])
-		for j, c := range cols {
-			r[c] = set[j].Value
+	block := make([]any, n*w)
+	for p, r := range t.rows {
+		if !matches(r) {
+			continue
 		}
-		t.rows[p] = r
+		c := schema.Row(block[:w:w])
+		block = block[w:]
+		copy(c, r)
+		for j, col := range cols {
+			c[col] = set[j].Value
+		}
+		t.rows[p] = c
 	}
-	return int64(len(matched)), nil
+	return int64(n), nil
 }
 
 // checkValue reports why v cannot be stored in column c, or nil.
@@ -642,132 +682,4 @@ func (t *Table) checkValue(c int, v any) error {
 		return fmt.Errorf("column %s holds %s, not a %T", t.schema.Columns[c].Name, typ, v)
 	}
 	return nil
-}
-
-// Aggregate groups the rows whose column where.Column equals where.Value
-// (every row when where.Column is "") by the column by, and folds each
-// group as port.Aggregator says: sum, min and max of a decimal or int
-// column give a decimal.Decimal (null when the group holds only nulls),
-// count gives the number of rows. Rows are folded in key order.
-func (t *Table) Aggregate(ctx context.Context, by string, where port.ColumnValue, folds []port.Fold) (map[any][]any, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("memory table %s: aggregate: %w", t.schema.Name, err)
-	}
-	bi := t.schema.Index(by)
-	if bi < 0 {
-		return nil, fmt.Errorf("memory table %s: aggregate: no column %q", t.schema.Name, by)
-	}
-	wi := -1
-	if where.Column != "" {
-		if wi = t.schema.Index(where.Column); wi < 0 {
-			return nil, fmt.Errorf("memory table %s: aggregate: no column %q", t.schema.Name, where.Column)
-		}
-	}
-	cols := make([]int, len(folds))
-	for i, f := range folds {
-		cols[i] = -1
-		switch f.Func {
-		case "count":
-		case "sum", "min", "max":
-			c := t.schema.Index(f.Column)
-			if c < 0 {
-				return nil, fmt.Errorf("memory table %s: aggregate: no column %q", t.schema.Name, f.Column)
-			}
-			if k := t.schema.Columns[c].Type.Kind; k != schema.Decimal && k != schema.Int {
-				return nil, fmt.Errorf("memory table %s: aggregate: %s(%s): column is %s, not a number", t.schema.Name, f.Func, f.Column, t.schema.Columns[c].Type)
-			}
-			cols[i] = c
-		default:
-			return nil, fmt.Errorf("memory table %s: aggregate: unknown function %q", t.schema.Name, f.Func)
-		}
-	}
-	// Folds keep their values unboxed, boxed once per group at the end.
-	type group struct {
-		dec  []decimal.Decimal // per fold: the sum, min or max so far
-		n    []int             // per fold: the count so far
-		seen []bool            // per fold, whether a non-null value was folded
-	}
-	groups := map[any]*group{}
-	for i, r := range t.snapshot() {
-		if i%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, fmt.Errorf("memory table %s: aggregate: %w", t.schema.Name, err)
-			}
-		}
-		if wi >= 0 && (r[wi] == nil || where.Value == nil || schema.Compare(r[wi], where.Value) != 0) {
-			continue
-		}
-		key := r[bi]
-		g := groups[key]
-		if g == nil {
-			g = &group{dec: make([]decimal.Decimal, len(folds)), n: make([]int, len(folds)), seen: make([]bool, len(folds))}
-			groups[key] = g
-		}
-		for j, f := range folds {
-			if f.Func == "count" {
-				g.n[j]++
-				continue
-			}
-			var x decimal.Decimal
-			switch v := r[cols[j]].(type) {
-			case decimal.Decimal:
-				x = v
-			case int:
-				d, err := decimal.New(int64(v), 0)
-				if err != nil {
-					return nil, fmt.Errorf("memory table %s: aggregate: %s(%s): %w", t.schema.Name, f.Func, f.Column, err)
-				}
-				x = d
-			default:
-				continue // null: ignored, as SQL aggregates do
-			}
-			if !g.seen[j] {
-				g.seen[j] = true
-				if f.Func == "sum" {
-					// A sum starts at 0, as the stage's own fold does: its scale is never below 0.
-					var err error
-					if x, err = (decimal.Decimal{}).Add(x); err != nil {
-						return nil, fmt.Errorf("memory table %s: aggregate: sum(%s) for %s = %s: %w", t.schema.Name, f.Column, by, valueText(key), err)
-					}
-				}
-				g.dec[j] = x
-				continue
-			}
-			cur := g.dec[j]
-			switch {
-			case f.Func == "sum":
-				s, err := cur.Add(x)
-				if err != nil {
-					return nil, fmt.Errorf("memory table %s: aggregate: sum(%s) for %s = %s: %w", t.schema.Name, f.Column, by, valueText(key), err)
-				}
-				g.dec[j] = s
-			case (f.Func == "min" && x.Cmp(cur) < 0) || (f.Func == "max" && x.Cmp(cur) > 0):
-				g.dec[j] = x
-			}
-		}
-	}
-	out := make(map[any][]any, len(groups))
-	for k, g := range groups {
-		vals := make([]any, len(folds))
-		for j, f := range folds {
-			switch {
-			case f.Func == "count":
-				if g.n[j] > 0 {
-					vals[j] = g.n[j]
-				}
-			case g.seen[j]:
-				vals[j] = g.dec[j]
-			}
-		}
-		out[k] = vals
-	}
-	return out, nil
-}
-
-// valueText formats a value for messages: null for nil.
-func valueText(v any) string {
-	if v == nil {
-		return "null"
-	}
-	return fmt.Sprint(v)
 }

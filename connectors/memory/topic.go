@@ -313,14 +313,9 @@ func (t *Topic) Consume(ctx context.Context, opts port.ConsumeOptions, handle fu
 		size = 1000
 	}
 	n := len(l.parts)
-	c := &cursor{}
-	if opts.Reuse {
-		c.msgs = make([]port.Message, 0, size)
-	}
-	if opts.Group == "" {
-		c.own = make([]int64, n)
-	} else {
-		c.group = l.group(opts.Group)
+	c, err := l.cursor(ctx, opts, size)
+	if err != nil {
+		return fmt.Errorf("memory topic %s: consume: %w", l.name, err)
 	}
 	if opts.Assigned != nil {
 		// Every consumer serves every partition, a batch at a time.
@@ -489,3 +484,55 @@ func (t *Topic) Describe(ctx context.Context) (port.TopicInfo, error) {
 }
 
 var _ port.Describer = (*Topic)(nil)
+
+// cursor returns a consumer's cursor: its group's, or its own from the
+// start, moved to where opts.Positions says when set.
+func (l *topicLog) cursor(ctx context.Context, opts port.ConsumeOptions, size int) (*cursor, error) {
+	c := &cursor{}
+	if opts.Reuse {
+		c.msgs = make([]port.Message, 0, size)
+	}
+	if opts.Group == "" {
+		c.own = make([]int64, len(l.parts))
+	} else {
+		c.group = l.group(opts.Group)
+	}
+	if opts.Positions != nil {
+		if err := l.position(ctx, c, opts.Positions); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// position starts c where the store of ConsumeOptions.Positions says, for
+// every partition (a memory topic's consumers share them all): the store
+// is the source of truth, and partitions it holds no offset for start at
+// the beginning, as do those it holds an offset past the end of. A
+// partition another consumer of the group is handling
+// keeps its place.
+func (l *topicLog) position(ctx context.Context, c *cursor, positions func(context.Context, []int32) (map[int32]int64, error)) error {
+	all := make([]int32, len(l.parts))
+	for p := range all {
+		all[p] = int32(p)
+	}
+	at, err := positions(ctx, all)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for p := range all {
+		next := at[int32(p)]
+		if next < 0 || next > int64(len(l.parts[p])) {
+			next = 0 // past the end (a topic emptied since): from the beginning, as Kafka does
+		}
+		switch {
+		case c.group == nil:
+			c.own[p] = next
+		case !c.group.busy[p]:
+			c.group.committed[p] = next
+		}
+	}
+	return nil
+}

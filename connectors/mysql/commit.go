@@ -353,29 +353,10 @@ func checkOffsets(ctx context.Context, q querier, group string, offs []port.Offs
 			return false, &OtherTopicError{Database: where, Group: group, Topic: o.Topic, Stored: id, Now: o.TopicID}
 		}
 	}
-	atFrom, atNext := true, true
-	for _, o := range offs {
+	return port.ApplyOffsets(offs, func(o port.Offset) (int64, bool) {
 		s, ok := stored[tp{o.Topic, o.Partition}]
-		atFrom = atFrom && (!ok || s == o.From)
-		atNext = atNext && ok && s == o.Next
-	}
-	switch {
-	case atNext:
-		return false, nil
-	case atFrom:
-		return true, nil
-	}
-	var moved []string
-	for _, o := range offs {
-		s, ok := stored[tp{o.Topic, o.Partition}]
-		if ok && s != o.From && s != o.Next {
-			moved = append(moved, fmt.Sprintf("topic %s partition %d is at %d, batch covers %d..%d", o.Topic, o.Partition, s, o.From, o.Next))
-		}
-	}
-	if len(moved) == 0 {
-		moved = append(moved, "some partitions are at the batch's start and others at its end")
-	}
-	return false, fmt.Errorf("%s: %w", strings.Join(moved, "; "), port.ErrStale)
+		return s, ok
+	})
 }
 
 // Offsets returns the committed next offsets of group for topic, by partition.

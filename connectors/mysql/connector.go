@@ -35,6 +35,7 @@ func Kind() port.Kind {
 		Name:    KindName,
 		Doc:     "Keyed tables in a MySQL or MariaDB database; stream batches are committed atomically with their consumer offsets (effectively-once).",
 		Service: true,
+		Commits: true,
 		Options: []port.Option{
 			{Name: "dsn", Doc: "go-sql-driver data source name, e.g. user:password@tcp(127.0.0.1:3306)/pipeline, or a URL mysql://user:password@127.0.0.1:3306/pipeline?param=value (password URL-escaped); when set it wins over host, user, password and database (database only fills in a dsn without one)", Default: "built from host, user, password and database"},
 			{Name: "host", Doc: "server address host[:port] (port 3306 when omitted), or the path of a unix socket", Default: DefaultHost},

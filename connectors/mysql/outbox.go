@@ -69,8 +69,8 @@ func checkOutbox(entries []port.OutboxEntry) error {
 	return nil
 }
 
-// AddOutbox stores entries in a tx of their own (or the tx of ctx). It
-// implements port.Outbox.
+// AddOutbox stores entries outside a Commit, in a tx of their own (or
+// the tx of ctx).
 func (c *Connector) AddOutbox(ctx context.Context, entries []port.OutboxEntry) error {
 	if len(entries) == 0 {
 		return nil

@@ -3,6 +3,8 @@ package port
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 
 	"pipeline/engine/schema"
 )
@@ -50,6 +52,39 @@ var ErrOtherTopic = errors.New("the stored offsets were taken on another topic o
 // must not be applied.
 var ErrStale = errors.New("stale batch: the partition's committed offset has moved on " +
 	"(another consumer owns it, or the topic was recreated: run the spec's reset stage to start over)")
+
+// ApplyOffsets decides, as Committer.Commit must, whether a batch covering
+// offs is to be applied, given the next offset stored for each of its
+// partitions (ok false: none stored): true when every partition is at the
+// batch's From or has none; false with a nil error when every one is at its
+// Next (applied before); else an error wrapping ErrStale that says where
+// each partition is.
+func ApplyOffsets(offs []Offset, stored func(o Offset) (next int64, ok bool)) (bool, error) {
+	atFrom, atNext := true, true
+	for _, o := range offs {
+		s, ok := stored(o)
+		atFrom = atFrom && (!ok || s == o.From)
+		atNext = atNext && ok && s == o.Next
+	}
+	switch {
+	case len(offs) == 0:
+		return true, nil
+	case atNext:
+		return false, nil
+	case atFrom:
+		return true, nil
+	}
+	var moved []string
+	for _, o := range offs {
+		if s, ok := stored(o); ok && s != o.From && s != o.Next {
+			moved = append(moved, fmt.Sprintf("topic %s partition %d is at %d, batch covers %d..%d", o.Topic, o.Partition, s, o.From, o.Next))
+		}
+	}
+	if len(moved) == 0 {
+		moved = append(moved, "some partitions are at the batch's start and others at its end")
+	}
+	return false, fmt.Errorf("%s: %w", strings.Join(moved, "; "), ErrStale)
+}
 
 // ErrExists is returned by Committer.Commit when a write marked Insert
 // meets a row whose key the table holds already; nothing of the batch is

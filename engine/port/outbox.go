@@ -20,9 +20,6 @@ type OutboxEntry struct {
 // OutboxEntry). A Committer that is an Outbox stores a Batch's Outbox
 // entries in the batch's commit.
 type Outbox interface {
-	// AddOutbox stores entries outside a Commit, for a stage that writes
-	// its tables one by one (no Committer).
-	AddOutbox(ctx context.Context, entries []OutboxEntry) error
 	// Relay hands publish at most limit of group's entries, in the order
 	// they were added, and removes them once publish returns nil: an entry
 	// is removed only after it is published, so a crash in between

@@ -47,6 +47,10 @@ type Kind struct {
 	// Service marks kinds that need a running server (a database, a broker).
 	// Dry-run replaces them with the memory kind.
 	Service bool
+	// Commits marks kinds whose connectors are Committers (and
+	// Transactors): a stream stage's output table must live in one, which
+	// commits its decisions with their offsets (docs/ARCHITECTURE.md).
+	Commits bool
 	New     func(ctx context.Context, cfg Config) (Connector, error)
 }
 

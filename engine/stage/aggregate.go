@@ -3,7 +3,6 @@ package stage
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/govalues/decimal"
@@ -41,9 +40,7 @@ type aggFn struct {
 }
 
 var (
-	aggPattern = regexp.MustCompile(`^\s*(sum|count|min|max)\s*\((.*)\)\s*$`)
-	fieldRef   = regexp.MustCompile(`^\s*([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)\s*$`)
-	aggType    = map[string]schema.Type{"sum": schema.DecimalType, "count": schema.IntType,
+	aggType = map[string]schema.Type{"sum": schema.DecimalType, "count": schema.IntType,
 		"min": {Kind: schema.Decimal, Scale: schema.AnyScale, Nullable: true},
 		"max": {Kind: schema.Decimal, Scale: schema.AnyScale, Nullable: true}}
 )
@@ -64,12 +61,12 @@ func (b *builder) aggregate(p *step, a *spec.Aggregate) *aggregate {
 	}
 	src := &scope{}
 	src.addRecord(as, g.schema)
-	m := fieldRef.FindStringSubmatch(a.By.Value)
-	if m == nil || m[1] != as || g.schema.Index(m[2]) < 0 {
+	by, ok := rules.PlainField(a.By.Value)
+	if !ok || by.Record != as || g.schema.Index(by.Field) < 0 {
 		b.errorf(a.By.Pos, "aggregate by: write %s.column, a column of %s (%s)", as, g.schema.Name, joinNames(g.schema.Names()))
 		return nil
 	}
-	g.by = g.schema.Index(m[2])
+	g.by = g.schema.Index(by.Field)
 	if kt, bt := p.schema.Columns[p.schema.Key].Type, g.schema.Columns[g.by].Type; kt.Kind != bt.Kind {
 		b.errorf(a.By.Pos, "aggregate by: %s is %s but the key of %s is %s", a.By.Value, bt, p.schema.Name, kt)
 		return nil
@@ -78,13 +75,11 @@ func (b *builder) aggregate(p *step, a *spec.Aggregate) *aggregate {
 	var outs []rules.Output
 	var set yamldoc.Map[yamldoc.String]
 	for _, v := range a.Values {
-		m := aggPattern.FindStringSubmatchIndex(v.Value.Value)
-		if m == nil {
+		kind, arg, ok := rules.ParseFold(v.Value)
+		if _, known := aggType[kind]; !ok || !known {
 			b.errorf(v.Value.Pos, "aggregate value %s: write sum(expr), count(), min(expr) or max(expr)", v.Key)
 			return nil
 		}
-		kind := v.Value.Value[m[2]:m[3]]
-		arg := yamldoc.String{Value: v.Value.Value[m[4]:m[5]], Pos: v.Value.Pos.Shift(m[4])}
 		if p.sc.index(v.Key) >= 0 || !namePattern.MatchString(v.Key) {
 			b.errorf(v.Pos, "aggregate value %q: the name is taken or not a name", v.Key)
 			return nil
@@ -127,18 +122,18 @@ func pushableAggregate(a *spec.Aggregate, as string, s *schema.Schema) *aggPush 
 		push.where = w
 	}
 	for _, v := range a.Values {
-		m := aggPattern.FindStringSubmatch(v.Value.Value)
-		f := port.Fold{Func: m[1]}
+		kind, arg, _ := rules.ParseFold(v.Value)
+		f := port.Fold{Func: kind}
 		if f.Func != "count" {
-			ref := fieldRef.FindStringSubmatch(m[2])
-			if ref == nil || ref[1] != as {
+			ref, ok := rules.PlainField(arg.Value)
+			if !ok || ref.Record != as {
 				return nil
 			}
-			col, ok := s.Column(ref[2])
+			col, ok := s.Column(ref.Field)
 			if !ok || (col.Type.Kind != schema.Decimal && col.Type.Kind != schema.Int) {
 				return nil
 			}
-			f.Column = ref[2]
+			f.Column = ref.Field
 		}
 		push.folds = append(push.folds, f)
 	}

@@ -23,6 +23,15 @@ func (m *keyMap[V]) get(k any) (V, bool) {
 	return v, ok
 }
 
+// has reports whether k is in the map; a nil map has no key.
+func (m *keyMap[V]) has(k any) bool {
+	if m == nil {
+		return false
+	}
+	_, ok := m.get(k)
+	return ok
+}
+
 // put sets the value of k, which must be comparable.
 func (m *keyMap[V]) put(k any, v V) {
 	if x, ok := k.(int); ok {

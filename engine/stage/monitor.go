@@ -342,11 +342,6 @@ func (r *streamRun) landed(o observed, outs int) {
 	r.obs.watch.committed(o.offsets)
 }
 
-// wrote reports a batch written without a store (no commit).
-func (r *streamRun) wrote(outs int, offsets []port.Offset) {
-	r.landed(r.committing(offsets), outs)
-}
-
 // gather adds the tallies of the deciders to the chunk's.
 func (r *streamRun) gather() {
 	if r.obs.tally == nil {

@@ -53,10 +53,7 @@ func (s *rekeyStage) Name() string { return s.name }
 func (s *rekeyStage) Kind() string { return spec.KindRekey }
 
 func (b *builder) rekeyStage(st *spec.Stage) Runner {
-	s := &rekeyStage{name: st.Name.Value, group: st.Group.Value, batchSize: st.BatchSize, sc: &scope{}}
-	if s.group == "" {
-		s.group = s.name
-	}
+	s := &rekeyStage{name: st.Name.Value, group: consumerGroup(st), batchSize: st.BatchSize, sc: &scope{}}
 	var ok1, ok2 bool
 	s.from, s.in, ok1 = b.topicRef(st.From, "from")
 	s.to, s.out, ok2 = b.topicRef(st.To, "to")
@@ -368,8 +365,8 @@ func (r *rekeyRun) deadLetter(i int, m port.Message, reason string) {
 
 // sendDead sends the batch's dead letters to the runtime's sink in record
 // order and, before the batch's offsets are committed, writes them to the
-// dead-letter tables of connectors that commit (port.Committer: a
-// database), so that a run killed afterwards loses none of them; writing a
+// dead-letter tables of connectors that commit (port.Committer: mysql,
+// and memory in a dry-run), so that a run killed afterwards loses none of them; writing a
 // letter twice is harmless (its id is its stage, source and reason).
 func (r *rekeyRun) sendDead(ctx context.Context) error {
 	if len(r.dead) == 0 {

@@ -2,7 +2,6 @@ package stage
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -108,9 +107,8 @@ func (rl *relay) publish(ctx context.Context, entries []port.OutboxEntry) error 
 			rows = append(rows, row)
 		}
 		if err := t.Publish(ctx, rows); err != nil {
-			var rej *port.RejectedRows
-			if errors.As(err, &rej) {
-				return fmt.Errorf("topic %s refused %d of %d outbox records (they stay in the outbox): %w", name, len(rej.Rows), len(rows), err)
+			if rej := port.Rejected(err); len(rej) > 0 {
+				return fmt.Errorf("topic %s refused %d of %d outbox records (they stay in the outbox): %w", name, len(rej), len(rows), err)
 			}
 			return fmt.Errorf("topic %s: %w", name, err)
 		}

@@ -60,13 +60,9 @@ func (s *resetStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 	var st Stats
 	for i, ref := range s.tables {
 		t, err := rt.Resources.Table(ctx, ref, s.tschem[i])
-		if err != nil {
+		if err := truncate(ctx, t, err, "table", ref, &st); err != nil {
 			return st, err
 		}
-		if err := t.Truncate(ctx); err != nil {
-			return st, fmt.Errorf("emptying table %s: %w", ref, err)
-		}
-		st.Out++
 	}
 	if err := s.emptyDeadLetters(ctx, rt); err != nil {
 		return st, err
@@ -84,13 +80,9 @@ func (s *resetStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 			}
 		}
 		t, err := rt.Resources.Topic(ctx, ref, s.tspecs[i])
-		if err != nil {
+		if err := truncate(ctx, t, err, "topic", ref, &st); err != nil {
 			return st, err
 		}
-		if err := t.Truncate(ctx); err != nil {
-			return st, fmt.Errorf("emptying topic %s: %w", ref, err)
-		}
-		st.Out++
 	}
 	st.Elapsed = time.Since(start)
 	st.Note = "emptied " + refList(s.tables, "table") + " and " + refList(s.topics, "topic")
@@ -100,6 +92,24 @@ func (s *resetStage) Run(ctx context.Context, rt *Runtime) (Stats, error) {
 		st.Note = "emptied " + refList(s.topics, "topic")
 	}
 	return st, nil
+}
+
+// truncater is what a reset stage empties: a port.Table or a port.Topic.
+type truncater interface {
+	Truncate(ctx context.Context) error
+}
+
+// truncate empties t, the table or topic (what) ref names, and counts it in
+// st, unless opening it failed with err.
+func truncate(ctx context.Context, t truncater, err error, what string, ref spec.Ref, st *Stats) error {
+	if err != nil {
+		return err
+	}
+	if err := t.Truncate(ctx); err != nil {
+		return fmt.Errorf("emptying %s %s: %w", what, ref, err)
+	}
+	st.Out++
+	return nil
 }
 
 // emptyDeadLetters empties the dead-letter table of each connector whose

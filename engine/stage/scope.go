@@ -197,20 +197,22 @@ func (bd *bound) evaluator() *evaluator {
 	return ev
 }
 
-// eval evaluates the ruleset with the scope's current values.
-func (e *evaluator) eval(vars []any) (rules.Decision, error) {
+// scopeVals returns the ruleset's inputs from the scope's current values.
+func (e *evaluator) scopeVals(vars []any) []any {
 	for i, j := range e.bd.idx {
 		e.vals[i] = vars[j]
 	}
-	return e.Eval(e.vals)
+	return e.vals
+}
+
+// eval evaluates the ruleset with the scope's current values.
+func (e *evaluator) eval(vars []any) (rules.Decision, error) {
+	return e.Eval(e.scopeVals(vars))
 }
 
 // explain evaluates like eval, and explains how (see rules.Evaluator.Explain).
 func (e *evaluator) explain(vars []any) rules.Explanation {
-	for i, j := range e.bd.idx {
-		e.vals[i] = vars[j]
-	}
-	return e.Explain(e.vals)
+	return e.Explain(e.scopeVals(vars))
 }
 
 // evalObserved evaluates like eval the record with key key; when rt traces
@@ -276,13 +278,10 @@ func (b *builder) filter(sc *scope, where yamldoc.String, name string) *bound {
 	if !where.Set() {
 		return nil
 	}
-	return b.define(sc, rules.Definition{Name: name + " where",
-		Rules:   []rules.RuleDef{{ID: "match", When: where, Outcome: "match", Pos: where.Pos}},
-		Default: &rules.RuleDef{ID: "skip", Outcome: "skip"}})
+	return b.define(sc, rules.Filter(name+" where", where))
 }
 
-// matches evaluates a filter.
+// matches evaluates a filter (see rules.Filter).
 func (e *evaluator) matches(vars []any) (bool, error) {
-	d, err := e.eval(vars)
-	return d.Outcome == "match", err
+	return e.Holds(e.scopeVals(vars))
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 
 	"pipeline/engine/port"
 	"pipeline/engine/rules"
@@ -135,14 +134,9 @@ func (b *builder) sink(s *streamStage, k spec.Sink, emit yamldoc.Map[yamldoc.Str
 		out.out = sch
 	}
 	if k.Where.Set() {
-		out.where = b.define(s.sc, rules.Definition{Name: "to " + ref.String() + " where",
-			Inputs:  []rules.Input{{Name: decisionVar, Record: true, Fields: decisionSchema.Columns}},
-			Rules:   []rules.RuleDef{{ID: "match", When: k.Where, Outcome: "match", Pos: k.Where.Pos}},
-			Default: &rules.RuleDef{ID: "skip", Outcome: "skip"}})
-		if out.where == nil {
+		if out.where, out.whereDecision = b.decisionFilter(s, "to "+ref.String()+" where", k.Where); out.where == nil {
 			return nil, false
 		}
-		out.whereDecision = parseDecisionTest(k.Where.Value)
 	}
 	own, hint := k.Emit, ""
 	if len(own) == 0 {
@@ -227,16 +221,6 @@ func (b *builder) connectorUse(conn string) (tables, topics bool) {
 		}
 	}
 	return tables, topics
-}
-
-// sinkTable returns the reference of the table sink whose table is named name.
-func (s *streamStage) sinkTable(name string) string {
-	for _, k := range s.sinks {
-		if k.topic == nil && k.out.Name == name {
-			return k.id
-		}
-	}
-	return ""
 }
 
 // sinkDecider is what a decider needs for one sink: its evaluators.
@@ -401,7 +385,7 @@ func decodeRecord(s *schema.Schema, text string) (schema.Row, error) {
 		row[i] = x
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("no column %s (was the schema of %s changed while records waited in the outbox?)", strings.Join(missing, ", "), s.Name)
+		return nil, fmt.Errorf("no column %s (was the schema of %s changed while records waited in the outbox?)", joinNames(missing), s.Name)
 	}
 	return row, nil
 }

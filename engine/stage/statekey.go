@@ -1,9 +1,7 @@
 package stage
 
 import (
-	"github.com/expr-lang/expr/ast"
-	"github.com/expr-lang/expr/parser"
-
+	"pipeline/engine/rules"
 	"pipeline/engine/spec"
 	"pipeline/engine/yamldoc"
 )
@@ -105,24 +103,15 @@ func (s *streamStage) lookupOf(v int) *lookup {
 // fieldRef returns the scope variable and column that expr, a field of a
 // record of s's scope (rec.field), reads.
 func (s *streamStage) fieldRef(expr string) (record, field int, ok bool) {
-	tree, err := parser.Parse(expr)
-	if err != nil {
+	f, ok := rules.PlainField(expr)
+	if !ok {
 		return 0, 0, false
 	}
-	m, isMember := tree.Node.(*ast.MemberNode)
-	if !isMember || m.Optional || m.Method {
-		return 0, 0, false
-	}
-	id, ok1 := m.Node.(*ast.IdentifierNode)
-	prop, ok2 := m.Property.(*ast.StringNode)
-	if !ok1 || !ok2 {
-		return 0, 0, false
-	}
-	record = s.sc.index(id.Value)
+	record = s.sc.index(f.Record)
 	if record < 0 || s.sc.schemas[record] == nil {
 		return 0, 0, false
 	}
-	if field = s.sc.schemas[record].Index(prop.Value); field < 0 {
+	if field = s.sc.schemas[record].Index(f.Field); field < 0 {
 		return 0, 0, false
 	}
 	return record, field, true

@@ -2,7 +2,6 @@ package stage
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -47,8 +46,6 @@ type windowArg struct {
 	out  int     // the output of argExpr computing it, when >= 0
 }
 
-var windowValue = regexp.MustCompile(`^\s*([a-z_]+)\s*\((.*)\)\s*$`)
-
 // windows compiles a stream stage's windows and adds their records to its
 // scope, after the lookups (their where and arguments may read those).
 func (b *builder) windows(s *streamStage, st *spec.Stage) bool {
@@ -86,101 +83,133 @@ func (b *builder) windowExprs(s *streamStage, w *streamWindow, ws spec.Window) b
 		}
 	}
 	if ws.Where.Set() {
-		w.where = b.define(s.sc, rules.Definition{Name: "window " + w.name + " where",
-			Inputs:  []rules.Input{{Name: decisionVar, Record: true, Fields: decisionSchema.Columns}},
-			Rules:   []rules.RuleDef{{ID: "match", When: ws.Where, Outcome: "match", Pos: ws.Where.Pos}},
-			Default: &rules.RuleDef{ID: "skip", Outcome: "skip"}})
-		if w.where == nil {
+		if w.where, w.whereDecision = b.decisionFilter(s, "window "+w.name+" where", ws.Where); w.where == nil {
 			return false
 		}
-		w.whereDecision = parseDecisionTest(ws.Where.Value)
 	}
 	return true
 }
 
+// decisionFilter compiles where, a filter of s's records that may read
+// their decision too, and returns it with its decisionTest when it is one.
+func (b *builder) decisionFilter(s *streamStage, name string, where yamldoc.String) (*bound, *decisionTest) {
+	def := rules.Filter(name, where)
+	def.Inputs = []rules.Input{{Name: decisionVar, Record: true, Fields: decisionSchema.Columns}}
+	bd := b.define(s.sc, def)
+	if bd == nil {
+		return nil, nil
+	}
+	return bd, parseDecisionTest(where.Value)
+}
+
+// window compiles window name of s: its key, span, time and values, and
+// adds its record to s's scope.
 func (b *builder) window(s *streamStage, name string, ws spec.Window) *streamWindow {
 	if !namePattern.MatchString(name) || s.sc.index(name) >= 0 || name == decisionVar {
 		b.errorf(ws.Pos, "window name %q must be a new name (not a record or lookup of the stage)", name)
 		return nil
 	}
 	w := &streamWindow{name: name, time: -1}
-	rec := s.sc.names[0]
-	recSchema := s.sc.schemas[0]
 
 	// The key: the record's topic key, or state would follow partition
 	// order rather than time (see docs/ARCHITECTURE.md).
 	if !ws.Key.Set() {
-		b.errorf(ws.Pos, "window %s has no key (key: %s.%s, the topic's key)", name, rec, s.tspec.Key)
+		b.errorf(ws.Pos, "window %s has no key (key: %s.%s, the topic's key)", name, s.sc.names[0], s.tspec.Key)
 		return nil
 	}
 	if !b.stateKeyedExpr(s, ws.Key.Pos, "window "+name, ws.Key.Value) {
 		return nil
 	}
 	// Whatever field names it, the key's value is the record's topic key.
-	w.key = recSchema.Index(s.tspec.Key)
+	w.key = s.sc.schemas[0].Index(s.tspec.Key)
 
-	span, err := parseSpan(ws.Span.Value)
-	if !ws.Span.Set() || err != nil {
-		if err == nil {
-			err = fmt.Errorf("missing")
-		}
-		pos := ws.Span.Pos
-		if !ws.Span.Set() {
-			pos = ws.Pos
-		}
-		b.errorf(pos, "window %s: span: %v (write a Go duration such as 10m or 24h, or days such as 7d)", name, err)
+	span, ok := b.windowSpan(name, ws)
+	if !ok || !b.windowTime(s, w, ws) {
 		return nil
 	}
-
-	// The time: a plain field is read as it is, anything else computed.
-	if !ws.Time.Set() {
-		b.errorf(ws.Pos, "window %s has no time (time: %s.some_datetime, the record's event time)", name, rec)
+	values, ok := b.windowValues(s, w, ws)
+	if !ok {
 		return nil
+	}
+	var err error
+	if w.spec, err = window.NewSpec(span, values); err != nil {
+		b.errorf(ws.Pos, "window %s: %v", name, err)
+		return nil
+	}
+	w.schema = w.spec.Schema(name)
+	w.v = s.sc.addRecord(name, w.schema)
+	return w
+}
+
+// windowSpan returns the span of window name.
+func (b *builder) windowSpan(name string, ws spec.Window) (time.Duration, bool) {
+	span, err := parseSpan(ws.Span.Value)
+	if ws.Span.Set() && err == nil {
+		return span, true
+	}
+	if err == nil {
+		err = fmt.Errorf("missing")
+	}
+	pos := ws.Span.Pos
+	if !ws.Span.Set() {
+		pos = ws.Pos
+	}
+	b.errorf(pos, "window %s: span: %v (write a Go duration such as 10m or 24h, or days such as 7d)", name, err)
+	return 0, false
+}
+
+// windowTime compiles the time of window w: a plain field of the record is
+// read as it is, anything else computed.
+func (b *builder) windowTime(s *streamStage, w *streamWindow, ws spec.Window) bool {
+	rec, recSchema := s.sc.names[0], s.sc.schemas[0]
+	if !ws.Time.Set() {
+		b.errorf(ws.Pos, "window %s has no time (time: %s.some_datetime, the record's event time)", w.name, rec)
+		return false
 	}
 	if c, ok := s.recordField(ws.Time.Value); ok && c >= 0 {
 		k := recSchema.Columns[c].Type.Kind
 		if k != schema.Date && k != schema.DateTime {
-			b.errorf(ws.Time.Pos, "window %s: time %s is %s, want a date or datetime", name, ws.Time.Value, recSchema.Columns[c].Type)
-			return nil
+			b.errorf(ws.Time.Pos, "window %s: time %s is %s, want a date or datetime", w.name, ws.Time.Value, recSchema.Columns[c].Type)
+			return false
 		}
 		w.time = c
-	} else {
-		only := &scope{}
-		only.addRecord(rec, recSchema)
-		w.timeExpr = b.define(only, rules.Definition{Name: "window " + name + " time",
-			Outputs: []rules.Output{{Name: "_t", Type: schema.DateTimeType, Pos: ws.Time.Pos}},
-			Default: &rules.RuleDef{ID: "time", Set: yamldoc.Map[yamldoc.String]{{Key: "_t", Pos: ws.Time.Pos, Value: ws.Time}}, Pos: ws.Time.Pos}})
-		if w.timeExpr == nil {
-			return nil
-		}
+		return true
 	}
+	only := &scope{}
+	only.addRecord(rec, recSchema)
+	w.timeExpr = b.define(only, rules.Definition{Name: "window " + w.name + " time",
+		Outputs: []rules.Output{{Name: "_t", Type: schema.DateTimeType, Pos: ws.Time.Pos}},
+		Default: &rules.RuleDef{ID: "time", Set: yamldoc.Map[yamldoc.String]{{Key: "_t", Pos: ws.Time.Pos, Value: ws.Time}}, Pos: ws.Time.Pos}})
+	return w.timeExpr != nil
+}
 
-	// The values, and the arguments they fold.
+// windowValues returns the values of window w, and sets where the argument
+// each folds comes from: a plain field copied, or an expression computed as
+// an output of the window's argument set.
+func (b *builder) windowValues(s *streamStage, w *streamWindow, ws spec.Window) ([]window.Value, bool) {
+	name := w.name
 	if len(ws.Values) == 0 {
-		b.errorf(ws.Pos, "window %s has no values (values: {count: count(), amount: sum(%s.some_amount)})", name, rec)
-		return nil
+		b.errorf(ws.Pos, "window %s has no values (values: {count: count(), amount: sum(%s.some_amount)})", name, s.sc.names[0])
+		return nil, false
 	}
 	var values []window.Value
-	var outs []rules.Output
-	var set yamldoc.Map[yamldoc.String]
 	for _, v := range ws.Values {
-		m := windowValue.FindStringSubmatchIndex(v.Value.Value)
+		fname, arg, ok := rules.ParseFold(v.Value)
 		fn, known := window.Func(0), false
-		if m != nil {
-			fn, known = window.ParseFunc(v.Value.Value[m[2]:m[3]])
+		if ok {
+			fn, known = window.ParseFunc(fname)
 		}
 		if !known || !namePattern.MatchString(v.Key) {
 			b.errorf(v.Value.Pos, "window %s value %s: write %s", name, v.Key, "count(), sum(expr), min(expr), max(expr) or count_distinct(expr)")
-			return nil
+			return nil, false
 		}
-		arg := yamldoc.String{Value: v.Value.Value[m[4]:m[5]], Pos: v.Value.Pos.Shift(m[4])}
 		wv := window.Value{Name: v.Key, Func: fn}
 		wa := windowArg{copy: fieldOf{v: -1}, out: -1}
 		switch {
 		case !fn.TakesArg():
 			if strings.TrimSpace(arg.Value) != "" {
 				b.errorf(arg.Pos, "window %s value %s: count() takes no argument (say which records enter with where)", name, v.Key)
-				return nil
+				return nil, false
 			}
 		default:
 			if f, t, ok := s.plainField(arg.Value); ok {
@@ -193,51 +222,36 @@ func (b *builder) window(s *streamStage, name string, ws spec.Window) *streamWin
 			if fn == window.CountDistinct {
 				wv.Arg = schema.Type{Kind: schema.String, Nullable: true}
 			}
-			wa.out = len(outs)
-			out := fmt.Sprintf("_a%d", len(outs))
-			outs = append(outs, rules.Output{Name: out, Type: wv.Arg, Pos: arg.Pos})
-			set = append(set, yamldoc.Entry[yamldoc.String]{Key: out, Pos: arg.Pos, Value: arg})
+			wa.out = len(w.argOuts)
+			out := fmt.Sprintf("_a%d", len(w.argOuts))
+			w.argOuts = append(w.argOuts, rules.Output{Name: out, Type: wv.Arg, Pos: arg.Pos})
+			w.argSet = append(w.argSet, yamldoc.Entry[yamldoc.String]{Key: out, Pos: arg.Pos, Value: arg})
 		}
 		if _, err := fn.ResultType(wv.Arg); err != nil {
 			b.errorf(arg.Pos, "window %s value %s: %v", name, v.Key, err)
-			return nil
+			return nil, false
 		}
 		values = append(values, wv)
 		w.args = append(w.args, wa)
 	}
-	if w.spec, err = window.NewSpec(span, values); err != nil {
-		b.errorf(ws.Pos, "window %s: %v", name, err)
-		return nil
-	}
-	w.argOuts, w.argSet = outs, set
-	w.schema = w.spec.Schema(name)
-	w.v = s.sc.addRecord(name, w.schema)
-	return w
+	return values, true
 }
 
 // recordField returns the column of the stage's record that text names
 // (rec.column), when text is exactly that; -1 when it names no column.
 func (s *streamStage) recordField(text string) (int, bool) {
-	m := fieldRef.FindStringSubmatch(text)
-	if m == nil || m[1] != s.sc.names[0] {
+	f, ok := rules.PlainField(text)
+	if !ok || f.Record != s.sc.names[0] {
 		return -1, false
 	}
-	return s.sc.schemas[0].Index(m[2]), true
+	return s.sc.schemas[0].Index(f.Field), true
 }
 
 // plainField returns the field of a record of the scope (the stage's
 // record or a lookup) that text names, with its type.
 func (s *streamStage) plainField(text string) (fieldOf, schema.Type, bool) {
-	m := fieldRef.FindStringSubmatch(text)
-	if m == nil {
-		return fieldOf{}, schema.Type{}, false
-	}
-	v := s.sc.index(m[1])
-	if v < 0 || s.sc.schemas[v] == nil {
-		return fieldOf{}, schema.Type{}, false
-	}
-	c := s.sc.schemas[v].Index(m[2])
-	if c < 0 {
+	v, c, ok := s.fieldRef(text)
+	if !ok {
 		return fieldOf{}, schema.Type{}, false
 	}
 	return fieldOf{v: v, col: c}, s.sc.schemas[v].Columns[c].Type, true

@@ -3,7 +3,6 @@ package stage
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"time"
 
 	"pipeline/engine/port"
@@ -17,7 +16,7 @@ import (
 // member owning the key's partition reads it from the store when it first
 // meets the key (or after its cache was dropped), changes it as it decides,
 // and writes what a chunk changed with the chunk's decisions and offsets
-// (port.Batch.State). Without a store (a dry-run) it lives in the cache.
+// (port.Batch.State), in dry-run (memory) and run alike.
 // Every window is keyed by the topic's key (lint makes sure), so one cache
 // entry holds a key's state in all of them.
 
@@ -105,18 +104,15 @@ func (r *streamRun) fetchWindows(ctx context.Context, msgs []port.Message) error
 	if len(keys) == 0 {
 		return nil
 	}
-	var stored map[string]string
-	if r.store != nil {
-		ids := make([]string, 0, len(keys)*len(s.windows))
-		for _, k := range keys {
-			for _, w := range s.windows {
-				ids = append(ids, w.stateKey(k))
-			}
+	ids := make([]string, 0, len(keys)*len(s.windows))
+	for _, k := range keys {
+		for _, w := range s.windows {
+			ids = append(ids, w.stateKey(k))
 		}
-		var err error
-		if stored, err = r.store.State(ctx, r.group, s.tspec.Name, ids); err != nil {
-			return fmt.Errorf("stage %s: reading the state of its windows: %w", s.name, err)
-		}
+	}
+	stored, err := r.store.State(ctx, r.group, s.tspec.Name, ids)
+	if err != nil {
+		return fmt.Errorf("stage %s: reading the state of its windows: %w", s.name, err)
 	}
 	for _, k := range keys {
 		kw := &keyWindows{key: k, st: make([]window.State, len(s.windows))}
@@ -294,14 +290,12 @@ func (r *streamRun) gatherWindows() {
 }
 
 // takeWindows returns the states the chunk changed, as the store keeps
-// them, and empties the list. Without a store they stay in the cache only.
+// them, and empties the list.
 func (r *streamRun) takeWindows() []port.StateEntry {
 	var out []port.StateEntry
-	if r.store != nil {
-		for _, kw := range r.winDirty {
-			for wi, w := range r.s.windows {
-				out = append(out, port.StateEntry{Topic: r.s.tspec.Name, Key: w.stateKey(kw.key), Value: w.spec.Encode(&kw.st[wi])})
-			}
+	for _, kw := range r.winDirty {
+		for wi, w := range r.s.windows {
+			out = append(out, port.StateEntry{Topic: r.s.tspec.Name, Key: w.stateKey(kw.key), Value: w.spec.Encode(&kw.st[wi])})
 		}
 	}
 	clear(r.winDirty)
@@ -323,15 +317,13 @@ type decisionTest struct {
 	value string
 }
 
-var decisionTestPattern = regexp.MustCompile(`^\s*decision\.(outcome|rule)\s*(==|!=)\s*"([^"\\]*)"\s*$`)
-
 // parseDecisionTest returns where as a decisionTest, or nil.
 func parseDecisionTest(where string) *decisionTest {
-	m := decisionTestPattern.FindStringSubmatch(where)
-	if m == nil {
+	t, ok := rules.ParseStringTest(where)
+	if !ok || t.Field.Record != decisionVar || (t.Field.Field != "outcome" && t.Field.Field != "rule") {
 		return nil
 	}
-	return &decisionTest{col: decisionSchema.Index(m[1]), equal: m[2] == "==", value: m[3]}
+	return &decisionTest{col: decisionSchema.Index(t.Field.Field), equal: t.Equal, value: t.Value}
 }
 
 // matches tests the decision record dec.

@@ -22,8 +22,11 @@ func TestDecisionTestMatchesWhere(t *testing.T) {
 		{`  decision.rule == "default" `, true},
 		{`decision.rule != ""`, true},
 		{`decision.outcome == "a" or decision.outcome == "b"`, false},
-		{`decision.outcome != 'declined'`, false}, // not the quoted form it knows: runs, and agrees
-		{`"declined" != decision.outcome`, false},
+		{`decision.outcome != 'declined'`, true},
+		{`"declined" != decision.outcome`, true},
+		{`decision.outcome == "a\"b"`, true},
+		{`decision.reason == "far"`, false}, // not a column it tests as is: runs, and agrees
+		{`decision.outcome == "a" + "b"`, false},
 	}
 	decisions := []schema.Row{
 		{"default", "pending", "ok", 1, "0123456789ab"},
@@ -38,10 +41,9 @@ func TestDecisionTestMatchesWhere(t *testing.T) {
 			t.Errorf("%s: tested as is %v, want %v", w.src, dt != nil, w.fast)
 			continue
 		}
-		rs, err := rules.Define(f, rules.Definition{Name: "where",
-			Inputs:  []rules.Input{{Name: decisionVar, Record: true, Fields: decisionSchema.Columns}},
-			Rules:   []rules.RuleDef{{ID: "match", When: yamldoc.String{Value: w.src, Pos: yamldoc.Pos{File: f.Path, Line: 1, Col: 1}}, Outcome: "match"}},
-			Default: &rules.RuleDef{ID: "skip", Outcome: "skip"}})
+		def := rules.Filter("where", yamldoc.String{Value: w.src, Pos: yamldoc.Pos{File: f.Path, Line: 1, Col: 1}})
+		def.Inputs = []rules.Input{{Name: decisionVar, Record: true, Fields: decisionSchema.Columns}}
+		rs, err := rules.Define(f, def)
 		if err != nil {
 			t.Fatalf("%s: %v", w.src, err)
 		}
@@ -50,12 +52,12 @@ func TestDecisionTestMatchesWhere(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, d := range decisions {
-			got, err := e.Eval([]any{d})
+			got, err := e.Holds([]any{d})
 			if err != nil {
 				t.Fatalf("%s on %v: %v", w.src, d, err)
 			}
-			if dt != nil && dt.matches(d) != (got.Outcome == "match") {
-				t.Errorf("%s on %v: tested as is %v, run %v", w.src, d, dt.matches(d), got.Outcome == "match")
+			if dt != nil && dt.matches(d) != got {
+				t.Errorf("%s on %v: tested as is %v, run %v", w.src, d, dt.matches(d), got)
 			}
 		}
 	}
