@@ -24,6 +24,11 @@ import (
 	"pipeline/engine/schema"
 )
 
+// item returns a row of Items.
+func item(id int, name string, cents int64) schema.Row {
+	return schema.Row{id, name, decimal.MustNew(cents, 2)}
+}
+
 // Items is the schema of the suite's tables: an int key, a name and a
 // nullable amount.
 var Items = schema.MustNew("porttest_items", []schema.Column{
@@ -31,11 +36,6 @@ var Items = schema.MustNew("porttest_items", []schema.Column{
 	{Name: "name", Type: schema.StringType},
 	{Name: "amount", Type: schema.Type{Kind: schema.Decimal, Scale: 2, Nullable: true}},
 }, "id")
-
-// item returns a row of Items.
-func item(id int, name string, cents int64) schema.Row {
-	return schema.Row{id, name, decimal.MustNew(cents, 2)}
-}
 
 // show formats rows as the schema's text, one row a line, to compare rows
 // whatever Go values a connector hands back.
