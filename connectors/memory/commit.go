@@ -12,14 +12,6 @@ import (
 	"pipeline/engine/schema"
 )
 
-// Compile-time checks that Connector commits batches as the mysql
-// connector does (docs/ARCHITECTURE.md, "State and concurrency").
-var (
-	_ port.Committer     = (*Connector)(nil)
-	_ port.OffsetOrigins = (*Connector)(nil)
-	_ port.GroupsLister  = (*Connector)(nil)
-)
-
 // committed is what Commit keeps beside the tables: each group's next
 // offsets and keyed state. Commit holds mu from its checks to its last
 // write, so that two commits of one partition cannot both pass the offset

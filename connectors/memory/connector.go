@@ -29,9 +29,10 @@ func Kind() port.Kind {
 	}
 }
 
-// Connector holds named in-process tables and topics, and an outbox. It
-// implements port.Tables, port.Topics and port.Outbox and is safe for
-// concurrent use.
+// Connector holds named in-process tables and topics, an outbox, and the
+// offsets and state of its commits. It implements every interface the
+// mysql and kafka connectors do between them (the list below) and is safe
+// for concurrent use.
 type Connector struct {
 	mu     sync.Mutex
 	tables map[string]*Table
@@ -41,10 +42,19 @@ type Connector struct {
 	locks  locks     // named locks (port.Locker, tx.go)
 }
 
-// Compile-time checks that Connector serves tables and topics.
+// Compile-time checks of everything Connector implements: what the mysql
+// and kafka connectors do between them, so that a dry-run runs the same
+// stage code as a run (docs/ARCHITECTURE.md, "One path for dry-run and run").
 var (
-	_ port.Tables = (*Connector)(nil)
-	_ port.Topics = (*Connector)(nil)
+	_ port.Tables        = (*Connector)(nil)
+	_ port.Topics        = (*Connector)(nil)
+	_ port.Located       = (*Connector)(nil)
+	_ port.Outbox        = (*Connector)(nil)
+	_ port.Committer     = (*Connector)(nil)
+	_ port.OffsetOrigins = (*Connector)(nil)
+	_ port.GroupsLister  = (*Connector)(nil)
+	_ port.Transactor    = (*Connector)(nil)
+	_ port.Locker        = (*Connector)(nil)
 )
 
 // New returns an empty connector.
@@ -127,5 +137,3 @@ func (c *Connector) Close() error { return nil }
 
 // Where says that the data is in memory. It implements port.Located.
 func (c *Connector) Where() string { return "in memory, gone when the run ends" }
-
-var _ port.Located = (*Connector)(nil)

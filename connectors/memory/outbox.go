@@ -7,9 +7,6 @@ import (
 	"pipeline/engine/port"
 )
 
-// Compile-time check that Connector keeps an outbox.
-var _ port.Outbox = (*Connector)(nil)
-
 // outbox is the memory connector's port.Outbox: entries in the order added,
 // and those a Relay call has in hand.
 type outbox struct {

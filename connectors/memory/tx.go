@@ -8,14 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"pipeline/engine/port"
 	"pipeline/engine/schema"
-)
-
-// Compile-time checks that Connector makes txs and takes named locks.
-var (
-	_ port.Transactor = (*Connector)(nil)
-	_ port.Locker     = (*Connector)(nil)
 )
 
 // gate keeps a table's writers apart: a plain write (Upsert, Truncate,

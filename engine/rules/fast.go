@@ -342,32 +342,26 @@ func typed(k kind, raw func(*Evaluator) (any, error)) code {
 func (fc *fastCompiler) letCode(i int) code {
 	switch fc.letKind[i] {
 	case kDec:
-		return code{k: kDec, d: func(e *Evaluator) (Dec, error) {
-			err := e.fastLet(i)
-			return e.letv[i].d, err
-		}}
+		return code{k: kDec, d: readLet(i, func(v *letVal) Dec { return v.d })}
 	case kStr:
-		return code{k: kStr, s: func(e *Evaluator) (string, error) {
-			err := e.fastLet(i)
-			return e.letv[i].s, err
-		}}
+		return code{k: kStr, s: readLet(i, func(v *letVal) string { return v.s })}
 	case kInt:
-		return code{k: kInt, i: func(e *Evaluator) (int, error) {
-			err := e.fastLet(i)
-			return e.letv[i].i, err
-		}}
+		return code{k: kInt, i: readLet(i, func(v *letVal) int { return v.i })}
 	case kBool:
-		return code{k: kBool, b: func(e *Evaluator) (bool, error) {
-			err := e.fastLet(i)
-			return e.letv[i].b, err
-		}}
+		return code{k: kBool, b: readLet(i, func(v *letVal) bool { return v.b })}
 	case kAny:
-		return code{k: kAny, a: func(e *Evaluator) (any, error) {
-			err := e.fastLet(i)
-			return e.letv[i].a, err
-		}}
+		return code{k: kAny, a: readLet(i, func(v *letVal) any { return v.a })}
 	}
 	return code{}
+}
+
+// readLet returns the closure of one kind that computes let i once per
+// record (Evaluator.fastLet) and reads its value with field.
+func readLet[T any](i int, field func(*letVal) T) func(*Evaluator) (T, error) {
+	return func(e *Evaluator) (T, error) {
+		err := e.fastLet(i)
+		return field(&e.letv[i]), err
+	}
 }
 
 // compile compiles a checked node, or returns a code of kind kNone.
@@ -407,26 +401,29 @@ func (fc *fastCompiler) compile(n ast.Node) code {
 	return code{}
 }
 
+// constant compiles a literal of kind k; a code of kind kNone when v is
+// not a value of that kind.
 func constant(k kind, v any) code {
+	var c code
 	switch x := v.(type) {
 	case Dec:
-		if k == kDec {
-			return code{k: k, d: func(*Evaluator) (Dec, error) { return x, nil }}
-		}
+		c = code{k: kDec, d: always(x)}
 	case string:
-		if k == kStr {
-			return code{k: k, s: func(*Evaluator) (string, error) { return x, nil }}
-		}
+		c = code{k: kStr, s: always(x)}
 	case int:
-		if k == kInt {
-			return code{k: k, i: func(*Evaluator) (int, error) { return x, nil }}
-		}
+		c = code{k: kInt, i: always(x)}
 	case bool:
-		if k == kBool {
-			return code{k: k, b: func(*Evaluator) (bool, error) { return x, nil }}
-		}
+		c = code{k: kBool, b: always(x)}
 	}
-	return code{}
+	if c.k != k {
+		return code{}
+	}
+	return c
+}
+
+// always returns the closure of a constant.
+func always[T any](x T) func(*Evaluator) (T, error) {
+	return func(*Evaluator) (T, error) { return x, nil }
 }
 
 func (fc *fastCompiler) unary(k kind, n *ast.UnaryNode) code {
@@ -588,30 +585,29 @@ func compareTest(op string) func(int) bool {
 func equal(l, r code) func(*Evaluator) (bool, error) {
 	switch l.k {
 	case kStr:
-		return func(e *Evaluator) (bool, error) {
-			a, err := l.s(e)
-			if err != nil {
-				return false, err
-			}
-			b, err := r.s(e)
-			return a == b, err
-		}
+		return equalOf(l.s, r.s)
 	case kInt:
 		return func(e *Evaluator) (bool, error) {
 			a, b, err := intPair(e, l, r)
 			return a == b, err
 		}
 	case kBool:
-		return func(e *Evaluator) (bool, error) {
-			a, err := l.b(e)
-			if err != nil {
-				return false, err
-			}
-			b, err := r.b(e)
-			return a == b, err
-		}
+		return equalOf(l.b, r.b)
 	}
 	return nil
+}
+
+// equalOf returns the closure of l == r for values of one comparable kind:
+// r is not evaluated when l fails.
+func equalOf[T comparable](l, r func(*Evaluator) (T, error)) func(*Evaluator) (bool, error) {
+	return func(e *Evaluator) (bool, error) {
+		a, err := l(e)
+		if err != nil {
+			return false, err
+		}
+		b, err := r(e)
+		return a == b, err
+	}
 }
 
 // coalesce compiles left ?? right: left unless it is null.
@@ -743,33 +739,28 @@ func (fc *fastCompiler) inList(list *ast.IdentifierNode, left ast.Node) code {
 	l := fc.compile(left)
 	switch l.k {
 	case kStr:
-		return code{k: kBool, b: func(e *Evaluator) (bool, error) {
-			set, ok := e.vals[s].(map[string]struct{})
-			if !ok {
-				return false, errType
-			}
-			x, err := l.s(e)
-			if err != nil {
-				return false, err
-			}
-			_, in := set[x]
-			return in, nil
-		}}
+		return code{k: kBool, b: inSet(s, l.s)}
 	case kInt:
-		return code{k: kBool, b: func(e *Evaluator) (bool, error) {
-			set, ok := e.vals[s].(map[int]struct{})
-			if !ok {
-				return false, errType
-			}
-			x, err := l.i(e)
-			if err != nil {
-				return false, err
-			}
-			_, in := set[x]
-			return in, nil
-		}}
+		return code{k: kBool, b: inSet(s, l.i)}
 	}
 	return code{}
+}
+
+// inSet returns the closure that tells whether the value of key is in
+// the set held in slot s (a list input's keys, map[K]struct{}).
+func inSet[K comparable](s int, key func(*Evaluator) (K, error)) func(*Evaluator) (bool, error) {
+	return func(e *Evaluator) (bool, error) {
+		set, ok := e.vals[s].(map[K]struct{})
+		if !ok {
+			return false, errType
+		}
+		x, err := key(e)
+		if err != nil {
+			return false, err
+		}
+		_, in := set[x]
+		return in, nil
+	}
 }
 
 func (fc *fastCompiler) conditional(k kind, n *ast.ConditionalNode) code {
@@ -777,56 +768,35 @@ func (fc *fastCompiler) conditional(k kind, n *ast.ConditionalNode) code {
 	if cond.k != kBool || a.k != k || b.k != k {
 		return code{}
 	}
-	pick := func(e *Evaluator) (code, error) {
-		c, err := cond.b(e)
-		if c {
-			return a, err
-		}
-		return b, err
-	}
 	switch k {
 	case kDec:
-		return code{k: k, d: func(e *Evaluator) (Dec, error) {
-			x, err := pick(e)
-			if err != nil {
-				return Dec{}, err
-			}
-			return x.d(e)
-		}}
+		return code{k: k, d: choose(cond.b, a.d, b.d)}
 	case kStr:
-		return code{k: k, s: func(e *Evaluator) (string, error) {
-			x, err := pick(e)
-			if err != nil {
-				return "", err
-			}
-			return x.s(e)
-		}}
+		return code{k: k, s: choose(cond.b, a.s, b.s)}
 	case kInt:
-		return code{k: k, i: func(e *Evaluator) (int, error) {
-			x, err := pick(e)
-			if err != nil {
-				return 0, err
-			}
-			return x.i(e)
-		}}
+		return code{k: k, i: choose(cond.b, a.i, b.i)}
 	case kBool:
-		return code{k: k, b: func(e *Evaluator) (bool, error) {
-			x, err := pick(e)
-			if err != nil {
-				return false, err
-			}
-			return x.b(e)
-		}}
+		return code{k: k, b: choose(cond.b, a.b, b.b)}
 	case kAny:
-		return code{k: k, a: func(e *Evaluator) (any, error) {
-			x, err := pick(e)
-			if err != nil {
-				return nil, err
-			}
-			return x.a(e)
-		}}
+		return code{k: k, a: choose(cond.b, a.a, b.a)}
 	}
 	return code{}
+}
+
+// choose returns the closure of cond ? a : b for values of one kind: the
+// zero value and cond's error when cond fails.
+func choose[T any](cond func(*Evaluator) (bool, error), a, b func(*Evaluator) (T, error)) func(*Evaluator) (T, error) {
+	return func(e *Evaluator) (T, error) {
+		c, err := cond(e)
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		if c {
+			return a(e)
+		}
+		return b(e)
+	}
 }
 
 // asDec widens an int expression to a decimal, as toDec does; nil when c

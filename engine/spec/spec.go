@@ -301,20 +301,11 @@ type plainSink Sink
 // UnmarshalNode takes a sink as a reference (db:decisions) or as a
 // mapping with to, where and emit.
 func (k *Sink) UnmarshalNode(d *yamldoc.Decoder, n *yaml.Node) error {
-	k.Pos = d.File.Pos(n)
-	if n.Kind == yaml.ScalarNode {
-		_ = d.Decode(n, &k.To)
-		return nil
+	defer func() { k.Pos = d.File.Pos(n) }()
+	if n.Kind == yaml.SequenceNode {
+		return d.File.Errorf(d.File.Pos(n), "a sink is a reference (db:table, bus:topic) or a mapping {to, where, emit}")
 	}
-	if n.Kind != yaml.MappingNode {
-		return d.File.Errorf(k.Pos, "a sink is a reference (db:table, bus:topic) or a mapping {to, where, emit}")
-	}
-	_ = d.Decode(n, (*plainSink)(k))
-	k.Pos = d.File.Pos(n)
-	if !k.To.Set() {
-		d.Errorf(n, "sink has no \"to\" (a table, db:reviews, or a topic, bus:alerts)")
-	}
-	return nil
+	return shortOrLong(d, n, &k.To, (*plainSink)(k), "sink has no \"to\" (a table, db:reviews, or a topic, bus:alerts)")
 }
 
 // Copy is one file copied by a load or export stage. An export may keep
